@@ -1,0 +1,203 @@
+"""RFC 8785 (JCS) canonical JSON, restricted to HELM's interoperable subset (spec section 1).
+
+Everything the kernel hashes or signs goes through :func:`canonical_bytes`. The subset is objects
+with string keys, arrays, strings, ``true``/``false``/``null`` and integers within ±(2^53−1); floats
+and larger integers are refused because they cannot be bound into a signature safely.
+
+Two encoders give identical bytes: ``json.dumps(sort_keys=True)`` is correct whenever no key holds
+a character at or above U+D800 (there code-point order and UTF-16 order agree), so the fast path
+checks that while it validates, and otherwise the full encoder sorts keys by UTF-16 code units.
+
+:func:`parse_strict` is the matching reader for JSON *text* (HTTP bodies, the vector files).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, TypeAlias
+
+from helmmodel.errors import CanonicalJSONError
+
+JSONValue: TypeAlias = Any  # None | bool | int | str | list["JSONValue"] | dict[str, "JSONValue"]
+
+SAFE_INTEGER_MAX = 2**53 - 1
+DEPTH_MAX = 64
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
+_dumps_scalar = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _where(path: str) -> str:
+    return path or "the top-level value"
+
+
+def _check(value: JSONValue, path: str, depth: int) -> bool:
+    """Validate *value* against the subset; return True when a key needs UTF-16 ordering."""
+    if depth > DEPTH_MAX:
+        raise CanonicalJSONError(f"{_where(path)} is nested deeper than {DEPTH_MAX} levels")
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return False
+    if kind is int:
+        if -SAFE_INTEGER_MAX <= value <= SAFE_INTEGER_MAX:
+            return False
+        raise CanonicalJSONError(
+            f"{_where(path)} is the integer {value}, outside ±(2^53−1): it cannot be signed "
+            "safely; send it as a string"
+        )
+    if kind is float:
+        raise CanonicalJSONError(
+            f"{_where(path)} is the float {value!r}: floats are outside the interoperable subset; "
+            "use an integer (say, in minor units) or a string"
+        )
+    if kind is dict:
+        needs_utf16 = False
+        for key, item in value.items():
+            if type(key) is not str:
+                raise CanonicalJSONError(f"{_where(path)} has a non-string key {key!r}")
+            if not needs_utf16 and key and max(key) >= "\ud800":
+                needs_utf16 = True
+            if _check(item, f"{path}.{key}" if path else key, depth + 1):
+                needs_utf16 = True
+        return needs_utf16
+    if kind is list or kind is tuple:
+        needs_utf16 = False
+        for index, item in enumerate(value):
+            if _check(item, f"{path}[{index}]", depth + 1):
+                needs_utf16 = True
+        return needs_utf16
+    raise CanonicalJSONError(
+        f"{_where(path)} is a {kind.__name__}, which JSON cannot carry: use an object, array, "
+        "string, integer, true, false or null"
+    )
+
+
+def _utf16_key(key: str) -> bytes:
+    return key.encode("utf-16-be", "surrogatepass")
+
+
+def _encode_full(value: JSONValue) -> str:
+    if type(value) is dict:
+        members = sorted(value.items(), key=lambda kv: _utf16_key(kv[0]))
+        inner = ",".join(f"{_dumps_scalar(k)}:{_encode_full(v)}" for k, v in members)
+        return "{" + inner + "}"
+    if type(value) is list or type(value) is tuple:
+        return "[" + ",".join(_encode_full(v) for v in value) + "]"
+    return str(_dumps_scalar(value))
+
+
+def canonical_bytes(value: JSONValue) -> bytes:
+    """Return the JCS bytes of *value*, refusing anything outside the interoperable subset."""
+    needs_utf16 = _check(value, "", 0)
+    text = _encode_full(value) if needs_utf16 else _dumps(value)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = text[exc.start : exc.end].encode("utf-16-be", "surrogatepass").hex()
+        raise CanonicalJSONError(
+            f"a string holds the lone surrogate U+{bad.upper()}, which UTF-8 cannot carry"
+        ) from None
+
+
+def canonical_bytes_full(value: JSONValue) -> bytes:
+    """The JCS bytes through the full UTF-16-ordering encoder only (for tests and benches)."""
+    _check(value, "", 0)
+    try:
+        return _encode_full(value).encode("utf-8")
+    except UnicodeEncodeError:
+        raise CanonicalJSONError("a string holds a lone surrogate") from None
+
+
+def sha256_hex(data: bytes) -> str:
+    """Bare lowercase hex SHA-256 (chain links and ProofGraph node hashes)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def prefixed_hash(data: bytes) -> str:
+    """``sha256:`` + hex, the form of every ``*_hash``/``*_digest`` field and ``policy_version``."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def hash_value(value: JSONValue) -> str:
+    """``sha256:`` + hex SHA-256 of the canonical bytes of *value*."""
+    return prefixed_hash(canonical_bytes(value))
+
+
+# --- the strict reader ------------------------------------------------------------------------
+
+
+def _refuse_constant(token: str) -> None:
+    raise CanonicalJSONError(f"{token} is not JSON (RFC 8259 has no NaN or Infinity)")
+
+
+def _refuse_float(token: str) -> None:
+    raise CanonicalJSONError(
+        f"the number {token} has a fraction or exponent: only integers are in the canonical subset"
+    )
+
+
+def _parse_int(token: str) -> int:
+    if token == "-0":
+        raise CanonicalJSONError("the number -0 is not canonical: write 0")
+    number = int(token)
+    if not -SAFE_INTEGER_MAX <= number <= SAFE_INTEGER_MAX:
+        raise CanonicalJSONError(f"the integer {token} is outside ±(2^53−1)")
+    return number
+
+
+def _object_without_duplicates(pairs: list[tuple[str, JSONValue]]) -> dict[str, JSONValue]:
+    result: dict[str, JSONValue] = {}
+    for key, item in pairs:
+        if key in result:
+            raise CanonicalJSONError(f"the key {key!r} appears twice in one object")
+        result[key] = item
+    return result
+
+
+_decoder = json.JSONDecoder(
+    object_pairs_hook=_object_without_duplicates,
+    parse_float=_refuse_float,
+    parse_int=_parse_int,
+    parse_constant=_refuse_constant,
+)
+
+
+def _refuse_lone_surrogates(value: JSONValue) -> None:
+    if type(value) is str:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise CanonicalJSONError(
+                "a string holds a lone surrogate escape (\\ud800..\\udfff unpaired)"
+            ) from None
+    elif type(value) is dict:
+        for key, item in value.items():
+            _refuse_lone_surrogates(key)
+            _refuse_lone_surrogates(item)
+    elif type(value) is list:
+        for item in value:
+            _refuse_lone_surrogates(item)
+
+
+def parse_strict(data: bytes) -> JSONValue:
+    """Parse JSON text strictly (RFC 8259, canonical subset); raise CanonicalJSONError otherwise.
+
+    Refused: invalid UTF-8, a byte-order mark, lone surrogates, NaN/Infinity, duplicate keys,
+    trailing data, fractions, exponents, ``-0`` and integers outside ±(2^53−1).
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CanonicalJSONError(f"the body is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        value = _decoder.decode(text)
+    except json.JSONDecodeError as exc:
+        raise CanonicalJSONError(
+            f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    except RecursionError:
+        raise CanonicalJSONError("malformed JSON: nested too deeply") from None
+    _refuse_lone_surrogates(value)
+    _check(value, "", 0)
+    return value

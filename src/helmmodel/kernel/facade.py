@@ -1,0 +1,344 @@
+"""The Kernel facade: the components composed, each operation atomic, safe from many threads.
+
+Every public method takes one kernel-wide lock, so each phase of a call and each mutation is
+atomic; :meth:`Kernel.call` runs the phases one after another, *releasing the lock between them*,
+so a mutation from another thread may land between two phases of a call, exactly as the spec's
+phase model allows (and as the state machines explore deliberately).
+
+Components are built from class attributes (``guardian_class`` and so on), so a mutant kernel is
+a subclass that swaps one component class or overrides one method.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import attrs
+
+from helmmodel.errors import (
+    ExecutionRefused,
+    IntentRefused,
+    InvalidInput,
+    ReceiptInvalid,
+    SignatureInvalid,
+    SignerUnavailable,
+)
+from helmmodel.kernel.budgets import RequestBudgets
+from helmmodel.kernel.clock import SimClock, check_time_ms
+from helmmodel.kernel.error_budget import ErrorBudget
+from helmmodel.kernel.executor import SafeExecutor
+from helmmodel.kernel.guardian import DEFAULT_TTL_MS, Guardian, PendingCall
+from helmmodel.kernel.ids import IdCounters
+from helmmodel.kernel.key_ring import KeyRing
+from helmmodel.kernel.policy_graph import PolicyGraph, Requirement, RequirementSet, build_set
+from helmmodel.kernel.proofgraph import ProofGraph, ReceiptChains
+from helmmodel.kernel.records import ALLOW, Decision, Effect, Intent, Receipt, Request
+from helmmodel.kernel.tools import ToolTable
+
+RECEIPT_SIGNATURE_INVALID = "RECEIPT_SIGNATURE_INVALID"
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def atomic(method: Callable[Concatenate[Kernel, P], R]) -> Callable[Concatenate[Kernel, P], R]:
+    """Run *method* under the kernel's lock."""
+
+    def locked(self: Kernel, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self.lock:
+            return method(self, *args, **kwargs)
+
+    functools.update_wrapper(locked, method)
+    return locked
+
+
+@attrs.frozen
+class KernelConfig:
+    """What a kernel is made from; two kernels of equal configs behave identically."""
+
+    seed: bytes = b"helmmodel"
+    ttl_ms: int = DEFAULT_TTL_MS
+    guardian_start_ms: int = 0
+    executor_start_ms: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        if type(self.seed) is not bytes or not self.seed:
+            raise InvalidInput(f"the kernel seed must be non-empty bytes, not {self.seed!r}")
+        if type(self.ttl_ms) is not int or self.ttl_ms <= 0:
+            raise InvalidInput(f"ttl_ms must be a positive integer, not {self.ttl_ms!r}")
+        check_time_ms(self.guardian_start_ms, "guardian_start_ms")
+        check_time_ms(self.executor_start_ms, "executor_start_ms")
+
+
+@attrs.frozen
+class Principal:
+    """Who a bearer token stands for, and its roles (``admin`` changes the error budget)."""
+
+    name: str
+    roles: frozenset[str] = frozenset()
+
+
+@attrs.frozen
+class CallOutcome:
+    """How a whole call ended: its decision, intent and receipt as far as they exist."""
+
+    call_id: str
+    decision: Decision | None
+    intent: Intent | None
+    receipt: Receipt | None
+    refusal_stage: str = ""  # "", "intent" or "execution"
+    refusal_code: str = ""
+    fail_closed: bool = False
+    output: Any = None
+
+
+class Kernel:
+    """The HELM kernel model: Guardian, SafeExecutor, key ring, budgets, ProofGraph."""
+
+    tool_table_class: type[ToolTable] = ToolTable
+    policy_graph_class: type[PolicyGraph] = PolicyGraph
+    key_ring_class: type[KeyRing] = KeyRing
+    budgets_class: type[RequestBudgets] = RequestBudgets
+    proofgraph_class: type[ProofGraph] = ProofGraph
+    chains_class: type[ReceiptChains] = ReceiptChains
+    guardian_class: type[Guardian] = Guardian
+    executor_class: type[SafeExecutor] = SafeExecutor
+    error_budget_class: type[ErrorBudget] = ErrorBudget
+
+    def __init__(self, config: KernelConfig | None = None) -> None:
+        self.config = config or KernelConfig()
+        self.lock = threading.RLock()
+        self.ids = IdCounters()
+        self.tools = self.tool_table_class()
+        self.policy = self.policy_graph_class()
+        self.keys = self.key_ring_class(self.config.seed)
+        self.budgets = self.budgets_class()
+        self.guardian_clock = SimClock(self.config.guardian_start_ms)
+        self.executor_clock = SimClock(self.config.executor_start_ms)
+        # The ProofGraph stamps nodes (outside their hashes) with the Guardian's time.
+        self.graph = self.proofgraph_class(self.guardian_clock)
+        self.chains = self.chains_class()
+        self.error_budget = self.error_budget_class(self.ids)
+        self.tokens: dict[str, Principal] = {}
+        self.guardian = self.guardian_class(
+            tools=self.tools,
+            policy=self.policy,
+            keys=self.keys,
+            budgets=self.budgets,
+            clock=self.guardian_clock,
+            graph=self.graph,
+            ids=self.ids,
+            ttl_ms=self.config.ttl_ms,
+        )
+        self.executor = self.executor_class(
+            guardian=self.guardian,
+            tools=self.tools,
+            keys=self.keys,
+            chains=self.chains,
+            graph=self.graph,
+            clock=self.executor_clock,
+        )
+
+    # --- configuration: tools and tokens -------------------------------------------------------
+
+    @atomic
+    def register_tool(
+        self,
+        name: str,
+        schema: Mapping[str, Any],
+        *,
+        approval: bool = False,
+        behaviour: str = "echo",
+    ) -> None:
+        """Allowlist a tool; a schema that does not compile is refused and nothing changes."""
+        self.tools.register(name, schema, approval=approval, behaviour=behaviour)
+
+    @atomic
+    def add_token(self, token: str, principal: str, roles: frozenset[str] = frozenset()) -> None:
+        """Let bearer *token* stand for *principal* with *roles*."""
+        if type(token) is not str or not 16 <= len(token) <= 256:
+            raise InvalidInput("a bearer token must be a string of 16 to 256 characters")
+        if type(principal) is not str or not principal:
+            raise InvalidInput(f"principal {principal!r} must be a non-empty string")
+        self.tokens[token] = Principal(principal, frozenset(roles))
+
+    # --- policy mutations -----------------------------------------------------------------------
+
+    @atomic
+    def put_rule(self, tool: str, rule: RequirementSet | Mapping[str, Any]) -> None:
+        """Add or replace *tool*'s rule (a RequirementSet or its JSON form); bumps the epoch."""
+        requirement_set = rule if isinstance(rule, RequirementSet) else build_set(rule)
+        self.policy.put_rule(tool, requirement_set)
+
+    @atomic
+    def remove_rule(self, tool: str) -> None:
+        """Remove *tool*'s rule; bumps the epoch."""
+        self.policy.remove_rule(tool)
+
+    @atomic
+    def add_leaf(self, tool: str, set_id: str, requirement_id: str, predicate: list[Any]) -> None:
+        """Add a requirement to a set of *tool*'s rule; bumps the epoch."""
+        self.policy.add_leaf(tool, set_id, Requirement(requirement_id, predicate))
+
+    @atomic
+    def remove_leaf(self, tool: str, set_id: str, requirement_id: str) -> None:
+        """Remove a requirement from a set of *tool*'s rule; bumps the epoch."""
+        self.policy.remove_leaf(tool, set_id, requirement_id)
+
+    # --- operator switches, clocks, keys, budgets -----------------------------------------------
+
+    @atomic
+    def set_frozen(self, frozen: bool) -> None:
+        """Freeze or unfreeze the kernel (an explicit state, never a toggle)."""
+        if type(frozen) is not bool:
+            raise InvalidInput(f"frozen must be true or false, not {frozen!r}")
+        self.guardian.set_frozen(frozen)
+
+    def freeze(self) -> None:
+        """Stop everything new: no ALLOW, no intent, no execution."""
+        self.set_frozen(True)
+
+    def unfreeze(self) -> None:
+        """Lift a freeze."""
+        self.set_frozen(False)
+
+    @atomic
+    def set_guardian_time(self, now_ms: int) -> None:
+        """Set the Guardian's clock, forwards or backwards."""
+        self.guardian_clock.set(now_ms)
+
+    @atomic
+    def set_executor_time(self, now_ms: int) -> None:
+        """Set the executor's clock, forwards or backwards (drift)."""
+        self.executor_clock.set(now_ms)
+
+    @atomic
+    def remove_signing(self) -> None:
+        """Drop every private key: the signer becomes unavailable."""
+        self.keys.remove_signing()
+
+    @atomic
+    def restore_signing(self) -> None:
+        """Bring back the private keys of the non-revoked keys."""
+        self.keys.restore_signing()
+
+    @atomic
+    def rotate_key(self) -> str:
+        """Make a new signing key; return its id."""
+        return self.keys.rotate()
+
+    @atomic
+    def revoke_key(self, key_id: str) -> None:
+        """Revoke *key_id*, retroactively."""
+        self.keys.revoke(key_id)
+
+    @atomic
+    def create_budget(self, budget_id: str, limit_requests: int) -> None:
+        """Create a request budget."""
+        self.budgets.create(budget_id, limit_requests)
+
+    @atomic
+    def set_budget_limit(self, budget_id: str, limit_requests: int) -> None:
+        """Raise or lower a budget's limit."""
+        self.budgets.set_limit(budget_id, limit_requests)
+
+    # --- error budget ---------------------------------------------------------------------------
+
+    @atomic
+    def inject_chaos(self, burn: int) -> int:
+        """Burn error budget points; return the new budget."""
+        return self.error_budget.inject(burn)
+
+    @atomic
+    def create_spec(self, workspace_id: str, goal: str) -> str | None:
+        """Create a generated spec, or return None when the budget gate is closed."""
+        if self.error_budget.gated():
+            return None
+        return self.error_budget.create_spec(workspace_id, goal)
+
+    @atomic
+    def promote_spec(self, workspace_id: str, spec_id: str) -> bool | None:
+        """Promote a spec: None when gated, False for an unknown spec, True when promoted."""
+        if self.error_budget.gated():
+            return None
+        return self.error_budget.promote(workspace_id, spec_id)
+
+    # --- the phases of a governed call ------------------------------------------------------------
+
+    @atomic
+    def begin(self, request: Request) -> PendingCall:
+        """Phase 1: open a call and judge it against a policy snapshot."""
+        return self.guardian.begin(request)
+
+    @atomic
+    def decide(self, call: PendingCall) -> Decision:
+        """Phase 2: sign the decision, or raise SignerUnavailable (fail closed)."""
+        return self.guardian.decide(call)
+
+    @atomic
+    def issue_intent(self, decision: Decision, effect: Effect) -> Intent:
+        """Phase 3: authorize *effect* under *decision*, or raise IntentRefused."""
+        return self.guardian.issue_intent(decision, effect)
+
+    @atomic
+    def execute(
+        self, decision: Decision | None, intent: Intent | None, effect: Effect | None
+    ) -> Receipt:
+        """Phase 4: dispatch once, or raise ExecutionRefused."""
+        return self.executor.execute(decision, intent, effect)
+
+    def call(self, request: Request) -> CallOutcome:
+        """Run every phase of a governed call; each phase is atomic, the whole call is not."""
+        pending = self.begin(request)
+        try:
+            decision = self.decide(pending)
+        except SignerUnavailable:
+            return CallOutcome(pending.call_id, None, None, None, fail_closed=True)
+        if decision.verdict != ALLOW:
+            return CallOutcome(pending.call_id, decision, None, None)
+        try:
+            intent = self.issue_intent(decision, pending.effect)
+        except IntentRefused as refusal:
+            return CallOutcome(pending.call_id, decision, None, None, "intent", refusal.code)
+        try:
+            receipt = self.execute(decision, intent, pending.effect)
+        except ExecutionRefused as refusal:
+            return CallOutcome(pending.call_id, decision, intent, None, "execution", refusal.code)
+        output = self.executor.outputs.get(receipt.receipt_id)
+        return CallOutcome(pending.call_id, decision, intent, receipt, output=output)
+
+    @atomic
+    def verify_receipt(self, receipt: Receipt) -> None:
+        """Raise ReceiptInvalid unless *receipt*'s signature verifies under a live key."""
+        try:
+            self.keys.verify(receipt.signature_type, receipt.preimage(), receipt.signature)
+        except SignatureInvalid as exc:
+            raise ReceiptInvalid(RECEIPT_SIGNATURE_INVALID, str(exc)) from None
+
+    # --- state digest ---------------------------------------------------------------------------
+
+    @atomic
+    def state_digest(self) -> str:
+        """SHA-256 hex over the per-component digests (spec section 11); no ghost state in it.
+
+        Every component keeps its own digest material current as it changes (sets through an
+        order-free running sum), so this costs the same at step 10 and at step 10,000.
+        """
+        parts = (
+            b"policy:" + self.policy.digest_material(),
+            b"keys:" + self.keys.digest_material(),
+            b"clocks:%d|%d" % (self.guardian_clock.now_ms, self.executor_clock.now_ms),
+            b"budgets:" + self.budgets.digest_material(),
+            b"error_budget:" + self.error_budget.digest_material(),
+            b"frozen:%d" % self.guardian.frozen,
+            b"ids:" + self.ids.digest_material(),
+            b"chains:" + self.chains.digest_material(),
+            b"graph:" + self.graph.digest_material(),
+            b"executed:" + self.executor.digest_material(),
+            b"tools:" + self.tools.digest_material(),
+        )
+        return hashlib.sha256(b"\n".join(parts)).hexdigest()

@@ -1,0 +1,319 @@
+"""The Guardian (spec section 5): *begin*, *decide*, *issue_intent*, and the freeze switch.
+
+Each method reads its guards first, then makes its change. *begin* decides a tentative verdict
+against the policy snapshot it takes; *decide* may change that verdict only in the two ways the
+spec allows (frozen now, budget spent now), signs it, or fails closed.
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import attrs
+
+from helmmodel.errors import (
+    IntentRefused,
+    Refusal,
+    SignatureInvalid,
+    SignerUnavailable,
+    UsageError,
+)
+from helmmodel.kernel.budgets import RequestBudgets
+from helmmodel.kernel.clock import SimClock
+from helmmodel.kernel.ids import IdCounters
+from helmmodel.kernel.key_ring import KeyRing
+from helmmodel.kernel.policy_graph import Outcome, PolicyGraph, PolicySnapshot
+from helmmodel.kernel.proofgraph import NODE_ATTESTATION, NODE_INTENT, ProofGraph
+from helmmodel.kernel.records import (
+    ACTION_EXECUTE_TOOL,
+    ALLOW,
+    DENY,
+    ESCALATE,
+    Decision,
+    Effect,
+    Intent,
+    Request,
+    reason_hash,
+)
+from helmmodel.kernel.tools import ToolTable
+
+# Reason codes of a decision (spec section 5).
+SYSTEM_FROZEN = "SYSTEM_FROZEN"
+BUDGET_ERROR = "BUDGET_ERROR"
+BUDGET_EXCEEDED = "BUDGET_EXCEEDED"
+NO_POLICY_DEFINED = "NO_POLICY_DEFINED"
+PRG_EVALUATION_ERROR = "PRG_EVALUATION_ERROR"
+MISSING_REQUIREMENT = "MISSING_REQUIREMENT"
+APPROVAL_REQUIRED = "APPROVAL_REQUIRED"
+
+# Refusal codes of issue_intent, in the order they are checked.
+VERDICT_NOT_ALLOW = "VERDICT_NOT_ALLOW"
+DECISION_SIGNATURE_INVALID = "DECISION_SIGNATURE_INVALID"
+POLICY_EPOCH_CHANGED = "POLICY_EPOCH_CHANGED"
+DIGEST_MISMATCH = "DIGEST_MISMATCH"
+SIGNER_UNAVAILABLE = "SIGNER_UNAVAILABLE"
+INTENT_REFUSAL_CODES = (
+    SYSTEM_FROZEN,
+    VERDICT_NOT_ALLOW,
+    DECISION_SIGNATURE_INVALID,
+    POLICY_EPOCH_CHANGED,
+    DIGEST_MISMATCH,
+    SIGNER_UNAVAILABLE,
+)
+
+DEFAULT_TTL_MS = 5 * 60 * 1000
+
+# What the policy said at begin, recorded on the call for the checker (snapshot isolation).
+POLICY_NOT_EVALUATED = "not_evaluated"
+POLICY_NO_RULE = "no_rule"
+
+# How a call's decide phase ended.
+ENDED_DECIDED = "decided"
+ENDED_FAIL_CLOSED = "fail_closed"
+
+
+@attrs.define
+class PendingCall:
+    """The call's own record: made by *begin*, completed by *decide*."""
+
+    call_id: str
+    request: Request
+    effect: Effect
+    snapshot: PolicySnapshot
+    policy_outcome: str
+    verdict: str
+    reason_code: str
+    reason: str
+    requirement_set_hash: str
+    ended: str = ""
+    decision: Decision | None = None
+
+
+class Guardian:
+    """Decides, signs and authorizes governed calls."""
+
+    def __init__(
+        self,
+        *,
+        tools: ToolTable,
+        policy: PolicyGraph,
+        keys: KeyRing,
+        budgets: RequestBudgets,
+        clock: SimClock,
+        graph: ProofGraph,
+        ids: IdCounters,
+        ttl_ms: int = DEFAULT_TTL_MS,
+    ) -> None:
+        self.tools = tools
+        self.policy = policy
+        self.keys = keys
+        self.budgets = budgets
+        self.clock = clock
+        self.graph = graph
+        self.ids = ids
+        self.ttl_ms = ttl_ms
+        self.frozen = False
+        self.calls: dict[str, PendingCall] = {}
+
+    # --- freeze -------------------------------------------------------------------------------
+
+    def set_frozen(self, frozen: bool) -> None:
+        """Freeze (an operator's emergency stop) or unfreeze the kernel."""
+        self.frozen = bool(frozen)
+
+    # --- begin --------------------------------------------------------------------------------
+
+    def evaluate(
+        self, request: Request, snapshot: PolicySnapshot
+    ) -> tuple[str, str, str, str, str]:
+        """Return ``(policy outcome, verdict, reason code, reason, requirement set hash)``."""
+        budget_id = request.budget_id
+        if self.frozen:
+            return POLICY_NOT_EVALUATED, DENY, SYSTEM_FROZEN, "the kernel is frozen", ""
+        firewall = self.tools.check(request.tool, request.args)
+        if firewall.code is not None:
+            return POLICY_NOT_EVALUATED, DENY, firewall.code, firewall.reason, ""
+        if budget_id is not None:
+            if self.budgets.get(budget_id) is None:
+                return POLICY_NOT_EVALUATED, DENY, BUDGET_ERROR, f"no budget {budget_id!r}", ""
+            if not self.budgets.has_room(budget_id):
+                reason = f"budget {budget_id!r} has nothing left"
+                return POLICY_NOT_EVALUATED, DENY, BUDGET_EXCEEDED, reason, ""
+        rule = snapshot.rules.get(request.tool)
+        if rule is None:
+            reason = f"no rule for tool {request.tool!r}"
+            return POLICY_NO_RULE, DENY, NO_POLICY_DEFINED, reason, ""
+        outcome, ids = rule.evaluate(request.evaluation_input())
+        if outcome is Outcome.ERROR:
+            reason = f"requirement {ids[0]!r} could not be evaluated"
+            return outcome.value, DENY, PRG_EVALUATION_ERROR, reason, ""
+        if outcome is Outcome.FALSE:
+            reason = "blocked by requirements: " + ", ".join(ids)
+            return outcome.value, DENY, MISSING_REQUIREMENT, reason, ""
+        tool = self.tools.get(request.tool)
+        if tool is not None and tool.approval:
+            reason = f"tool {request.tool!r} needs approval"
+            return outcome.value, ESCALATE, APPROVAL_REQUIRED, reason, ""
+        return outcome.value, ALLOW, "", "policy satisfied", rule.hash
+
+    def begin(self, request: Request) -> PendingCall:
+        """Open a call: append its INTENT node and judge it against a policy snapshot."""
+        if not isinstance(request, Request):
+            raise UsageError(f"begin takes a Request, not {type(request).__name__}")
+        call_id = self.ids.next("call")
+        effect = Effect(self.ids.next("eff"), request.tool, request.args)
+        self.graph.append(
+            NODE_INTENT,
+            request.principal,
+            {"call_id": call_id, "tool": request.tool, "effect_digest": effect.digest},
+        )
+        snapshot = self.policy.snapshot()
+        outcome, verdict, code, reason, set_hash = self.evaluate(request, snapshot)
+        call = PendingCall(
+            call_id, request, effect, snapshot, outcome, verdict, code, reason, set_hash
+        )
+        self.calls[call_id] = call
+        return call
+
+    # --- decide -------------------------------------------------------------------------------
+
+    def decide(self, call: PendingCall) -> Decision:
+        """Turn the tentative verdict into a signed decision, or fail closed."""
+        if self.calls.get(call.call_id) is not call or call.ended:
+            raise UsageError(
+                f"call {call.call_id!r} cannot be decided: it was not begun here or is decided"
+            )
+        verdict, code, reason, set_hash = (
+            call.verdict,
+            call.reason_code,
+            call.reason,
+            call.requirement_set_hash,
+        )
+        budget_id = call.request.budget_id
+        charged = False
+        if verdict == ALLOW and self.frozen:
+            verdict, code, reason, set_hash = DENY, SYSTEM_FROZEN, "the kernel is frozen", ""
+        if verdict == ALLOW and budget_id is not None:
+            charged = self.budgets.consume(budget_id, call.call_id)
+            if not charged:
+                reason = f"budget {budget_id!r} has nothing left"
+                verdict, code, set_hash = DENY, BUDGET_EXCEEDED, ""
+        try:
+            signature_type = self.keys.signature_type()
+        except SignerUnavailable:
+            self.fail_closed(call, budget_id if charged else None)
+            raise
+        decision = Decision(
+            id=self.ids.next("dec"),
+            call_id=call.call_id,
+            verdict=verdict,
+            reason_code=code,
+            reason=reason,
+            reason_hash=reason_hash(reason),
+            subject_id=call.request.principal,
+            action=ACTION_EXECUTE_TOOL,
+            resource=call.request.tool,
+            effect_digest=call.effect.digest,
+            policy_version=call.snapshot.version,
+            policy_epoch=call.snapshot.epoch,
+            requirement_set_hash=set_hash,
+            budget_id=budget_id or "",
+            timestamp=self.clock.now_ms,
+            signature_type=signature_type,
+        )
+        decision = attrs.evolve(
+            decision, signature=self.keys.sign(signature_type, decision.preimage())
+        )
+        self.graph.append(
+            NODE_ATTESTATION,
+            call.request.principal,
+            {
+                "call_id": call.call_id,
+                "decision_id": decision.id,
+                "verdict": decision.verdict,
+                "reason_code": decision.reason_code,
+            },
+            decision.signature,
+        )
+        call.decision = decision
+        call.ended = ENDED_DECIDED
+        return decision
+
+    def fail_closed(self, call: PendingCall, charged_budget_id: str | None) -> None:
+        """End *call* with no decision: release its consumption and attest the failure unsigned."""
+        if charged_budget_id is not None:
+            self.budgets.release(charged_budget_id, call.call_id)
+        self.graph.append(
+            NODE_ATTESTATION,
+            call.request.principal,
+            {"call_id": call.call_id, "outcome": "fail_closed", "reason_code": SIGNER_UNAVAILABLE},
+        )
+        call.ended = ENDED_FAIL_CLOSED
+
+    # --- issue_intent -------------------------------------------------------------------------
+
+    def owner_of(self, decision: Decision | None) -> str | None:
+        """The call a presented decision belongs to, or None when it names no decided call."""
+        if decision is None:
+            return None
+        call = self.calls.get(decision.call_id) if isinstance(decision.call_id, str) else None
+        return call.call_id if call is not None and call.decision is not None else None
+
+    def refuse(
+        self, error: type[Refusal], stage: str, decision: Decision | None, code: str, msg: str
+    ) -> NoReturn:
+        """Attest a refusal (unsigned ATTESTATION naming its call or null), then raise it."""
+        self.graph.append(
+            NODE_ATTESTATION,
+            decision.subject_id if decision is not None else "",
+            {
+                "call_id": self.owner_of(decision),
+                "stage": stage,
+                "code": code,
+                "decision_id": decision.id if decision is not None else None,
+            },
+        )
+        raise error(code, msg)
+
+    def issue_intent(self, decision: Decision, effect: Effect) -> Intent:
+        """Authorize *effect* under *decision*, or refuse in the spec's order."""
+        code, message = self.intent_refusal(decision, effect)
+        if code:
+            self.refuse(IntentRefused, "intent", decision, code, message)
+        signature_type = self.keys.signature_type()
+        issued_at = self.clock.now_ms
+        intent = Intent(
+            id="intent-" + decision.id,
+            decision_id=decision.id,
+            effect_digest_hash=decision.effect_digest,
+            issued_at=issued_at,
+            expires_at=issued_at + self.ttl_ms,
+            allowed_tool=effect.tool,
+            signer="kernel",
+            signature_type=signature_type,
+        )
+        return attrs.evolve(intent, signature=self.keys.sign(signature_type, intent.preimage()))
+
+    def intent_refusal(self, decision: Decision, effect: Effect) -> tuple[str, str]:
+        """The first refusal code that applies to issuing an intent, or ``("", "")``."""
+        if self.frozen:
+            return SYSTEM_FROZEN, "the kernel is frozen"
+        if decision.verdict != ALLOW:
+            return VERDICT_NOT_ALLOW, f"decision {decision.id} is {decision.verdict}, not ALLOW"
+        try:
+            self.keys.verify(decision.signature_type, decision.preimage(), decision.signature)
+        except SignatureInvalid as exc:
+            return DECISION_SIGNATURE_INVALID, f"decision {decision.id}: {exc}"
+        if (
+            decision.policy_epoch != self.policy.epoch
+            or decision.policy_version != self.policy.version
+        ):
+            return POLICY_EPOCH_CHANGED, (
+                f"decision {decision.id} was made at policy epoch {decision.policy_epoch}; "
+                f"the policy is now at epoch {self.policy.epoch}"
+            )
+        if effect.digest != decision.effect_digest:
+            return DIGEST_MISMATCH, "the effect is not the one the decision covers"
+        if not self.keys.can_sign():
+            return SIGNER_UNAVAILABLE, "no key can sign the intent"
+        return "", ""

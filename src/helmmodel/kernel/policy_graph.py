@@ -1,0 +1,356 @@
+"""The Policy Requirement Graph (spec section 3): predicates, requirement sets, hashes, mutations.
+
+Requirement sets are frozen values; a mutation builds new sets along the changed path and a new
+rule mapping, so a :class:`PolicySnapshot` is just a reference to the mapping of its moment and
+costs nothing to take. Evaluation is three-valued: true, false, or an *error* (a missing path or a
+wrong type), which the Guardian turns into a DENY distinct from a plain false.
+"""
+
+from __future__ import annotations
+
+import copy
+import enum
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from helmmodel.canonical import JSONValue, canonical_bytes
+from helmmodel.errors import InvalidInput
+from helmmodel.kernel.records import check_identifier
+
+LOGIC_AND = "AND"
+LOGIC_OR = "OR"
+LOGIC_NOT = "NOT"
+KNOWN_LOGICS = ("", LOGIC_AND, LOGIC_OR, LOGIC_NOT)
+
+PREDICATE_OPS = ("const", "has", "eq", "in", "le")
+LEAVES_PER_SET_MAX = 64
+TREE_DEPTH_MAX = 16
+
+
+class Outcome(enum.Enum):
+    """The three results of evaluating a predicate or a set."""
+
+    TRUE = "true"
+    FALSE = "false"
+    ERROR = "error"
+
+
+_MISSING = object()
+
+
+def _check_path(path: object, predicate: list[Any]) -> str:
+    if type(path) is not str or not path or any(not part for part in path.split(".")):
+        raise InvalidInput(
+            f"predicate {predicate!r}: the path {path!r} must be a dotted path like 'args.amount'"
+        )
+    return path
+
+
+def check_predicate(predicate: object) -> list[Any]:
+    """Return *predicate* if it is one of the five predicate forms; raise InvalidInput."""
+    if type(predicate) is not list or not predicate or predicate[0] not in PREDICATE_OPS:
+        raise InvalidInput(
+            f"predicate {predicate!r} is not one of ['const', bool], ['has', path], "
+            "['eq', path, value], ['in', path, [values]], ['le', path, integer]"
+        )
+    op = predicate[0]
+    arity = {"const": 2, "has": 2, "eq": 3, "in": 3, "le": 3}[op]
+    if len(predicate) != arity:
+        raise InvalidInput(f"predicate {predicate!r}: {op!r} takes {arity - 1} operand(s)")
+    if op == "const":
+        if type(predicate[1]) is not bool:
+            raise InvalidInput(f"predicate {predicate!r}: 'const' takes true or false")
+        return predicate
+    _check_path(predicate[1], predicate)
+    if op == "in" and type(predicate[2]) is not list:
+        raise InvalidInput(f"predicate {predicate!r}: 'in' takes a list of values")
+    if op == "le" and type(predicate[2]) is not int:
+        raise InvalidInput(f"predicate {predicate!r}: 'le' takes an integer bound")
+    # Refuses floats and unsafe integers in operands: the predicate is hashed into the policy.
+    canonical_bytes(predicate)
+    return predicate
+
+
+def _lookup(document: Mapping[str, Any], path: str) -> Any:
+    node: Any = document
+    for part in path.split("."):
+        if type(node) is not dict or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
+
+
+def _json_equal(left: Any, right: Any) -> bool:
+    """JSON equality: unlike Python's, ``true`` is not ``1``."""
+    if type(left) is not type(right):
+        return False
+    if type(left) is list:
+        return len(left) == len(right) and all(map(_json_equal, left, right))
+    if type(left) is dict:
+        return left.keys() == right.keys() and all(_json_equal(left[k], right[k]) for k in left)
+    return bool(left == right)
+
+
+def evaluate_predicate(predicate: list[Any], document: Mapping[str, Any]) -> Outcome:
+    """Evaluate one predicate: a missing path or a wrong type is ERROR, distinct from FALSE."""
+    op = predicate[0]
+    if op == "const":
+        return Outcome.TRUE if predicate[1] else Outcome.FALSE
+    value = _lookup(document, predicate[1])
+    if op == "has":
+        return Outcome.FALSE if value is _MISSING else Outcome.TRUE
+    if value is _MISSING:
+        return Outcome.ERROR
+    if op == "eq":
+        return Outcome.TRUE if _json_equal(value, predicate[2]) else Outcome.FALSE
+    if op == "in":
+        found = any(_json_equal(value, candidate) for candidate in predicate[2])
+        return Outcome.TRUE if found else Outcome.FALSE
+    # "le": a bool is not an integer.
+    if type(value) is not int:
+        return Outcome.ERROR
+    return Outcome.TRUE if value <= predicate[2] else Outcome.FALSE
+
+
+def _private_copy(predicate: list[Any]) -> list[Any]:
+    return copy.deepcopy(predicate)
+
+
+@attrs.frozen
+class Requirement:
+    """One leaf of a requirement set: an id and a predicate."""
+
+    id: str
+    # A private copy: a caller's later change to its list must not reach a hashed policy.
+    predicate: list[Any] = attrs.field(eq=False, converter=_private_copy)
+    predicate_jcs: bytes = attrs.field(init=False)
+
+    @predicate_jcs.default
+    def _encode(self) -> bytes:
+        check_identifier(self.id, "requirement id")
+        return canonical_bytes(check_predicate(self.predicate))
+
+
+@attrs.frozen
+class RequirementSet:
+    """A node of the requirement tree: logic over leaves and child sets, with its hash."""
+
+    id: str
+    logic: str = ""
+    leaves: tuple[Requirement, ...] = ()
+    children: tuple[RequirementSet, ...] = ()
+    hash: str = attrs.field(init=False)
+
+    @hash.default
+    def _hash(self) -> str:
+        check_identifier(self.id, "requirement set id")
+        # An unknown logic must be storable (its evaluation is an error), but it is part of
+        # the content string, so it keeps to the identifier alphabet to stay injective.
+        if self.logic:
+            check_identifier(self.logic, "requirement set logic")
+        leaf_ids = [leaf.id for leaf in self.leaves]
+        if len(set(leaf_ids)) != len(leaf_ids):
+            raise InvalidInput(f"requirement set {self.id!r} has duplicate leaf ids {leaf_ids}")
+        if len(self.leaves) > LEAVES_PER_SET_MAX:
+            raise InvalidInput(f"requirement set {self.id!r} has more than 64 leaves")
+        parts = [f"id={self.id}:logic={self.logic}:".encode()]
+        for leaf in self.leaves:
+            parts.append(f"req={leaf.id}:".encode() + leaf.predicate_jcs + b";")
+        for child in self.children:
+            parts.append(f"child={child.hash};".encode())
+        return "sha256:" + hashlib.sha256(b"".join(parts)).hexdigest()
+
+    def set_ids(self) -> list[str]:
+        """Every set id in this tree, this one first."""
+        ids = [self.id]
+        for child in self.children:
+            ids.extend(child.set_ids())
+        return ids
+
+    def depth(self) -> int:
+        return 1 + max((child.depth() for child in self.children), default=0)
+
+    def replace(self, set_id: str, change: Any) -> RequirementSet:
+        """Return this tree with the set *set_id* replaced by ``change(set)``."""
+        if self.id == set_id:
+            result: RequirementSet = change(self)
+            return result
+        children = tuple(child.replace(set_id, change) for child in self.children)
+        return attrs.evolve(self, children=children)
+
+    def evaluate(self, document: Mapping[str, Any]) -> tuple[Outcome, list[str]]:
+        """Evaluate in HELM's order; return the outcome and the requirement ids behind it.
+
+        For FALSE the ids are the blocking requirements; for ERROR, the one that errored.
+        """
+        if not self.leaves and not self.children:
+            return Outcome.TRUE, []
+        results: list[tuple[Outcome, list[str]]] = []
+        for leaf in self.leaves:
+            outcome = evaluate_predicate(leaf.predicate, document)
+            if outcome is Outcome.ERROR:
+                return Outcome.ERROR, [leaf.id]
+            results.append((outcome, [leaf.id]))
+        for child in self.children:
+            outcome, ids = child.evaluate(document)
+            if outcome is Outcome.ERROR:
+                return Outcome.ERROR, ids
+            results.append((outcome, ids))
+        logic = self.logic or LOGIC_AND
+        trues = [outcome is Outcome.TRUE for outcome, _ in results]
+        if logic == LOGIC_AND:
+            holds = all(trues)
+            blocking = [i for (o, ids) in results if o is Outcome.FALSE for i in ids]
+        elif logic == LOGIC_OR:
+            holds = any(trues)
+            blocking = [i for (_, ids) in results for i in ids]
+        elif logic == LOGIC_NOT:
+            # NOT is "not all true" (a NAND), as HELM evaluates it.
+            holds = not all(trues)
+            blocking = [i for (_, ids) in results for i in ids]
+        else:
+            return Outcome.ERROR, [f"{self.id}:logic={logic}"]
+        return (Outcome.TRUE, []) if holds else (Outcome.FALSE, blocking)
+
+
+def build_set(spec: Mapping[str, Any]) -> RequirementSet:
+    """Build a RequirementSet from ``{id, logic, leaves: [{id, predicate}], children}``.
+
+    Raises InvalidInput naming the bad member.
+    """
+    if not isinstance(spec, Mapping):
+        raise InvalidInput(f"a requirement set must be an object, not {spec!r}")
+    unknown = set(spec) - {"id", "logic", "leaves", "children"}
+    if unknown:
+        raise InvalidInput(f"requirement set has unknown members {sorted(unknown)}")
+    leaves = spec.get("leaves", [])
+    children = spec.get("children", [])
+    if type(leaves) is not list or type(children) is not list:
+        raise InvalidInput("requirement set 'leaves' and 'children' must be lists")
+    built_leaves = []
+    for leaf in leaves:
+        if not isinstance(leaf, Mapping) or set(leaf) != {"id", "predicate"}:
+            raise InvalidInput(f"a requirement must be {{'id', 'predicate'}}, not {leaf!r}")
+        built_leaves.append(Requirement(leaf["id"], leaf["predicate"]))
+    logic = spec.get("logic", "")
+    if type(logic) is not str:
+        raise InvalidInput(f"requirement set logic {logic!r} must be a string")
+    return RequirementSet(
+        id=spec.get("id"),  # type: ignore[arg-type]  # checked in RequirementSet
+        logic=logic,
+        leaves=tuple(built_leaves),
+        children=tuple(build_set(child) for child in children),
+    )
+
+
+def set_to_json(requirement_set: RequirementSet) -> dict[str, JSONValue]:
+    """The JSON form :func:`build_set` reads."""
+    return {
+        "id": requirement_set.id,
+        "logic": requirement_set.logic,
+        "leaves": [{"id": leaf.id, "predicate": leaf.predicate} for leaf in requirement_set.leaves],
+        "children": [set_to_json(child) for child in requirement_set.children],
+    }
+
+
+def graph_content_hash(rules: Mapping[str, RequirementSet]) -> str:
+    """Bare hex SHA-256 over ``<tool>=<set hash>;`` for the sorted tool names."""
+    text = "".join(f"{tool}={rules[tool].hash};" for tool in sorted(rules))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@attrs.frozen
+class PolicySnapshot:
+    """The policy of one moment: the rule mapping (never mutated), its epoch and its version."""
+
+    rules: Mapping[str, RequirementSet]
+    epoch: int
+    version: str
+
+
+class PolicyGraph:
+    """Maps tool names to requirement sets; every accepted mutation bumps the epoch by one."""
+
+    def __init__(self) -> None:
+        self._rules: dict[str, RequirementSet] = {}
+        self.epoch = 0
+        self.version = "sha256:" + graph_content_hash(self._rules)
+
+    def snapshot(self) -> PolicySnapshot:
+        """The current rules, epoch and version; later mutations never change it."""
+        return PolicySnapshot(self._rules, self.epoch, self.version)
+
+    def rule(self, tool: str) -> RequirementSet | None:
+        return self._rules.get(tool)
+
+    def tools(self) -> list[str]:
+        return sorted(self._rules)
+
+    def _commit(self, rules: dict[str, RequirementSet]) -> None:
+        # A new dict every time: snapshots hold the old one and must never see a change.
+        self._rules = rules
+        self.epoch += 1
+        self.version = "sha256:" + graph_content_hash(rules)
+
+    def put_rule(self, tool: str, requirement_set: RequirementSet) -> None:
+        """Add or replace the rule of *tool*."""
+        check_identifier(tool, "tool name")
+        if not isinstance(requirement_set, RequirementSet):
+            raise InvalidInput(f"a rule must be a RequirementSet, not {requirement_set!r}")
+        ids = requirement_set.set_ids()
+        if len(set(ids)) != len(ids):
+            raise InvalidInput(f"rule for {tool!r} repeats a requirement set id: {ids}")
+        if requirement_set.depth() > TREE_DEPTH_MAX:
+            raise InvalidInput(f"rule for {tool!r} is nested deeper than {TREE_DEPTH_MAX} sets")
+        self._commit({**self._rules, tool: requirement_set})
+
+    def remove_rule(self, tool: str) -> None:
+        """Remove the rule of *tool*, which must exist."""
+        if tool not in self._rules:
+            raise InvalidInput(
+                f"there is no rule for tool {tool!r}; rules exist for {self.tools()}"
+            )
+        rules = dict(self._rules)
+        del rules[tool]
+        self._commit(rules)
+
+    def _set_in(self, tool: str, set_id: str) -> RequirementSet:
+        root = self._rules.get(tool)
+        if root is None:
+            raise InvalidInput(
+                f"there is no rule for tool {tool!r}; rules exist for {self.tools()}"
+            )
+        if set_id not in root.set_ids():
+            raise InvalidInput(
+                f"the rule for {tool!r} has no requirement set {set_id!r}; it has {root.set_ids()}"
+            )
+        return root
+
+    def add_leaf(self, tool: str, set_id: str, requirement: Requirement) -> None:
+        """Add *requirement* to the set *set_id* of *tool*'s rule."""
+        if not isinstance(requirement, Requirement):
+            raise InvalidInput(f"a leaf must be a Requirement, not {requirement!r}")
+        root = self._set_in(tool, set_id)
+        new_root = root.replace(set_id, lambda s: attrs.evolve(s, leaves=(*s.leaves, requirement)))
+        self._commit({**self._rules, tool: new_root})
+
+    def remove_leaf(self, tool: str, set_id: str, requirement_id: str) -> None:
+        """Remove the leaf *requirement_id* from the set *set_id* of *tool*'s rule."""
+        root = self._set_in(tool, set_id)
+
+        def without(s: RequirementSet) -> RequirementSet:
+            leaves = tuple(leaf for leaf in s.leaves if leaf.id != requirement_id)
+            if len(leaves) == len(s.leaves):
+                raise InvalidInput(
+                    f"requirement set {set_id!r} has no leaf {requirement_id!r}; "
+                    f"it has {[leaf.id for leaf in s.leaves]}"
+                )
+            return attrs.evolve(s, leaves=leaves)
+
+        self._commit({**self._rules, tool: root.replace(set_id, without)})
+
+    def digest_material(self) -> bytes:
+        return f"{self.epoch}|{self.version}".encode()

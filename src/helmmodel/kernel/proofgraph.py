@@ -1,0 +1,165 @@
+"""Receipt chains and the ProofGraph (spec section 7).
+
+A receipt chain per session links each receipt to the SHA-256 of its predecessor's JCS. The
+ProofGraph is an append-only DAG of content-addressed nodes; each append takes the current heads
+as parents, so lamports strictly increase along every edge.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from helmmodel.canonical import JSONValue, canonical_bytes, sha256_hex
+from helmmodel.errors import IntegrityError
+from helmmodel.kernel.clock import SimClock
+from helmmodel.kernel.digest import SetDigest
+from helmmodel.kernel.records import Receipt
+
+NODE_INTENT = "INTENT"
+NODE_ATTESTATION = "ATTESTATION"
+NODE_EFFECT = "EFFECT"
+NODE_KINDS = (NODE_INTENT, NODE_ATTESTATION, NODE_EFFECT)
+
+
+def receipt_hash(receipt: Receipt) -> str:
+    """Bare hex SHA-256 of the receipt's JCS, signature included: the next ``prev_hash``."""
+    return sha256_hex(canonical_bytes(receipt.as_json()))
+
+
+@attrs.frozen
+class Node:
+    """A ProofGraph node; ``hash`` covers every member but ``timestamp`` (no wall time in it)."""
+
+    kind: str
+    parents: tuple[str, ...]
+    lamport: int
+    principal: str
+    payload: dict[str, Any] = attrs.field(eq=False)
+    sig: str
+    timestamp: int
+    hash: str
+
+    def hashed_members(self) -> dict[str, JSONValue]:
+        return {
+            "kind": self.kind,
+            "parents": list(self.parents),
+            "lamport": self.lamport,
+            "principal": self.principal,
+            "payload": self.payload,
+            "sig": self.sig,
+        }
+
+
+def node_hash(
+    kind: str,
+    parents: tuple[str, ...],
+    lamport: int,
+    principal: str,
+    payload: dict[str, Any],
+    sig: str,
+) -> str:
+    """Bare hex SHA-256 of the JCS of the hashed node members."""
+    members = {
+        "kind": kind,
+        "parents": list(parents),
+        "lamport": lamport,
+        "principal": principal,
+        "payload": payload,
+        "sig": sig,
+    }
+    return sha256_hex(canonical_bytes(members))
+
+
+class ProofGraph:
+    """The append-only DAG of what the kernel did."""
+
+    def __init__(self, clock: SimClock) -> None:
+        self._clock = clock
+        self.nodes: dict[str, Node] = {}
+        self.order: list[str] = []  # node hashes in append order
+        self.heads: tuple[str, ...] = ()
+        self.lamport = 0
+
+    def append(self, kind: str, principal: str, payload: dict[str, Any], sig: str = "") -> Node:
+        """Append a node whose parents are the current heads; it becomes the only head."""
+        parents = tuple(sorted(self.heads))
+        lamport = self.lamport + 1
+        digest = node_hash(kind, parents, lamport, principal, payload, sig)
+        node = Node(kind, parents, lamport, principal, payload, sig, self._clock.now_ms, digest)
+        self.nodes[digest] = node
+        self.order.append(digest)
+        self.heads = (digest,)
+        self.lamport = lamport
+        return node
+
+    def verify(self) -> None:
+        """Raise IntegrityError unless every node recomputes, every parent exists and lamports
+        strictly increase along every edge, and the heads are exactly the childless nodes."""
+        with_children: set[str] = set()
+        for key, node in self.nodes.items():
+            members = node.hashed_members()
+            if node.hash != key or sha256_hex(canonical_bytes(members)) != key:
+                raise IntegrityError(f"node {key[:12]} does not hash to its address")
+            for parent in node.parents:
+                if parent not in self.nodes:
+                    raise IntegrityError(f"node {key[:12]} names a missing parent {parent[:12]}")
+                if self.nodes[parent].lamport >= node.lamport:
+                    raise IntegrityError(
+                        f"lamport does not increase from {parent[:12]} to {key[:12]}"
+                    )
+                with_children.add(parent)
+        if set(self.heads) != set(self.nodes) - with_children:
+            raise IntegrityError("the heads are not exactly the nodes without children")
+
+    def digest_material(self) -> bytes:
+        return f"{self.lamport}|{','.join(self.heads)}".encode()
+
+
+class ReceiptChains:
+    """One hash-linked chain of receipts per session."""
+
+    def __init__(self) -> None:
+        self.chains: dict[str, list[Receipt]] = {}
+        self._head_hashes: dict[str, str] = {}
+        self._heads_digest = SetDigest()
+
+    def next_link(self, session_id: str) -> tuple[int, str]:
+        """The ``(lamport_clock, prev_hash)`` the next receipt of *session_id* must carry."""
+        chain = self.chains.get(session_id)
+        if not chain:
+            return 1, ""
+        return chain[-1].lamport_clock + 1, self._head_hashes[session_id]
+
+    def append(self, receipt: Receipt) -> None:
+        """Append *receipt* to its session's chain."""
+        session = receipt.session_id
+        old_head = self._head_hashes.get(session)
+        if old_head is not None:
+            self._heads_digest.remove(f"{session}|{old_head}".encode())
+        new_head = receipt_hash(receipt)
+        self.chains.setdefault(session, []).append(receipt)
+        self._head_hashes[session] = new_head
+        self._heads_digest.add(f"{session}|{new_head}".encode())
+
+    def verify(self, session_id: str) -> None:
+        """Raise IntegrityError unless *session_id*'s lamports run 1..n and each ``prev_hash``
+        is the hash of its predecessor."""
+        previous: Receipt | None = None
+        for position, receipt in enumerate(self.chains.get(session_id, []), start=1):
+            expected = receipt_hash(previous) if previous is not None else ""
+            if receipt.lamport_clock != position:
+                raise IntegrityError(
+                    f"session {session_id!r}: receipt {position} has lamport "
+                    f"{receipt.lamport_clock}"
+                )
+            if receipt.prev_hash != expected or receipt.session_id != session_id:
+                raise IntegrityError(
+                    f"session {session_id!r}: receipt {receipt.receipt_id} does not link to "
+                    "its predecessor"
+                )
+            previous = receipt
+
+    def digest_material(self) -> bytes:
+        return self._heads_digest.value()

@@ -1,0 +1,236 @@
+"""The data model of spec section 2: frozen records that never change once made.
+
+Each signed record knows its signed fields (spec section 4) and builds its own preimage: exactly
+the JCS bytes of an object holding those fields, with ``signature_version`` inside it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import attrs
+
+from helmmodel.canonical import JSONValue, canonical_bytes, hash_value, prefixed_hash
+from helmmodel.errors import InvalidInput
+
+IDENTIFIER = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+ALLOW = "ALLOW"
+DENY = "DENY"
+ESCALATE = "ESCALATE"
+VERDICTS = (ALLOW, DENY, ESCALATE)
+
+ACTION_EXECUTE_TOOL = "EXECUTE_TOOL"
+
+DECISION_VERSION = "decision_record.v4"
+INTENT_VERSION = "authorized_execution_intent.v2"
+RECEIPT_VERSION = "receipt.v5"
+
+STATUS_SUCCESS = "SUCCESS"
+STATUS_TOOL_ERROR = "TOOL_ERROR"
+
+
+def check_identifier(value: object, what: str) -> str:
+    """Return *value* if it is an identifier (``[A-Za-z0-9_.-]{1,64}``); raise InvalidInput."""
+    if type(value) is not str or IDENTIFIER.fullmatch(value) is None:
+        raise InvalidInput(
+            f"{what} {value!r} is not an identifier: use 1 to 64 characters from A-Z a-z 0-9 _ . -"
+        )
+    return value
+
+
+def effect_digest(tool: str, args: JSONValue) -> str:
+    """``sha256:`` of JCS ``{"tool", "args"}``: identity-free, so the effect id is not in it."""
+    return hash_value({"tool": tool, "args": args})
+
+
+@attrs.frozen
+class Request:
+    """A tool call as it comes in: who asks, which tool, its arguments and context."""
+
+    principal: str
+    tool: str
+    args: dict[str, Any]
+    context: dict[str, Any] = attrs.field(factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        if type(self.principal) is not str or not self.principal:
+            raise InvalidInput(f"principal {self.principal!r} must be a non-empty string")
+        check_identifier(self.tool, "tool name")
+        if type(self.args) is not dict:
+            raise InvalidInput(f"args must be a JSON object, not {type(self.args).__name__}")
+        if type(self.context) is not dict:
+            raise InvalidInput(f"context must be a JSON object, not {type(self.context).__name__}")
+        # Refuse floats and unsafe integers here, before any phase sees them.
+        canonical_bytes({"args": self.args, "context": self.context})
+        for key in ("session_id", "budget_id"):
+            if key in self.context:
+                check_identifier(self.context[key], f"context.{key}")
+
+    @property
+    def session_id(self) -> str | None:
+        value = self.context.get("session_id")
+        return value if isinstance(value, str) else None
+
+    @property
+    def budget_id(self) -> str | None:
+        value = self.context.get("budget_id")
+        return value if isinstance(value, str) else None
+
+    def evaluation_input(self) -> dict[str, Any]:
+        """The object policy predicates read (spec section 3)."""
+        return {
+            "principal": self.principal,
+            "tool": self.tool,
+            "args": self.args,
+            "context": self.context,
+        }
+
+
+@attrs.frozen
+class Effect:
+    """What a call wants to run; its digest binds decisions and intents to it."""
+
+    effect_id: str
+    tool: str
+    args: dict[str, Any]
+    digest: str = attrs.field(init=False)
+
+    @digest.default
+    def _digest(self) -> str:
+        return effect_digest(self.tool, self.args)
+
+
+@attrs.frozen
+class Decision:
+    """The Guardian's signed verdict on one call (decision_record.v4)."""
+
+    id: str
+    call_id: str
+    verdict: str
+    reason_code: str
+    reason: str
+    reason_hash: str
+    subject_id: str
+    action: str
+    resource: str
+    effect_digest: str
+    policy_version: str
+    policy_epoch: int
+    requirement_set_hash: str
+    budget_id: str
+    timestamp: int
+    signature_type: str
+    signature_version: str = DECISION_VERSION
+    signature: str = ""
+
+    SIGNED_FIELDS = (
+        "id",
+        "verdict",
+        "reason_code",
+        "reason_hash",
+        "subject_id",
+        "action",
+        "resource",
+        "effect_digest",
+        "policy_version",
+        "policy_epoch",
+        "requirement_set_hash",
+        "budget_id",
+        "signature_type",
+        "signature_version",
+    )
+
+    def preimage(self) -> bytes:
+        return canonical_bytes({name: getattr(self, name) for name in self.SIGNED_FIELDS})
+
+
+@attrs.frozen
+class Intent:
+    """The Guardian's signed permission to run one effect within a time window."""
+
+    id: str
+    decision_id: str
+    effect_digest_hash: str
+    issued_at: int
+    expires_at: int
+    allowed_tool: str
+    signer: str
+    signature_type: str
+    signature_version: str = INTENT_VERSION
+    signature: str = ""
+
+    SIGNED_FIELDS = (
+        "id",
+        "decision_id",
+        "effect_digest_hash",
+        "issued_at",
+        "expires_at",
+        "allowed_tool",
+        "signer",
+        "signature_type",
+        "signature_version",
+    )
+
+    def preimage(self) -> bytes:
+        return canonical_bytes({name: getattr(self, name) for name in self.SIGNED_FIELDS})
+
+
+@attrs.frozen
+class Receipt:
+    """The executor's signed record of one dispatch, chained per session (receipt.v5)."""
+
+    receipt_id: str
+    decision_id: str
+    effect_id: str
+    status: str
+    output_hash: str
+    prev_hash: str
+    lamport_clock: int
+    args_hash: str
+    verdict: str
+    reason_code: str
+    policy_hash: str
+    session_id: str
+    timestamp: int
+    signature_type: str
+    signature_version: str = RECEIPT_VERSION
+    signature: str = ""
+
+    SIGNED_FIELDS = (
+        "receipt_id",
+        "decision_id",
+        "effect_id",
+        "status",
+        "output_hash",
+        "prev_hash",
+        "lamport_clock",
+        "args_hash",
+        "verdict",
+        "reason_code",
+        "policy_hash",
+        "session_id",
+        "signature_version",
+    )
+
+    def preimage(self) -> bytes:
+        return canonical_bytes({name: getattr(self, name) for name in self.SIGNED_FIELDS})
+
+    def as_json(self) -> dict[str, JSONValue]:
+        """Every member, signature included: what the next receipt's ``prev_hash`` covers."""
+        return attrs.asdict(self)
+
+
+def args_hash(args: dict[str, Any]) -> str:
+    """``sha256:`` of the JCS of a call's arguments."""
+    return hash_value(args)
+
+
+def reason_hash(reason: str) -> str:
+    """``sha256:`` of the reason text (UTF-8)."""
+    return prefixed_hash(reason.encode("utf-8"))
+
+
+# Every kernel record that is signed, for code that handles them alike.
+SignedRecord = Decision | Intent | Receipt

@@ -1,0 +1,133 @@
+"""The tool table and the firewall (spec section 2): allowlisted tools, schemas, behaviours.
+
+Behaviours are deterministic: ``echo`` returns its arguments, ``sum`` adds its integer arguments,
+``fail`` is a tool error. An output that cannot be encoded canonically is a tool error too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import jsonschema
+from jsonschema.exceptions import SchemaError
+
+from helmmodel.canonical import JSONValue, canonical_bytes
+from helmmodel.errors import CanonicalJSONError, InvalidInput
+from helmmodel.kernel.records import check_identifier
+
+BEHAVIOURS = ("echo", "sum", "fail")
+TOOLS_MAX = 256
+
+ERR_TOOL_NOT_FOUND = "ERR_TOOL_NOT_FOUND"
+SCHEMA_VIOLATION = "SCHEMA_VIOLATION"
+
+
+class ToolError(Exception):
+    """The tool ran and failed: a value (``status = TOOL_ERROR``), never a kernel error."""
+
+
+@attrs.frozen
+class Tool:
+    """An allowlisted tool: its name, argument schema, approval flag and behaviour."""
+
+    name: str
+    schema: Mapping[str, Any] = attrs.field(eq=False)
+    approval: bool
+    behaviour: str
+    validator: Any = attrs.field(eq=False, repr=False)
+
+
+def _run(behaviour: str, args: dict[str, Any]) -> JSONValue:
+    if behaviour == "echo":
+        return args
+    if behaviour == "sum":
+        values = list(args.values())
+        if not all(type(v) is int for v in values):
+            raise ToolError("sum adds integer arguments only")
+        return {"sum": sum(values)}
+    raise ToolError("the tool failed")
+
+
+@attrs.frozen
+class Firewall:
+    """A firewall verdict: None when the call may proceed, else the DENY reason code and why."""
+
+    code: str | None
+    reason: str = ""
+
+
+class ToolTable:
+    """The kernel's allowlist: only registered tools can be called."""
+
+    def __init__(self) -> None:
+        self._tools: dict[str, Tool] = {}
+        self.dispatches: list[tuple[str, str]] = []  # (effect id, tool) per dispatch, in order
+        self._digest_material = b""
+
+    def names(self) -> list[str]:
+        return sorted(self._tools)
+
+    def get(self, name: str) -> Tool | None:
+        return self._tools.get(name)
+
+    def register(
+        self,
+        name: str,
+        schema: Mapping[str, Any],
+        *,
+        approval: bool = False,
+        behaviour: str = "echo",
+    ) -> None:
+        """Allowlist *name*; a schema that does not compile is refused and nothing is added."""
+        check_identifier(name, "tool name")
+        if behaviour not in BEHAVIOURS:
+            raise InvalidInput(f"tool behaviour {behaviour!r} is not one of {list(BEHAVIOURS)}")
+        if type(approval) is not bool:
+            raise InvalidInput(f"tool approval must be true or false, not {approval!r}")
+        if not isinstance(schema, Mapping):
+            raise InvalidInput(f"the schema of tool {name!r} must be an object, not {schema!r}")
+        try:
+            jsonschema.Draft202012Validator.check_schema(schema)
+            canonical_bytes(dict(schema))
+        except (SchemaError, CanonicalJSONError) as exc:
+            message = getattr(exc, "message", str(exc))
+            raise InvalidInput(
+                f"the schema of tool {name!r} does not compile: {message}; "
+                "the tool is not allowlisted"
+            ) from None
+        if name not in self._tools and len(self._tools) >= TOOLS_MAX:
+            raise InvalidInput(f"the tool table holds at most {TOOLS_MAX} tools")
+        validator = jsonschema.Draft202012Validator(schema)
+        self._tools[name] = Tool(name, schema, approval, behaviour, validator)
+        # Registration is rare and schemas can be large: encode them once, here.
+        self._digest_material = "|".join(
+            f"{t.name}:{t.approval}:{t.behaviour}:{canonical_bytes(dict(t.schema)).hex()}"
+            for t in (self._tools[n] for n in sorted(self._tools))
+        ).encode()
+
+    def check(self, name: str, args: dict[str, Any]) -> Firewall:
+        """The firewall: the tool must be allowlisted and *args* valid against its schema."""
+        tool = self._tools.get(name)
+        if tool is None:
+            return Firewall(ERR_TOOL_NOT_FOUND, f"tool {name!r} is not allowlisted")
+        error = jsonschema.exceptions.best_match(tool.validator.iter_errors(args))
+        if error is not None:
+            where = "/".join(str(p) for p in error.absolute_path) or "args"
+            return Firewall(SCHEMA_VIOLATION, f"{where}: {error.message}")
+        return Firewall(None)
+
+    def dispatch(self, effect_id: str, name: str, args: dict[str, Any]) -> JSONValue:
+        """Run the tool; raise ToolError for a tool error, including an output JSON cannot sign."""
+        tool = self._tools[name]
+        self.dispatches.append((effect_id, name))
+        output = _run(tool.behaviour, args)
+        try:
+            canonical_bytes(output)
+        except CanonicalJSONError as exc:
+            raise ToolError(f"the output cannot be encoded canonically: {exc}") from None
+        return output
+
+    def digest_material(self) -> bytes:
+        return self._digest_material
