@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any, TypeAlias
 
 from helmmodel.errors import CanonicalJSONError
@@ -24,7 +26,32 @@ JSONValue: TypeAlias = Any  # None | bool | int | str | list["JSONValue"] | dict
 SAFE_INTEGER_MAX = 2**53 - 1
 DEPTH_MAX = 64
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
+
+def _refuse_default(value: object) -> None:
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _make_dumps() -> Callable[[JSONValue], str]:
+    """``json.dumps(sort_keys=True, ensure_ascii=False, separators=(",", ":"))``, faster.
+
+    ``JSONEncoder.encode`` rebuilds its C encoder on every call; this builds it once. Its
+    circular-reference check is off because :func:`_check` already refuses anything nested
+    deeper than DEPTH_MAX, which a cycle would be.
+    """
+    if c_make_encoder is None:  # a Python without the C accelerator
+        encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        return encoder.encode
+    iterencode = c_make_encoder(
+        None, _refuse_default, encode_basestring, None, ":", ",", True, False, False
+    )
+
+    def dumps(value: JSONValue) -> str:
+        return "".join(iterencode(value, 0))
+
+    return dumps
+
+
+_dumps = _make_dumps()
 _dumps_scalar = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
@@ -32,41 +59,59 @@ def _where(path: str) -> str:
     return path or "the top-level value"
 
 
+def _refuse_int(value: int, path: str) -> None:
+    raise CanonicalJSONError(
+        f"{_where(path)} is the integer {value}, outside ±(2^53−1): it cannot be signed "
+        "safely; send it as a string"
+    )
+
+
 def _check(value: JSONValue, path: str, depth: int) -> bool:
-    """Validate *value* against the subset; return True when a key needs UTF-16 ordering."""
+    """Validate *value* against the subset; return True when a key needs UTF-16 ordering.
+
+    This runs for every hash and signature, so scalars inside containers are checked inline
+    rather than through a call each.
+    """
     if depth > DEPTH_MAX:
         raise CanonicalJSONError(f"{_where(path)} is nested deeper than {DEPTH_MAX} levels")
     kind = type(value)
-    if kind is str or kind is bool or value is None:
-        return False
-    if kind is int:
-        if -SAFE_INTEGER_MAX <= value <= SAFE_INTEGER_MAX:
-            return False
-        raise CanonicalJSONError(
-            f"{_where(path)} is the integer {value}, outside ±(2^53−1): it cannot be signed "
-            "safely; send it as a string"
-        )
-    if kind is float:
-        raise CanonicalJSONError(
-            f"{_where(path)} is the float {value!r}: floats are outside the interoperable subset; "
-            "use an integer (say, in minor units) or a string"
-        )
     if kind is dict:
         needs_utf16 = False
         for key, item in value.items():
             if type(key) is not str:
                 raise CanonicalJSONError(f"{_where(path)} has a non-string key {key!r}")
-            if not needs_utf16 and key and max(key) >= "\ud800":
+            if not needs_utf16 and not key.isascii() and max(key) >= "\ud800":
                 needs_utf16 = True
+            item_kind = type(item)
+            if item_kind is str or item_kind is bool or item is None:
+                continue
+            if item_kind is int and -SAFE_INTEGER_MAX <= item <= SAFE_INTEGER_MAX:
+                continue
             if _check(item, f"{path}.{key}" if path else key, depth + 1):
                 needs_utf16 = True
         return needs_utf16
     if kind is list or kind is tuple:
         needs_utf16 = False
         for index, item in enumerate(value):
+            item_kind = type(item)
+            if item_kind is str or item_kind is bool or item is None:
+                continue
+            if item_kind is int and -SAFE_INTEGER_MAX <= item <= SAFE_INTEGER_MAX:
+                continue
             if _check(item, f"{path}[{index}]", depth + 1):
                 needs_utf16 = True
         return needs_utf16
+    if kind is str or kind is bool or value is None:
+        return False
+    if kind is int:
+        if -SAFE_INTEGER_MAX <= value <= SAFE_INTEGER_MAX:
+            return False
+        _refuse_int(value, path)
+    if kind is float:
+        raise CanonicalJSONError(
+            f"{_where(path)} is the float {value!r}: floats are outside the interoperable subset; "
+            "use an integer (say, in minor units) or a string"
+        )
     raise CanonicalJSONError(
         f"{_where(path)} is a {kind.__name__}, which JSON cannot carry: use an object, array, "
         "string, integer, true, false or null"
@@ -85,6 +130,11 @@ def _encode_full(value: JSONValue) -> str:
     if type(value) is list or type(value) is tuple:
         return "[" + ",".join(_encode_full(v) for v in value) + "]"
     return str(_dumps_scalar(value))
+
+
+def check_subset(value: JSONValue) -> None:
+    """Raise CanonicalJSONError unless *value* is inside the interoperable subset."""
+    _check(value, "", 0)
 
 
 def canonical_bytes(value: JSONValue) -> bytes:

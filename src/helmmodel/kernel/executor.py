@@ -7,9 +7,9 @@ the identical earlier receipt without dispatching.
 
 from __future__ import annotations
 
-import attrs
+import functools
 
-from helmmodel.canonical import JSONValue, hash_value
+from helmmodel.canonical import JSONValue, prefixed_hash
 from helmmodel.errors import ExecutionRefused, SignatureInvalid
 from helmmodel.kernel.clock import SimClock
 from helmmodel.kernel.digest import SetDigest
@@ -31,7 +31,7 @@ from helmmodel.kernel.records import (
     Effect,
     Intent,
     Receipt,
-    args_hash,
+    make_signed,
 )
 from helmmodel.kernel.tools import ToolError, ToolTable
 
@@ -129,8 +129,8 @@ class SafeExecutor:
         if earlier is not None:
             return earlier
         try:
-            output: JSONValue = self.tools.dispatch(effect.effect_id, effect.tool, effect.args)
-            status, output_hash = STATUS_SUCCESS, hash_value(output)
+            output, output_bytes = self.tools.dispatch(effect.effect_id, effect.tool, effect.args)
+            status, output_hash = STATUS_SUCCESS, prefixed_hash(output_bytes)
         except ToolError:
             output, status, output_hash = None, STATUS_TOOL_ERROR, ""
         call = self.guardian.calls.get(decision.call_id)
@@ -139,7 +139,9 @@ class SafeExecutor:
             session_id = call.request.session_id
         lamport, prev_hash = self.chains.next_link(session_id)
         signature_type = self.keys.signature_type()
-        receipt = Receipt(
+        receipt = make_signed(
+            Receipt,
+            functools.partial(self.keys.sign, signature_type),
             receipt_id="rcpt-" + decision.id,
             decision_id=decision.id,
             effect_id=effect.effect_id,
@@ -147,16 +149,13 @@ class SafeExecutor:
             output_hash=output_hash,
             prev_hash=prev_hash,
             lamport_clock=lamport,
-            args_hash=args_hash(effect.args),
+            args_hash=effect.args_hash,
             verdict=decision.verdict,
             reason_code=decision.reason_code,
             policy_hash=decision.policy_version,
             session_id=session_id,
             timestamp=self.clock.now_ms,
             signature_type=signature_type,
-        )
-        receipt = attrs.evolve(
-            receipt, signature=self.keys.sign(signature_type, receipt.preimage())
         )
         self.chains.append(receipt)
         self.graph.append(

@@ -27,6 +27,7 @@ from helmmodel.errors import (
     SignatureInvalid,
     SignerUnavailable,
 )
+from helmmodel.kernel.api import RequestSurface, Response
 from helmmodel.kernel.budgets import RequestBudgets
 from helmmodel.kernel.clock import SimClock, check_time_ms
 from helmmodel.kernel.error_budget import ErrorBudget
@@ -108,6 +109,7 @@ class Kernel:
     guardian_class: type[Guardian] = Guardian
     executor_class: type[SafeExecutor] = SafeExecutor
     error_budget_class: type[ErrorBudget] = ErrorBudget
+    surface_class: type[RequestSurface] = RequestSurface
 
     def __init__(self, config: KernelConfig | None = None) -> None:
         self.config = config or KernelConfig()
@@ -142,6 +144,7 @@ class Kernel:
             graph=self.graph,
             clock=self.executor_clock,
         )
+        self.surface = self.surface_class(self)
 
     # --- configuration: tools and tokens -------------------------------------------------------
 
@@ -249,9 +252,9 @@ class Kernel:
     # --- error budget ---------------------------------------------------------------------------
 
     @atomic
-    def inject_chaos(self, burn: int) -> int:
-        """Burn error budget points; return the new budget."""
-        return self.error_budget.inject(burn)
+    def inject_chaos(self, burn: int) -> tuple[int, str]:
+        """Burn error budget points; return the new budget and system state."""
+        return self.error_budget.inject(burn), self.error_budget.state
 
     @atomic
     def create_spec(self, workspace_id: str, goal: str) -> str | None:
@@ -310,6 +313,10 @@ class Kernel:
             return CallOutcome(pending.call_id, decision, intent, None, "execution", refusal.code)
         output = self.executor.outputs.get(receipt.receipt_id)
         return CallOutcome(pending.call_id, decision, intent, receipt, output=output)
+
+    def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Response:
+        """Answer an HTTP request through the request surface (spec section 9)."""
+        return self.surface.handle(method, path, headers, body)
 
     @atomic
     def verify_receipt(self, receipt: Receipt) -> None:

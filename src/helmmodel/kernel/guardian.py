@@ -7,6 +7,7 @@ spec allows (frozen now, budget spent now), signs it, or fails closed.
 
 from __future__ import annotations
 
+import functools
 from typing import NoReturn
 
 import attrs
@@ -33,6 +34,7 @@ from helmmodel.kernel.records import (
     Effect,
     Intent,
     Request,
+    make_signed,
     reason_hash,
 )
 from helmmodel.kernel.tools import ToolTable
@@ -124,13 +126,13 @@ class Guardian:
     # --- begin --------------------------------------------------------------------------------
 
     def evaluate(
-        self, request: Request, snapshot: PolicySnapshot
+        self, request: Request, effect: Effect, snapshot: PolicySnapshot
     ) -> tuple[str, str, str, str, str]:
         """Return ``(policy outcome, verdict, reason code, reason, requirement set hash)``."""
         budget_id = request.budget_id
         if self.frozen:
             return POLICY_NOT_EVALUATED, DENY, SYSTEM_FROZEN, "the kernel is frozen", ""
-        firewall = self.tools.check(request.tool, request.args)
+        firewall = self.tools.check(effect.tool, effect.args, effect.args_jcs)
         if firewall.code is not None:
             return POLICY_NOT_EVALUATED, DENY, firewall.code, firewall.reason, ""
         if budget_id is not None:
@@ -168,7 +170,7 @@ class Guardian:
             {"call_id": call_id, "tool": request.tool, "effect_digest": effect.digest},
         )
         snapshot = self.policy.snapshot()
-        outcome, verdict, code, reason, set_hash = self.evaluate(request, snapshot)
+        outcome, verdict, code, reason, set_hash = self.evaluate(request, effect, snapshot)
         call = PendingCall(
             call_id, request, effect, snapshot, outcome, verdict, code, reason, set_hash
         )
@@ -203,7 +205,9 @@ class Guardian:
         except SignerUnavailable:
             self.fail_closed(call, budget_id if charged else None)
             raise
-        decision = Decision(
+        decision = make_signed(
+            Decision,
+            functools.partial(self.keys.sign, signature_type),
             id=self.ids.next("dec"),
             call_id=call.call_id,
             verdict=verdict,
@@ -220,9 +224,6 @@ class Guardian:
             budget_id=budget_id or "",
             timestamp=self.clock.now_ms,
             signature_type=signature_type,
-        )
-        decision = attrs.evolve(
-            decision, signature=self.keys.sign(signature_type, decision.preimage())
         )
         self.graph.append(
             NODE_ATTESTATION,
@@ -282,7 +283,9 @@ class Guardian:
             self.refuse(IntentRefused, "intent", decision, code, message)
         signature_type = self.keys.signature_type()
         issued_at = self.clock.now_ms
-        intent = Intent(
+        return make_signed(
+            Intent,
+            functools.partial(self.keys.sign, signature_type),
             id="intent-" + decision.id,
             decision_id=decision.id,
             effect_digest_hash=decision.effect_digest,
@@ -292,7 +295,6 @@ class Guardian:
             signer="kernel",
             signature_type=signature_type,
         )
-        return attrs.evolve(intent, signature=self.keys.sign(signature_type, intent.preimage()))
 
     def intent_refusal(self, decision: Decision, effect: Effect) -> tuple[str, str]:
         """The first refusal code that applies to issuing an intent, or ``("", "")``."""

@@ -181,13 +181,22 @@ class RequirementSet:
         children = tuple(child.replace(set_id, change) for child in self.children)
         return attrs.evolve(self, children=children)
 
+    def requirement_ids(self) -> list[str]:
+        """Every requirement id in this tree, leaves before children."""
+        ids = [leaf.id for leaf in self.leaves]
+        for child in self.children:
+            ids.extend(child.requirement_ids())
+        return ids
+
     def evaluate(self, document: Mapping[str, Any]) -> tuple[Outcome, list[str]]:
         """Evaluate in HELM's order; return the outcome and the requirement ids behind it.
 
-        For FALSE the ids are the blocking requirements; for ERROR, the one that errored.
+        For FALSE the ids are the blocking requirements (under AND the false ones; under OR
+        every one, all false; under NOT every one, all true); for ERROR, the one that errored.
         """
         if not self.leaves and not self.children:
             return Outcome.TRUE, []
+        # (outcome, the requirement ids a FALSE result or a TRUE part stands for)
         results: list[tuple[Outcome, list[str]]] = []
         for leaf in self.leaves:
             outcome = evaluate_predicate(leaf.predicate, document)
@@ -198,7 +207,7 @@ class RequirementSet:
             outcome, ids = child.evaluate(document)
             if outcome is Outcome.ERROR:
                 return Outcome.ERROR, ids
-            results.append((outcome, ids))
+            results.append((outcome, ids if outcome is Outcome.FALSE else child.requirement_ids()))
         logic = self.logic or LOGIC_AND
         trues = [outcome is Outcome.TRUE for outcome, _ in results]
         if logic == LOGIC_AND:
@@ -247,11 +256,14 @@ def build_set(spec: Mapping[str, Any]) -> RequirementSet:
 
 
 def set_to_json(requirement_set: RequirementSet) -> dict[str, JSONValue]:
-    """The JSON form :func:`build_set` reads."""
+    """The JSON form :func:`build_set` reads, detached from the live rule."""
     return {
         "id": requirement_set.id,
         "logic": requirement_set.logic,
-        "leaves": [{"id": leaf.id, "predicate": leaf.predicate} for leaf in requirement_set.leaves],
+        "leaves": [
+            {"id": leaf.id, "predicate": copy.deepcopy(leaf.predicate)}
+            for leaf in requirement_set.leaves
+        ],
         "children": [set_to_json(child) for child in requirement_set.children],
     }
 

@@ -6,12 +6,20 @@ the JCS bytes of an object holding those fields, with ``signature_version`` insi
 
 from __future__ import annotations
 
+import functools
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
 
 import attrs
 
-from helmmodel.canonical import JSONValue, canonical_bytes, hash_value, prefixed_hash
+from helmmodel.canonical import (
+    JSONValue,
+    canonical_bytes,
+    check_subset,
+    hash_value,
+    prefixed_hash,
+)
 from helmmodel.errors import InvalidInput
 
 IDENTIFIER = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -45,6 +53,12 @@ def effect_digest(tool: str, args: JSONValue) -> str:
     return hash_value({"tool": tool, "args": args})
 
 
+def _effect_digest_from_jcs(tool: str, args_jcs: bytes) -> str:
+    # JCS of {"tool", "args"} is exactly this concatenation: "args" sorts before "tool", and a
+    # tool name is an identifier, so it needs no escaping.
+    return prefixed_hash(b'{"args":' + args_jcs + b',"tool":"' + tool.encode("ascii") + b'"}')
+
+
 @attrs.frozen
 class Request:
     """A tool call as it comes in: who asks, which tool, its arguments and context."""
@@ -63,7 +77,7 @@ class Request:
         if type(self.context) is not dict:
             raise InvalidInput(f"context must be a JSON object, not {type(self.context).__name__}")
         # Refuse floats and unsafe integers here, before any phase sees them.
-        canonical_bytes({"args": self.args, "context": self.context})
+        check_subset({"args": self.args, "context": self.context})
         for key in ("session_id", "budget_id"):
             if key in self.context:
                 check_identifier(self.context[key], f"context.{key}")
@@ -95,11 +109,22 @@ class Effect:
     effect_id: str
     tool: str
     args: dict[str, Any]
+    args_jcs: bytes = attrs.field(init=False, repr=False)
     digest: str = attrs.field(init=False)
+    args_hash: str = attrs.field(init=False)
+
+    @args_jcs.default
+    def _args_jcs(self) -> bytes:
+        check_identifier(self.tool, "tool name")
+        return canonical_bytes(self.args)
 
     @digest.default
     def _digest(self) -> str:
-        return effect_digest(self.tool, self.args)
+        return _effect_digest_from_jcs(self.tool, self.args_jcs)
+
+    @args_hash.default
+    def _args_hash(self) -> str:
+        return prefixed_hash(self.args_jcs)
 
 
 @attrs.frozen
@@ -125,7 +150,7 @@ class Decision:
     signature_version: str = DECISION_VERSION
     signature: str = ""
 
-    SIGNED_FIELDS = (
+    SIGNED_FIELDS: ClassVar[tuple[str, ...]] = (
         "id",
         "verdict",
         "reason_code",
@@ -142,8 +167,13 @@ class Decision:
         "signature_version",
     )
 
-    def preimage(self) -> bytes:
+    @functools.cached_property
+    def _preimage(self) -> bytes:
         return canonical_bytes({name: getattr(self, name) for name in self.SIGNED_FIELDS})
+
+    def preimage(self) -> bytes:
+        """The signed bytes: JCS of the signed fields (computed once; the record is frozen)."""
+        return self._preimage
 
 
 @attrs.frozen
@@ -161,7 +191,7 @@ class Intent:
     signature_version: str = INTENT_VERSION
     signature: str = ""
 
-    SIGNED_FIELDS = (
+    SIGNED_FIELDS: ClassVar[tuple[str, ...]] = (
         "id",
         "decision_id",
         "effect_digest_hash",
@@ -173,8 +203,13 @@ class Intent:
         "signature_version",
     )
 
-    def preimage(self) -> bytes:
+    @functools.cached_property
+    def _preimage(self) -> bytes:
         return canonical_bytes({name: getattr(self, name) for name in self.SIGNED_FIELDS})
+
+    def preimage(self) -> bytes:
+        """The signed bytes: JCS of the signed fields (computed once; the record is frozen)."""
+        return self._preimage
 
 
 @attrs.frozen
@@ -198,7 +233,7 @@ class Receipt:
     signature_version: str = RECEIPT_VERSION
     signature: str = ""
 
-    SIGNED_FIELDS = (
+    SIGNED_FIELDS: ClassVar[tuple[str, ...]] = (
         "receipt_id",
         "decision_id",
         "effect_id",
@@ -214,17 +249,33 @@ class Receipt:
         "signature_version",
     )
 
-    def preimage(self) -> bytes:
+    @functools.cached_property
+    def _preimage(self) -> bytes:
         return canonical_bytes({name: getattr(self, name) for name in self.SIGNED_FIELDS})
+
+    def preimage(self) -> bytes:
+        """The signed bytes: JCS of the signed fields (computed once; the record is frozen)."""
+        return self._preimage
 
     def as_json(self) -> dict[str, JSONValue]:
         """Every member, signature included: what the next receipt's ``prev_hash`` covers."""
-        return attrs.asdict(self)
+        return {name: getattr(self, name) for name in _RECEIPT_MEMBERS}
 
 
-def args_hash(args: dict[str, Any]) -> str:
-    """``sha256:`` of the JCS of a call's arguments."""
-    return hash_value(args)
+_RECEIPT_MEMBERS = tuple(field.name for field in attrs.fields(Receipt))
+
+
+SignedT = TypeVar("SignedT", Decision, Intent, Receipt)
+
+
+def make_signed(cls: type[SignedT], sign: Callable[[bytes], str], **fields: Any) -> SignedT:
+    """Build a signed record: encode its signed fields once, sign them, and keep those bytes
+    as the record's preimage (the signature is not a signed field, so they stay exact)."""
+    fields.setdefault("signature_version", attrs.fields(cls).signature_version.default)
+    preimage = canonical_bytes({name: fields[name] for name in cls.SIGNED_FIELDS})
+    record = cls(**fields, signature=sign(preimage))
+    object.__setattr__(record, "_preimage", preimage)
+    return record
 
 
 def reason_hash(reason: str) -> str:

@@ -19,6 +19,7 @@ from helmmodel.kernel.records import check_identifier
 
 BEHAVIOURS = ("echo", "sum", "fail")
 TOOLS_MAX = 256
+FIREWALL_MEMO_MAX = 65_536
 
 ERR_TOOL_NOT_FOUND = "ERR_TOOL_NOT_FOUND"
 SCHEMA_VIOLATION = "SCHEMA_VIOLATION"
@@ -65,6 +66,9 @@ class ToolTable:
         self._tools: dict[str, Tool] = {}
         self.dispatches: list[tuple[str, str]] = []  # (effect id, tool) per dispatch, in order
         self._digest_material = b""
+        # Schema validation is a pure function of (tool schema, args): memoised on the tool
+        # name and the canonical bytes of the args, and dropped whenever a tool is registered.
+        self._firewall_memo: dict[tuple[str, bytes], Firewall] = {}
 
     def names(self) -> list[str]:
         return sorted(self._tools)
@@ -101,33 +105,47 @@ class ToolTable:
             raise InvalidInput(f"the tool table holds at most {TOOLS_MAX} tools")
         validator = jsonschema.Draft202012Validator(schema)
         self._tools[name] = Tool(name, schema, approval, behaviour, validator)
+        self._firewall_memo.clear()
         # Registration is rare and schemas can be large: encode them once, here.
         self._digest_material = "|".join(
             f"{t.name}:{t.approval}:{t.behaviour}:{canonical_bytes(dict(t.schema)).hex()}"
             for t in (self._tools[n] for n in sorted(self._tools))
         ).encode()
 
-    def check(self, name: str, args: dict[str, Any]) -> Firewall:
-        """The firewall: the tool must be allowlisted and *args* valid against its schema."""
+    def check(self, name: str, args: dict[str, Any], args_jcs: bytes | None = None) -> Firewall:
+        """The firewall: the tool must be allowlisted and *args* valid against its schema.
+
+        *args_jcs*, the canonical bytes of *args* when the caller has them, keys a memo.
+        """
         tool = self._tools.get(name)
         if tool is None:
             return Firewall(ERR_TOOL_NOT_FOUND, f"tool {name!r} is not allowlisted")
-        error = jsonschema.exceptions.best_match(tool.validator.iter_errors(args))
-        if error is not None:
+        key = (name, args_jcs) if args_jcs is not None else None
+        if key is not None and key in self._firewall_memo:
+            return self._firewall_memo[key]
+        verdict = Firewall(None)
+        if not tool.validator.is_valid(args):
+            error = jsonschema.exceptions.best_match(tool.validator.iter_errors(args))
             where = "/".join(str(p) for p in error.absolute_path) or "args"
-            return Firewall(SCHEMA_VIOLATION, f"{where}: {error.message}")
-        return Firewall(None)
+            verdict = Firewall(SCHEMA_VIOLATION, f"{where}: {error.message}")
+        if key is not None:
+            if len(self._firewall_memo) >= FIREWALL_MEMO_MAX:
+                self._firewall_memo.clear()
+            self._firewall_memo[key] = verdict
+        return verdict
 
-    def dispatch(self, effect_id: str, name: str, args: dict[str, Any]) -> JSONValue:
-        """Run the tool; raise ToolError for a tool error, including an output JSON cannot sign."""
+    def dispatch(self, effect_id: str, name: str, args: dict[str, Any]) -> tuple[JSONValue, bytes]:
+        """Run the tool; return its output and the output's canonical bytes.
+
+        Raise ToolError for a tool error, including an output that cannot be encoded.
+        """
         tool = self._tools[name]
         self.dispatches.append((effect_id, name))
         output = _run(tool.behaviour, args)
         try:
-            canonical_bytes(output)
+            return output, canonical_bytes(output)
         except CanonicalJSONError as exc:
             raise ToolError(f"the output cannot be encoded canonically: {exc}") from None
-        return output
 
     def digest_material(self) -> bytes:
         return self._digest_material
