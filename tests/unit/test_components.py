@@ -1,8 +1,6 @@
 """Small kernel components: clocks, request budgets, the tool table, the error budget, id counters
 and the order-free set digest (kernel-spec.md sections 1, 2 and 8)."""
 
-# style.md asks for `expected == actual` asserts, which ruff reads as Yoda conditions.
-
 from __future__ import annotations
 
 from typing import Any

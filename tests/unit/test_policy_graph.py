@@ -5,8 +5,6 @@ Expected hashes are computed here from the spec's content strings, with each pre
 out by hand, never by asking the module under test how it hashes.
 """
 
-# style.md asks for `expected == actual` asserts, which ruff reads as Yoda conditions.
-
 from __future__ import annotations
 
 import hashlib
