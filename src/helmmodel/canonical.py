@@ -72,9 +72,9 @@ def _check(value: JSONValue, path: str, depth: int) -> bool:
     This runs for every hash and signature, so scalars inside containers are checked inline
     rather than through a call each.
     """
-    if depth > DEPTH_MAX:
-        raise CanonicalJSONError(f"{_where(path)} is nested deeper than {DEPTH_MAX} levels")
     kind = type(value)
+    if depth >= DEPTH_MAX and (kind is dict or kind is list or kind is tuple):
+        raise CanonicalJSONError(f"{_where(path)} is nested deeper than {DEPTH_MAX} levels")
     if kind is dict:
         needs_utf16 = False
         for key, item in value.items():
@@ -137,17 +137,49 @@ def check_subset(value: JSONValue) -> None:
     _check(value, "", 0)
 
 
+def _surrogate_path(value: JSONValue, path: str) -> str | None:
+    """The path of the first string (or key) holding a lone surrogate, or None."""
+    if type(value) is str:
+        return None if value.isascii() or not _has_lone_surrogate(value) else _where(path)
+    if type(value) is dict:
+        for key, item in value.items():
+            where = f"{path}.{key!r}" if path else repr(key)
+            if _has_lone_surrogate(key):
+                return f"the key {where}"
+            found = _surrogate_path(item, f"{path}.{key}" if path else key)
+            if found is not None:
+                return found
+    if type(value) is list or type(value) is tuple:
+        for index, item in enumerate(value):
+            found = _surrogate_path(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _lone_surrogate_error(value: JSONValue) -> CanonicalJSONError:
+    where = _surrogate_path(value, "") or "a string"
+    return CanonicalJSONError(
+        f"{where} holds a lone surrogate (U+D800..U+DFFF unpaired), which UTF-8 cannot carry"
+    )
+
+
 def canonical_bytes(value: JSONValue) -> bytes:
     """Return the JCS bytes of *value*, refusing anything outside the interoperable subset."""
     needs_utf16 = _check(value, "", 0)
     text = _encode_full(value) if needs_utf16 else _dumps(value)
     try:
         return text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        bad = text[exc.start : exc.end].encode("utf-16-be", "surrogatepass").hex()
-        raise CanonicalJSONError(
-            f"a string holds the lone surrogate U+{bad.upper()}, which UTF-8 cannot carry"
-        ) from None
+    except UnicodeEncodeError:
+        raise _lone_surrogate_error(value) from None
 
 
 def canonical_bytes_full(value: JSONValue) -> bytes:
@@ -156,7 +188,7 @@ def canonical_bytes_full(value: JSONValue) -> bytes:
     try:
         return _encode_full(value).encode("utf-8")
     except UnicodeEncodeError:
-        raise CanonicalJSONError("a string holds a lone surrogate") from None
+        raise _lone_surrogate_error(value) from None
 
 
 def sha256_hex(data: bytes) -> str:
@@ -213,23 +245,6 @@ _decoder = json.JSONDecoder(
 )
 
 
-def _refuse_lone_surrogates(value: JSONValue) -> None:
-    if type(value) is str:
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise CanonicalJSONError(
-                "a string holds a lone surrogate escape (\\ud800..\\udfff unpaired)"
-            ) from None
-    elif type(value) is dict:
-        for key, item in value.items():
-            _refuse_lone_surrogates(key)
-            _refuse_lone_surrogates(item)
-    elif type(value) is list:
-        for item in value:
-            _refuse_lone_surrogates(item)
-
-
 def parse_strict(data: bytes) -> JSONValue:
     """Parse JSON text strictly (RFC 8259, canonical subset); raise CanonicalJSONError otherwise.
 
@@ -248,6 +263,7 @@ def parse_strict(data: bytes) -> JSONValue:
         ) from None
     except RecursionError:
         raise CanonicalJSONError("malformed JSON: nested too deeply") from None
-    _refuse_lone_surrogates(value)
     _check(value, "", 0)
+    if _surrogate_path(value, "") is not None:
+        raise _lone_surrogate_error(value)
     return value

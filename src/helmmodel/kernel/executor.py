@@ -133,7 +133,7 @@ class SafeExecutor:
             status, output_hash = STATUS_SUCCESS, prefixed_hash(output_bytes)
         except ToolError:
             output, status, output_hash = None, STATUS_TOOL_ERROR, ""
-        call = self.guardian.calls.get(decision.call_id)
+        call = self.guardian.owner_of(decision)
         session_id = "standalone:" + decision.id
         if call is not None and call.request.session_id is not None:
             session_id = call.request.session_id
@@ -162,7 +162,7 @@ class SafeExecutor:
             NODE_EFFECT,
             decision.subject_id,
             {
-                "call_id": self.guardian.owner_of(decision),
+                "call_id": call.call_id if call is not None else None,
                 "decision_id": decision.id,
                 "receipt_id": receipt.receipt_id,
             },

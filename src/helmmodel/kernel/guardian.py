@@ -116,6 +116,9 @@ class Guardian:
         self.ttl_ms = ttl_ms
         self.frozen = False
         self.calls: dict[str, PendingCall] = {}
+        # Which call made each decision. ``decision.call_id`` is not a signed field, so a
+        # presented decision is attributed by its (signed) id, never by the call id it claims.
+        self.decision_calls: dict[str, str] = {}
 
     # --- freeze -------------------------------------------------------------------------------
 
@@ -238,6 +241,7 @@ class Guardian:
         )
         call.decision = decision
         call.ended = ENDED_DECIDED
+        self.decision_calls[decision.id] = call.call_id
         return decision
 
     def fail_closed(self, call: PendingCall, charged_budget_id: str | None) -> None:
@@ -253,12 +257,12 @@ class Guardian:
 
     # --- issue_intent -------------------------------------------------------------------------
 
-    def owner_of(self, decision: Decision | None) -> str | None:
-        """The call a presented decision belongs to, or None when it names no decided call."""
-        if decision is None:
+    def owner_of(self, decision: Decision | None) -> PendingCall | None:
+        """The call that made a presented decision (by its signed id), or None if none did."""
+        if decision is None or not isinstance(decision.id, str):
             return None
-        call = self.calls.get(decision.call_id) if isinstance(decision.call_id, str) else None
-        return call.call_id if call is not None and call.decision is not None else None
+        call_id = self.decision_calls.get(decision.id)
+        return self.calls[call_id] if call_id is not None else None
 
     def refuse(
         self, error: type[Refusal], stage: str, decision: Decision | None, code: str, msg: str
@@ -268,7 +272,7 @@ class Guardian:
             NODE_ATTESTATION,
             decision.subject_id if decision is not None else "",
             {
-                "call_id": self.owner_of(decision),
+                "call_id": owner.call_id if (owner := self.owner_of(decision)) else None,
                 "stage": stage,
                 "code": code,
                 "decision_id": decision.id if decision is not None else None,

@@ -160,6 +160,10 @@ class ReceiptChains:
                     "its predecessor"
                 )
             previous = receipt
+        if previous is not None and receipt_hash(previous) != self._head_hashes.get(session_id):
+            raise IntegrityError(
+                f"session {session_id!r}: the last receipt is not the one that was appended"
+            )
 
     def digest_material(self) -> bytes:
         return self._heads_digest.value()
