@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
+import jsonschema
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from helmmodel.kernel.records import Decision, Effect, Intent, Receipt, Request
 
-# --- the checker's canonical encoder ---------------------------------------------------------------
+# --- the checker's canonical encoder ------------------------------------------------------------
 
 
 def jcs(value: Any) -> bytes:
@@ -112,7 +114,7 @@ def node_hash(node: Any) -> str:
     return sha256_hex(jcs(members))
 
 
-# --- the checker's policy model (spec section 3) ---------------------------------------------------
+# --- the checker's policy model (spec section 3) ------------------------------------------------
 
 TRUE, FALSE, ERROR = "true", "false", "error"
 _MISSING = object()
@@ -199,7 +201,7 @@ class PolicyView:
     version: str
 
 
-# --- the checker's key record ----------------------------------------------------------------------
+# --- the checker's key record -------------------------------------------------------------------
 
 
 class KeyRecord:
@@ -310,6 +312,9 @@ class ExecAttempt:
     executor_ms: int
     dispatched: int  # dispatches the kernel logged during this step
     expected_code: str | None = None
+    # For a whole call (its intent never leaves the kernel): the window the checker computes
+    # from its own Guardian clock and TTL. For a direct execute, None: the intent's own window.
+    window: tuple[int, int] | None = None
 
 
 @attrs.define
@@ -347,6 +352,7 @@ class HttpExchange:
     receipts_before: int
     receipts_after: int
     verdict: tuple[str, str] | None = None  # (verdict, reason code) of a governed call
+    expected_status: int | None = None  # the checker's status for the first failing check
 
 
 @attrs.define
@@ -366,6 +372,7 @@ class Ghost:
     budget_limits: dict[str, int] = attrs.field(factory=dict)
     budget_charged: dict[str, int] = attrs.field(factory=dict)  # ALLOW decisions charged
     error_budget: int = 100
+    specs: set[str] = attrs.field(factory=set)
     admin_tokens: set[str] = attrs.field(factory=set)
     tokens: dict[str, str] = attrs.field(factory=dict)  # token -> principal
     step: int = 0
@@ -383,6 +390,16 @@ class Ghost:
         keys.derive()
         return cls(seed=seed, ttl_ms=ttl_ms, keys=keys)
 
+    _validators: dict[str, Any] = attrs.field(factory=dict)
+
+    def schema_accepts(self, tool: str, args: Any) -> bool:
+        """Whether *args* is valid against the schema the checker registered for *tool*."""
+        validator = self._validators.get(tool)
+        if validator is None:
+            validator = jsonschema.Draft202012Validator(self.tools[tool][0])
+            self._validators[tool] = validator
+        return bool(validator.is_valid(args))
+
     def policy(self) -> PolicyView:
         return PolicyView(dict(self.rules), self.epoch, self.version)
 
@@ -398,3 +415,220 @@ class Ghost:
         if budget_id not in self.budget_limits:
             return (False, 0, 0)
         return (True, self.budget_charged.get(budget_id, 0), self.budget_limits[budget_id])
+
+
+# --- the checker's models of the refusal orders (spec sections 5 and 6) ---------------------------
+
+
+def decision_valid(ghost: Ghost, decision: Decision) -> bool:
+    """Whether the checker's own verification accepts *decision* now."""
+    try:
+        message = expected_preimage(decision)
+    except ValueError:
+        return False
+    return ghost.keys.live(decision.signature_type) and ghost.keys.signature_ok(
+        decision.signature_type, message, decision.signature
+    )
+
+
+def intent_valid(ghost: Ghost, intent: Intent) -> bool:
+    try:
+        message = expected_preimage(intent)
+    except ValueError:
+        return False
+    return ghost.keys.live(intent.signature_type) and ghost.keys.signature_ok(
+        intent.signature_type, message, intent.signature
+    )
+
+
+def receipt_valid(ghost: Ghost, receipt: Receipt) -> bool:
+    try:
+        message = expected_preimage(receipt)
+    except ValueError:
+        return False
+    return ghost.keys.live(receipt.signature_type) and ghost.keys.signature_ok(
+        receipt.signature_type, message, receipt.signature
+    )
+
+
+def expected_intent_code(ghost: Ghost, decision: Decision, effect: Effect) -> str | None:
+    """The refusal the spec's order gives for issuing an intent now, or None to issue it."""
+    if ghost.frozen:
+        return "SYSTEM_FROZEN"
+    if decision.verdict != "ALLOW":
+        return "VERDICT_NOT_ALLOW"
+    if not decision_valid(ghost, decision):
+        return "DECISION_SIGNATURE_INVALID"
+    if decision.policy_epoch != ghost.epoch or decision.policy_version != ghost.version:
+        return "POLICY_EPOCH_CHANGED"
+    if effect_digest(effect.tool, effect.args) != decision.effect_digest:
+        return "DIGEST_MISMATCH"
+    if ghost.keys.signer() is None:
+        return "SIGNER_UNAVAILABLE"
+    return None
+
+
+def expected_execution_code(
+    ghost: Ghost, decision: Decision | None, intent: Intent | None, effect: Effect | None
+) -> str | None:
+    """The refusal the spec's order gives for executing now, or None to execute."""
+    if ghost.frozen:
+        return "SYSTEM_FROZEN"
+    if decision is None or intent is None or effect is None:
+        return "MISSING_ARTIFACT"
+    if intent.decision_id != decision.id:
+        return "INTENT_MISMATCH"
+    digest = effect_digest(effect.tool, effect.args)
+    if digest != decision.effect_digest or digest != intent.effect_digest_hash:
+        return "DIGEST_MISMATCH"
+    if not decision_valid(ghost, decision):
+        return "DECISION_SIGNATURE_INVALID"
+    if not intent_valid(ghost, intent):
+        return "INTENT_SIGNATURE_INVALID"
+    if decision.verdict != "ALLOW":
+        return "VERDICT_NOT_ALLOW"
+    if ghost.executor_ms < intent.issued_at:
+        return "INTENT_NOT_YET_VALID"
+    if ghost.executor_ms >= intent.expires_at:
+        return "INTENT_EXPIRED"
+    if ghost.keys.signer() is None:
+        return "SIGNER_UNAVAILABLE"
+    return None
+
+
+# --- the checker's model of the request surface (spec section 9) ----------------------------------
+
+BODY_LIMIT = 1_048_576
+_WORKSPACE = r"[A-Za-z0-9_.-]{1,64}"
+_IDENT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_ENDPOINTS = (
+    (re.compile(r"/v1/tools/execute"), "POST", "execute"),
+    (re.compile(r"/api/ops/chaos/inject"), "POST", "inject"),
+    (re.compile(r"/api/ops/status"), "GET", "status"),
+    (re.compile(rf"/api/v1/workspaces/{_WORKSPACE}/generated-specs"), "POST", "specs"),
+    (re.compile(rf"/api/v1/workspaces/{_WORKSPACE}/promotions"), "POST", "promotions"),
+)
+
+
+class _Malformed(Exception):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise _Malformed("duplicate key")
+    return dict(pairs)
+
+
+def _int_token(token: str) -> int:
+    if token == "-0" or abs(int(token)) > 2**53 - 1:
+        raise _Malformed(token)
+    return int(token)
+
+
+def _no_float(token: str) -> None:
+    raise _Malformed(token)
+
+
+def strict_json(body: bytes) -> Any:
+    """The checker's own strict RFC 8259 reader for the canonical subset; raise _Malformed."""
+    try:
+        text = body.decode("utf-8")
+        value = json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_float=_no_float,
+            parse_int=_int_token,
+            parse_constant=_no_float,
+        )
+        jcs(value)  # refuses lone surrogates (UTF-8 cannot carry them) and unsafe values
+    except (UnicodeError, ValueError, RecursionError) as exc:
+        raise _Malformed(str(exc)) from None
+    return value
+
+
+def endpoint(path: str) -> tuple[str, str] | None:
+    """``(method, name)`` of the endpoint at *path*, or None."""
+    path = path.split("?", 1)[0]
+    for pattern, method, name in _ENDPOINTS:
+        if pattern.fullmatch(path):
+            return method, name
+    return None
+
+
+def _bearer(headers: Mapping[str, str]) -> str | None:
+    for name, value in headers.items():
+        if name.lower() == "authorization":
+            scheme, _, token = value.strip().partition(" ")
+            return token.strip() if scheme.lower() == "bearer" and token.strip() else ""
+    return None
+
+
+def _announced(headers: Mapping[str, str]) -> int:
+    for name, value in headers.items():
+        if name.lower() == "content-length" and value.strip().isdigit():
+            return int(value)
+    return 0
+
+
+def exceeds_body_limit(headers: Mapping[str, str], body: bytes) -> bool:
+    """Whether a request's body, or the length it announces, is over 1 MiB."""
+    return len(body) > BODY_LIMIT or _announced(headers) > BODY_LIMIT
+
+
+def expected_http_status(
+    ghost: Ghost, method: str, path: str, headers: Mapping[str, str], body: bytes
+) -> int | None:
+    """The status of the first check (spec section 9) the request fails, or None if it passes
+    them all and reaches its handler."""
+    if exceeds_body_limit(headers, body):
+        return 413
+    found = endpoint(path)
+    if found is None:
+        return 404
+    wanted, name = found
+    if method.upper() != wanted:
+        return 405
+    if name in ("specs", "promotions") and ghost.error_budget < 20:
+        return 429
+    token = _bearer(headers)
+    if name == "execute" and token is not None and token not in ghost.tokens:
+        return 401
+    if name == "inject":
+        if not token or token not in ghost.tokens:
+            return 401
+        if token not in ghost.admin_tokens:
+            return 403
+    if name == "status" or (name == "inject" and not body):
+        return None
+    try:
+        value = strict_json(body)
+    except _Malformed:
+        return 400
+    if type(value) is not dict:
+        return 400
+    if name == "execute":
+        if set(value) - {"tool", "args", "context"} or not {"tool", "args"} <= set(value):
+            return 400
+        context = value.get("context", {})
+        if type(value["tool"]) is not str or not _IDENT.fullmatch(value["tool"]):
+            return 400
+        if type(value["args"]) is not dict or type(context) is not dict:
+            return 400
+        for key in ("session_id", "budget_id"):
+            if key in context and (
+                type(context[key]) is not str or not _IDENT.fullmatch(context[key])
+            ):
+                return 400
+        return None
+    if name == "inject":
+        burn = value.get("burn")
+        return None if set(value) == {"burn"} and type(burn) is int and 1 <= burn <= 100 else 400
+    if name == "specs":
+        goal = value.get("goal")
+        ok = set(value) == {"goal"} and type(goal) is str and len(goal) <= 4096
+        return None if ok else 400
+    if set(value) != {"spec_id"} or type(value["spec_id"]) is not str:
+        return 400
+    return None if value["spec_id"] in ghost.specs else 404

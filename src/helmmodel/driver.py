@@ -1,0 +1,448 @@
+"""The driver: one method per kernel operation, each calling the kernel once and recording, in the
+checker's ghost state, what was asked, the conditions at that moment, and what came back.
+
+Machines stay thin by calling these methods; the invariants read what they record. Every method
+returns ``(value, outcome)``, where *outcome* is a small JSON object for the trace (and for the
+coverage counts: verdicts, reason codes, refusal codes, HTTP statuses).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from helmmodel.errors import (
+    ExecutionRefused,
+    IntentRefused,
+    InvalidInput,
+    ReceiptInvalid,
+    SignerUnavailable,
+    UsageError,
+)
+from helmmodel.ghost import (
+    Begun,
+    Decided,
+    ExecAttempt,
+    Ghost,
+    HttpExchange,
+    IntentAttempt,
+    ReceiptCheck,
+    endpoint,
+    expected_http_status,
+    receipt_valid,
+    strict_json,
+)
+from helmmodel.kernel import Kernel, KernelConfig
+from helmmodel.kernel.guardian import PendingCall
+from helmmodel.kernel.records import Decision, Effect, Intent, Receipt, Request
+
+Outcome = dict[str, Any]
+KernelFactory = Callable[[KernelConfig], Kernel]
+
+ADMIN_TOKEN = "admin-token-0123456789"
+USER_TOKEN = "user-token-0123456789"
+
+
+def decision_outcome(decision: Decision) -> Outcome:
+    return {"verdict": decision.verdict, "reason_code": decision.reason_code}
+
+
+class Driver:
+    """A kernel and the checker's ghost state, advanced together one operation at a time."""
+
+    def __init__(self, kernel: Kernel, ghost: Ghost) -> None:
+        self.kernel = kernel
+        self.ghost = ghost
+
+    @classmethod
+    def start(cls, factory: KernelFactory, config: KernelConfig) -> Driver:
+        """A fresh kernel from *factory* and a ghost that knows its seed, tokens and TTL."""
+        kernel = factory(config)
+        ghost = Ghost.for_seed(config.seed, config.ttl_ms)
+        ghost.guardian_ms = config.guardian_start_ms
+        ghost.executor_ms = config.executor_start_ms
+        driver = cls(kernel, ghost)
+        kernel.add_token(ADMIN_TOKEN, "admin", frozenset({"admin"}))
+        kernel.add_token(USER_TOKEN, "user")
+        ghost.tokens.update({ADMIN_TOKEN: "admin", USER_TOKEN: "user"})
+        ghost.admin_tokens.add(ADMIN_TOKEN)
+        return driver
+
+    # --- set-up ---------------------------------------------------------------------------------
+
+    def register_tool(
+        self, name: str, schema: dict[str, Any], approval: bool = False, behaviour: str = "echo"
+    ) -> None:
+        self.kernel.register_tool(name, schema, approval=approval, behaviour=behaviour)
+        self.ghost.tools[name] = (schema, approval)
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    def _dispatch_count(self) -> int:
+        return len(self.kernel.tools.dispatches)
+
+    def _consumed(self, budget_id: str | None) -> int:
+        budget = self.kernel.budgets.get(budget_id) if budget_id else None
+        return budget.consumed if budget is not None else 0
+
+    def _refused(self, error: Exception) -> Outcome:
+        return {"error": type(error).__name__}
+
+    # --- the phases -----------------------------------------------------------------------------
+
+    def begin(
+        self, principal: str, tool: str, args: dict[str, Any], context: dict[str, Any]
+    ) -> tuple[PendingCall | None, Outcome]:
+        """Phase 1 on a request built from drawn values (a bad draw is refused, not begun)."""
+        try:
+            request = Request(principal, tool, args, context)
+        except InvalidInput as error:
+            return None, self._refused(error)
+        ghost = self.ghost
+        budget = ghost.budget_view(request.budget_id)
+        policy = ghost.policy()
+        frozen = ghost.frozen
+        call = self.kernel.begin(request)
+        begun = Begun(ghost.step, call.call_id, request, call.effect, frozen, policy, budget)
+        ghost.begun.append(begun)
+        ghost.begun_by_call[call.call_id] = begun
+        return call, {"begun": call.verdict, "reason_code": call.reason_code}
+
+    def decide(self, call: PendingCall) -> tuple[Decision | None, Outcome]:
+        """Phase 2: a signed decision, or None when the evaluation failed closed."""
+        ghost = self.ghost
+        begun = ghost.begun_by_call.get(call.call_id)
+        if begun is None:
+            raise UsageError(f"{call.call_id} was not begun through this driver")
+        budget_id = call.request.budget_id
+        budget_before = None
+        if budget_id is not None and budget_id in ghost.budget_limits:
+            budget_before = (ghost.budget_charged.get(budget_id, 0), ghost.budget_limits[budget_id])
+        frozen, signer = ghost.frozen, ghost.keys.signer() is not None
+        consumed_before = self._consumed(budget_id)
+        try:
+            decision: Decision | None = self.kernel.decide(call)
+            outcome = decision_outcome(decision)  # type: ignore[arg-type]
+        except SignerUnavailable:
+            decision, outcome = None, {"fail_closed": "SIGNER_UNAVAILABLE"}
+        delta = self._consumed(budget_id) - consumed_before
+        ghost.decided.append(
+            Decided(ghost.step, begun, decision, frozen, signer, budget_before, delta)
+        )
+        if decision is not None and decision.verdict == "ALLOW" and budget_id is not None:
+            ghost.budget_charged[budget_id] = ghost.budget_charged.get(budget_id, 0) + 1
+        return decision, outcome
+
+    def issue_intent(
+        self, decision: Decision, effect: Effect, expected_code: str | None = None
+    ) -> tuple[Intent | None, Outcome]:
+        """Phase 3; *expected_code* marks a fault whose refusal the checker predicted."""
+        ghost = self.ghost
+        attempt = IntentAttempt(
+            ghost.step,
+            decision,
+            effect,
+            None,
+            None,
+            ghost.frozen,
+            ghost.policy(),
+            ghost.guardian_ms,
+            expected_code,
+        )
+        try:
+            attempt.intent = self.kernel.issue_intent(decision, effect)
+            outcome: Outcome = {"intent": "issued"}
+        except IntentRefused as refusal:
+            attempt.code = refusal.code
+            outcome = {"intent_refused": refusal.code}
+        ghost.intents.append(attempt)
+        return attempt.intent, outcome
+
+    def execute(
+        self,
+        decision: Decision | None,
+        intent: Intent | None,
+        effect: Effect | None,
+        expected_code: str | None = None,
+    ) -> tuple[Receipt | None, Outcome]:
+        """Phase 4; *expected_code* marks a fault whose refusal the checker predicted."""
+        ghost = self.ghost
+        before = self._dispatch_count()
+        attempt = ExecAttempt(
+            ghost.step,
+            decision,
+            intent,
+            effect,
+            None,
+            None,
+            ghost.frozen,
+            ghost.executor_ms,
+            0,
+            expected_code,
+        )
+        try:
+            attempt.receipt = self.kernel.execute(decision, intent, effect)
+            outcome: Outcome = {"executed": attempt.receipt.status}
+        except ExecutionRefused as refusal:
+            attempt.code = refusal.code
+            outcome = {"execution_refused": refusal.code}
+        attempt.dispatched = self._dispatch_count() - before
+        ghost.executions.append(attempt)
+        return attempt.receipt, outcome
+
+    def verify_receipt(self, receipt: Receipt) -> Outcome:
+        """Present a receipt to the kernel's verifier; the checker predicts the answer itself."""
+        expected = receipt_valid(self.ghost, receipt)
+        try:
+            self.kernel.verify_receipt(receipt)
+            accepted = True
+        except ReceiptInvalid:
+            accepted = False
+        self.ghost.receipt_checks.append(ReceiptCheck(self.ghost.step, receipt, accepted, expected))
+        return {"receipt": "accepted" if accepted else "RECEIPT_SIGNATURE_INVALID"}
+
+    def whole_call(
+        self, principal: str, tool: str, args: dict[str, Any], context: dict[str, Any]
+    ) -> Outcome:
+        """Every phase through ``Kernel.call``; the checker records each phase it implies."""
+        try:
+            request = Request(principal, tool, args, context)
+        except InvalidInput as error:
+            return self._refused(error)
+        snapshot = self._before_calls()
+        result = self.kernel.call(request)
+        self._after_calls(snapshot, {result.call_id: request})
+        if result.fail_closed:
+            return {"fail_closed": "SIGNER_UNAVAILABLE"}
+        assert result.decision is not None
+        outcome = decision_outcome(result.decision)
+        if result.refusal_code:
+            outcome[f"{result.refusal_stage}_refused"] = result.refusal_code
+        elif result.receipt is not None:
+            outcome["executed"] = result.receipt.status
+        return outcome
+
+    # Whole calls (through Kernel.call or HTTP) run their phases inside the kernel. The checker
+    # learns of them afterwards, from the calls the kernel began during the step, and records
+    # each phase with the conditions of this step (nothing else ran in between).
+
+    @attrs.frozen
+    class _Before:
+        calls: int
+        frozen: bool
+        signer: bool
+        policy: Any
+        budgets: dict[str, tuple[bool, int, int]]
+        guardian_ms: int
+        executor_ms: int
+        dispatches: int
+        kernel_consumed: dict[str, int]
+
+    def _before_calls(self) -> _Before:
+        ghost = self.ghost
+        return self._Before(
+            len(self.kernel.guardian.calls),
+            ghost.frozen,
+            ghost.keys.signer() is not None,
+            ghost.policy(),
+            {b: ghost.budget_view(b) for b in ghost.budget_limits},  # type: ignore[misc]
+            ghost.guardian_ms,
+            ghost.executor_ms,
+            self._dispatch_count(),
+            {b: self._consumed(b) for b in ghost.budget_limits},
+        )
+
+    def _after_calls(self, before: _Before, requests: Mapping[str, Request] | None) -> None:
+        ghost = self.ghost
+        new_calls = list(self.kernel.guardian.calls.values())[before.calls :]
+        for call in new_calls:
+            request = call.request
+            if requests is not None and requests.get(call.call_id, request) != request:
+                raise UsageError(f"{call.call_id} records another request than the one sent")
+            budget_id = request.budget_id
+            budget = None
+            if budget_id is not None:
+                budget = before.budgets.get(budget_id, (False, 0, 0))
+            begun = Begun(
+                ghost.step, call.call_id, request, call.effect, before.frozen, before.policy, budget
+            )
+            ghost.begun.append(begun)
+            ghost.begun_by_call[call.call_id] = begun
+            budget_before = None
+            if budget is not None and budget[0]:
+                budget_before = (ghost.budget_charged.get(budget_id, 0), budget[2])  # type: ignore[arg-type]
+            delta = 0
+            if budget_id is not None:
+                delta = self._consumed(budget_id) - before.kernel_consumed.get(budget_id, 0)
+            decision = call.decision
+            ghost.decided.append(
+                Decided(
+                    ghost.step, begun, decision, before.frozen, before.signer, budget_before, delta
+                )
+            )
+            if decision is None or decision.verdict != "ALLOW":
+                continue
+            if budget_id is not None:
+                ghost.budget_charged[budget_id] = ghost.budget_charged.get(budget_id, 0) + 1
+            receipt = self.kernel.executor.executed.get(decision.id)
+            dispatched = self._dispatch_count() - before.dispatches
+            if receipt is not None and dispatched:
+                window = (before.guardian_ms, before.guardian_ms + ghost.ttl_ms)
+                ghost.executions.append(
+                    ExecAttempt(
+                        ghost.step,
+                        decision,
+                        None,
+                        call.effect,
+                        receipt,
+                        None,
+                        before.frozen,
+                        before.executor_ms,
+                        dispatched,
+                        window=window,
+                    )
+                )
+
+    # --- mutations, switches, clocks, keys, budgets ---------------------------------------------
+
+    def mutate_policy(
+        self, change: str, apply: Callable[[], None], rules: dict[str, Any]
+    ) -> Outcome:
+        """Apply a policy mutation; the ghost takes *rules* (its own copy) if it is accepted."""
+        try:
+            apply()
+        except InvalidInput as error:
+            return self._refused(error)
+        self.ghost.set_rules(rules)
+        return {"policy": change, "epoch": self.ghost.epoch}
+
+    def set_frozen(self, frozen: bool) -> Outcome:
+        self.kernel.set_frozen(frozen)
+        self.ghost.frozen = frozen
+        return {"frozen": frozen}
+
+    def set_guardian_time(self, now_ms: int) -> Outcome:
+        self.kernel.set_guardian_time(now_ms)
+        self.ghost.guardian_ms = now_ms
+        return {"guardian_ms": now_ms}
+
+    def set_executor_time(self, now_ms: int) -> Outcome:
+        self.kernel.set_executor_time(now_ms)
+        self.ghost.executor_ms = now_ms
+        return {"executor_ms": now_ms}
+
+    def set_signing(self, available: bool) -> Outcome:
+        keys = self.ghost.keys
+        if available:
+            self.kernel.restore_signing()
+            keys.private = {k for k in keys.public if k not in keys.revoked_at}
+        else:
+            self.kernel.remove_signing()
+            keys.private = set()
+        return {"signing": available}
+
+    def rotate_key(self) -> Outcome:
+        key_id = self.kernel.rotate_key()
+        expected = self.ghost.keys.derive()
+        if key_id != expected:
+            raise UsageError(f"the kernel made key {key_id}, the checker expected {expected}")
+        return {"rotated": key_id}
+
+    def revoke_key(self, key_id: str) -> Outcome:
+        try:
+            self.kernel.revoke_key(key_id)
+        except InvalidInput as error:
+            return self._refused(error)
+        keys = self.ghost.keys
+        keys.revoked_at.setdefault(key_id, self.ghost.step)
+        keys.private.discard(key_id)
+        return {"revoked": key_id}
+
+    def create_budget(self, budget_id: str, limit: int) -> Outcome:
+        try:
+            self.kernel.create_budget(budget_id, limit)
+        except InvalidInput as error:
+            return self._refused(error)
+        self.ghost.budget_limits[budget_id] = limit
+        return {"budget": budget_id}
+
+    def set_budget_limit(self, budget_id: str, limit: int) -> Outcome:
+        try:
+            self.kernel.set_budget_limit(budget_id, limit)
+        except InvalidInput as error:
+            return self._refused(error)
+        self.ghost.budget_limits[budget_id] = limit
+        return {"budget_limit": limit}
+
+    # --- the request surface --------------------------------------------------------------------
+
+    def http(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Outcome:
+        """One request through ``handle``, recorded with the state before and after."""
+        kernel, ghost = self.kernel, self.ghost
+        before = self._before_calls()
+        budgets = list(ghost.budget_limits)
+        exchange_before = (
+            kernel.state_digest(),
+            kernel.error_budget.percent,
+            len(kernel.error_budget.specs),
+            {b: self._consumed(b) for b in budgets},
+            kernel.policy.epoch,
+            sum(len(chain) for chain in kernel.chains.chains.values()),
+        )
+        expected_status = expected_http_status(ghost, method, path, headers, body)
+        response = kernel.handle(method, path, headers, body)
+        exchange = HttpExchange(
+            ghost.step,
+            method,
+            path,
+            dict(headers),
+            body,
+            response.status,
+            dict(response.headers),
+            response.body,
+            exchange_before[0],
+            kernel.state_digest(),
+            exchange_before[1],
+            kernel.error_budget.percent,
+            exchange_before[2],
+            len(kernel.error_budget.specs),
+            exchange_before[3],
+            {b: self._consumed(b) for b in budgets},
+            exchange_before[4],
+            kernel.policy.epoch,
+            exchange_before[5],
+            sum(len(chain) for chain in kernel.chains.chains.values()),
+        )
+        exchange.expected_status = expected_status
+        outcome: Outcome = {"http": response.status}
+        if response.status in (200, 503) and endpoint(path) == ("POST", "execute"):
+            self._after_calls(before, None)
+            if response.status == 200:
+                answer = response.json()
+                exchange.verdict = (answer["verdict"], answer["reason_code"])
+                outcome.update(verdict=answer["verdict"], reason_code=answer["reason_code"])
+        ghost.http.append(exchange)
+        self._follow_error_budget(exchange)
+        return outcome
+
+    def _follow_error_budget(self, exchange: HttpExchange) -> None:
+        """Advance the checker's error budget and spec list from what a request should do."""
+        ghost = self.ghost
+        found = endpoint(exchange.path)
+        if found == ("POST", "inject") and exchange.status == 200:
+            burn = 30 if not exchange.body else strict_json(exchange.body)["burn"]
+            ghost.error_budget = max(0, ghost.error_budget - burn)
+        elif found == ("POST", "specs") and exchange.status == 201:
+            ghost.specs.add(strict_json(exchange.response_body)["id"])
+
+
+def policy_rules_after(
+    rules: dict[str, Any], tool: str, rule: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The checker's copy of the rules after putting (or, with None, removing) *tool*'s rule."""
+    updated = {k: v for k, v in rules.items() if k != tool}
+    if rule is not None:
+        updated[tool] = rule
+    return updated

@@ -1,0 +1,801 @@
+"""The 20 safety invariants of kernel-spec.md section 11, in its order (``ALL_INVARIANTS``).
+
+Each invariant is a named function over a :class:`View` (the kernel's state, the checker's ghost
+state, and the invariant's own memo of what it already checked). It raises
+:class:`InvariantViolation` from its own line, so Hypothesis tells violations of different
+invariants apart. It recomputes what it checks with the checker's own code (:mod:`helmmodel.ghost`):
+it never asks the kernel whether the kernel is right.
+
+Incremental: each looks only at what is new since it last ran, and keeps its own hashes of what it
+already validated; ``View.full`` re-walks everything (the end of every machine run).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import attrs
+
+from helmmodel.errors import HelmModelError
+from helmmodel.ghost import (
+    ERROR,
+    FALSE,
+    TRUE,
+    Begun,
+    Decided,
+    Ghost,
+    check_set,
+    decision_valid,
+    effect_digest,
+    endpoint,
+    exceeds_body_limit,
+    expected_preimage,
+    intent_valid,
+    node_hash,
+    receipt_link,
+    set_hash,
+)
+from helmmodel.kernel import Kernel
+
+Problem = tuple[int, str]
+FIREWALL_CODES = ("ERR_TOOL_NOT_FOUND", "SCHEMA_VIOLATION")
+
+
+class InvariantViolation(HelmModelError):
+    """The kernel broke a safety invariant: the checker's error, never the kernel's."""
+
+    def __init__(self, invariant: str, step: int, detail: str) -> None:
+        super().__init__(f"{invariant} violated at step {step}: {detail}")
+        self.invariant = invariant
+        self.step = step
+        self.detail = detail
+
+
+@attrs.define
+class View:
+    """What an invariant may look at: the kernel, the ghost, its own memo, and the mode."""
+
+    kernel: Kernel
+    ghost: Ghost
+    memo: dict[str, Any]
+    full: bool = False
+    # For deterministic_replay: replays the run into a fresh kernel and returns the state
+    # digest after every step, with the digests the run recorded.
+    replay: Callable[[], tuple[list[str], list[str]]] | None = None
+
+
+def _new(view: View, key: str, items: Sequence[Any]) -> Sequence[Any]:
+    """The items not yet checked under *key* (all of them in a full re-walk)."""
+    start = 0 if view.full else view.memo.get(key, 0)
+    view.memo[key] = len(items)
+    return items[start:]
+
+
+def _expected_begin(begun: Begun, ghost: Ghost) -> tuple[str, str, str]:
+    """The checker's own tentative (verdict, reason code, policy outcome) for a begin."""
+    request = begun.request
+    if begun.frozen:
+        return "DENY", "SYSTEM_FROZEN", "not_evaluated"
+    tool = ghost.tools.get(request.tool)
+    if tool is None:
+        return "DENY", "ERR_TOOL_NOT_FOUND", "not_evaluated"
+    if not ghost.schema_accepts(request.tool, request.args):
+        return "DENY", "SCHEMA_VIOLATION", "not_evaluated"
+    if begun.budget is not None:
+        exists, consumed, limit = begun.budget
+        if not exists:
+            return "DENY", "BUDGET_ERROR", "not_evaluated"
+        if consumed >= limit:
+            return "DENY", "BUDGET_EXCEEDED", "not_evaluated"
+    rule = begun.policy.rules.get(request.tool)
+    if rule is None:
+        return "DENY", "NO_POLICY_DEFINED", "no_rule"
+    outcome = check_set(rule, request.evaluation_input())
+    if outcome == ERROR:
+        return "DENY", "PRG_EVALUATION_ERROR", outcome
+    if outcome == FALSE:
+        return "DENY", "MISSING_REQUIREMENT", outcome
+    if tool[1]:
+        return "ESCALATE", "APPROVAL_REQUIRED", outcome
+    return "ALLOW", "", outcome
+
+
+def _policy_outcome(decided: Decided) -> str | None:
+    rule = decided.begun.policy.rules.get(decided.begun.request.tool)
+    if rule is None:
+        return None
+    return check_set(rule, decided.begun.request.evaluation_input())
+
+
+# --- 1. default_deny -----------------------------------------------------------------------------
+
+
+def _default_deny(view: View) -> Iterator[Problem]:
+    for decided in _new(view, "decided", view.ghost.decided):
+        decision = decided.decision
+        allowed = decision is not None and decision.verdict == "ALLOW"
+        if allowed and decided.begun.request.tool not in decided.begun.policy.rules:
+            yield decided.step, f"{decided.begun.call_id} was allowed a tool that had no rule"
+
+
+def default_deny(view: View) -> None:
+    """A tool with no rule in the decision's snapshot is never allowed."""
+    for step, detail in _default_deny(view):
+        raise InvariantViolation("default_deny", step, detail)
+
+
+# --- 2. fail_closed ------------------------------------------------------------------------------
+
+
+def _fail_closed(view: View) -> Iterator[Problem]:
+    for decided in _new(view, "decided", view.ghost.decided):
+        decision = decided.decision
+        if decision is not None and not decided.signer:
+            yield decided.step, f"{decision.id} was decided while no key could sign"
+        elif (
+            decision is not None
+            and decision.verdict == "ALLOW"
+            and _policy_outcome(decided) == ERROR
+        ):
+            yield decided.step, f"{decision.id} is an ALLOW from an evaluation that errored"
+
+
+def fail_closed(view: View) -> None:
+    """No ALLOW from an evaluation that errored, or whose decide found the signer unavailable."""
+    for step, detail in _fail_closed(view):
+        raise InvariantViolation("fail_closed", step, detail)
+
+
+# --- 3. freeze_respected -------------------------------------------------------------------------
+
+
+def _freeze_respected(view: View) -> Iterator[Problem]:
+    ghost = view.ghost
+    for decided in _new(view, "decided", ghost.decided):
+        if decided.frozen and decided.decision is not None and decided.decision.verdict == "ALLOW":
+            yield decided.step, f"{decided.decision.id} was allowed while frozen"
+    for attempt in _new(view, "intents", ghost.intents):
+        if attempt.frozen and attempt.intent is not None:
+            yield attempt.step, f"an intent for {attempt.decision.id} was issued while frozen"
+    for execution in _new(view, "executions", ghost.executions):
+        if execution.frozen and execution.dispatched:
+            yield execution.step, "a tool was dispatched while frozen"
+
+
+def freeze_respected(view: View) -> None:
+    """While frozen, no ALLOW is decided, no intent is issued and nothing is dispatched."""
+    for step, detail in _freeze_respected(view):
+        raise InvariantViolation("freeze_respected", step, detail)
+
+
+# --- 4. allow_matches_policy ---------------------------------------------------------------------
+
+
+def _allow_matches_policy(view: View) -> Iterator[Problem]:
+    for decided in _new(view, "decided", view.ghost.decided):
+        decision = decided.decision
+        if decision is None:
+            continue
+        outcome = _policy_outcome(decided)
+        if decision.verdict == "ALLOW" and outcome != TRUE:
+            yield decided.step, f"{decision.id} is an ALLOW but its requirement set is {outcome}"
+        if decision.reason_code == "MISSING_REQUIREMENT" and outcome != FALSE:
+            yield decided.step, f"{decision.id} denies MISSING_REQUIREMENT but the set is {outcome}"
+
+
+def allow_matches_policy(view: View) -> None:
+    """Every ALLOW's requirement set is true on its snapshot; every MISSING_REQUIREMENT false."""
+    for step, detail in _allow_matches_policy(view):
+        raise InvariantViolation("allow_matches_policy", step, detail)
+
+
+# --- 5. window_respected -------------------------------------------------------------------------
+
+
+def _window_respected(view: View) -> Iterator[Problem]:
+    ghost = view.ghost
+    for attempt in _new(view, "intents", ghost.intents):
+        intent = attempt.intent
+        if intent is not None and (
+            intent.issued_at != attempt.guardian_ms
+            or intent.expires_at != attempt.guardian_ms + ghost.ttl_ms
+        ):
+            yield (
+                attempt.step,
+                (
+                    f"{intent.id} is valid for [{intent.issued_at}, {intent.expires_at}), not "
+                    f"[{attempt.guardian_ms}, {attempt.guardian_ms + ghost.ttl_ms})"
+                ),
+            )
+    for execution in _new(view, "executions", ghost.executions):
+        if not execution.dispatched:
+            continue
+        window = execution.window
+        if window is None and execution.intent is not None:
+            window = (execution.intent.issued_at, execution.intent.expires_at)
+        if window is None or not window[0] <= execution.executor_ms < window[1]:
+            yield (
+                execution.step,
+                (f"dispatched at executor time {execution.executor_ms} ms, outside {window}"),
+            )
+
+
+def window_respected(view: View) -> None:
+    """No execution at an executor time outside its intent's window."""
+    for step, detail in _window_respected(view):
+        raise InvariantViolation("window_respected", step, detail)
+
+
+# --- 6. no_effect_without_authority --------------------------------------------------------------
+
+
+def _no_effect_without_authority(view: View) -> Iterator[Problem]:
+    ghost = view.ghost
+    for execution in _new(view, "executions", ghost.executions):
+        if not execution.dispatched:
+            continue
+        decision, intent, effect = execution.decision, execution.intent, execution.effect
+        if decision is None or effect is None or decision.verdict != "ALLOW":
+            yield execution.step, "a dispatch without an ALLOW decision"
+        elif not decision_valid(ghost, decision):
+            yield execution.step, f"{decision.id} did not verify under a live key, yet ran"
+        elif effect_digest(effect.tool, effect.args) != decision.effect_digest:
+            yield execution.step, f"the effect run is not the one {decision.id} covers"
+        elif execution.window is None and (
+            intent is None
+            or intent.decision_id != decision.id
+            or intent.effect_digest_hash != decision.effect_digest
+            or not intent_valid(ghost, intent)
+        ):
+            yield execution.step, f"the intent for {decision.id} did not authorize this dispatch"
+    logged = len(view.kernel.tools.dispatches)
+    counted = 0 if view.full else view.memo.get("counted", 0)
+    counted += sum(e.dispatched for e in _new(view, "counted_executions", ghost.executions))
+    view.memo["counted"] = counted
+    if logged != counted:
+        yield (
+            ghost.step,
+            f"the kernel dispatched {logged} times; the checker saw {counted} executions",
+        )
+
+
+def no_effect_without_authority(view: View) -> None:
+    """Every dispatch has an ALLOW decision and an intent that verified under live keys."""
+    for step, detail in _no_effect_without_authority(view):
+        raise InvariantViolation("no_effect_without_authority", step, detail)
+
+
+# --- 7. at_most_once -----------------------------------------------------------------------------
+
+
+def _at_most_once(view: View) -> Iterator[Problem]:
+    first: dict[str, Any] = view.memo.setdefault("first", {})
+    if view.full:
+        first.clear()
+    for execution in _new(view, "executions", view.ghost.executions):
+        receipt, decision = execution.receipt, execution.decision
+        if receipt is None or decision is None:
+            continue
+        earlier = first.get(decision.id)
+        if earlier is None:
+            first[decision.id] = receipt
+            if execution.dispatched != 1:
+                yield execution.step, f"{decision.id} ran {execution.dispatched} times in a step"
+        elif execution.dispatched:
+            yield execution.step, f"{decision.id} was dispatched again"
+        elif earlier != receipt:
+            yield execution.step, f"a retry of {decision.id} returned a different receipt"
+
+
+def at_most_once(view: View) -> None:
+    """Each decision is dispatched at most once; a retry returns the identical receipt."""
+    for step, detail in _at_most_once(view):
+        raise InvariantViolation("at_most_once", step, detail)
+
+
+# --- 8. tamper_evident ---------------------------------------------------------------------------
+
+
+def _tamper_evident(view: View) -> Iterator[Problem]:
+    ghost = view.ghost
+    records: list[tuple[int, Any]] = []
+    for decided in _new(view, "decided", ghost.decided):
+        if decided.decision is not None:
+            records.append((decided.step, decided.decision))
+    for attempt in _new(view, "intents", ghost.intents):
+        if attempt.intent is not None:
+            records.append((attempt.step, attempt.intent))
+        if attempt.expected_code is not None and attempt.code != attempt.expected_code:
+            yield (
+                attempt.step,
+                (
+                    f"a changed artifact given to issue_intent got {attempt.code or 'an intent'}, "
+                    f"not {attempt.expected_code}"
+                ),
+            )
+    for execution in _new(view, "executions", ghost.executions):
+        if execution.receipt is not None:
+            records.append((execution.step, execution.receipt))
+        if execution.expected_code is not None and execution.code != execution.expected_code:
+            yield (
+                execution.step,
+                (
+                    f"a changed artifact given to execute got {execution.code or 'a receipt'}, "
+                    f"not {execution.expected_code}"
+                ),
+            )
+    for check in _new(view, "receipt_checks", ghost.receipt_checks):
+        if check.accepted != check.expected_accept:
+            verb = "accepted" if check.accepted else "refused"
+            yield check.step, f"the receipt verifier {verb} {check.receipt.receipt_id} wrongly"
+    for step, record in records:
+        if record.preimage() != expected_preimage(record):
+            yield step, f"{type(record).__name__} {record_id(record)} signs other fields"
+
+
+def record_id(record: Any) -> str:
+    return str(getattr(record, "receipt_id", None) or record.id)
+
+
+def tamper_evident(view: View) -> None:
+    """Signed preimages hold exactly the spec's fields; every changed artifact is refused."""
+    for step, detail in _tamper_evident(view):
+        raise InvariantViolation("tamper_evident", step, detail)
+
+
+# --- 9. every_decision_signed --------------------------------------------------------------------
+
+
+def _every_decision_signed(view: View) -> Iterator[Problem]:
+    ghost = view.ghost
+    for decided in _new(view, "decided", ghost.decided):
+        decision = decided.decision
+        if decision is None or not ghost.keys.live(decision.signature_type):
+            continue
+        if not decision_valid(ghost, decision):
+            yield decided.step, f"{decision.id} does not verify under {decision.signature_type}"
+
+
+def every_decision_signed(view: View) -> None:
+    """Every decision verifies under the key it names, unless that key was revoked since."""
+    for step, detail in _every_decision_signed(view):
+        raise InvariantViolation("every_decision_signed", step, detail)
+
+
+# --- 10. every_call_attested ---------------------------------------------------------------------
+
+
+def _every_call_attested(view: View) -> Iterator[Problem]:
+    ghost, graph = view.ghost, view.kernel.graph
+    states: dict[str, str] = view.memo.setdefault("states", {})
+    # call id -> (its decision's id or None when it failed closed, whether it is an ALLOW)
+    decisions: dict[str, tuple[str | None, bool]] = view.memo.setdefault("decisions", {})
+    if view.full:
+        states.clear()
+        decisions.clear()
+    newly_decided = []
+    for decided in _new(view, "decided", ghost.decided):
+        decision = decided.decision
+        call_id = decided.begun.call_id
+        newly_decided.append(call_id)
+        if decision is None:
+            decisions[call_id] = (None, False)
+        else:
+            decisions[call_id] = (decision.id, decision.verdict == "ALLOW")
+    for key in _new(view, "nodes", graph.order):
+        node = graph.nodes[key]
+        call_id = node.payload.get("call_id")
+        refusal = "stage" in node.payload
+        if call_id is None:
+            if not (node.kind == "ATTESTATION" and refusal):
+                yield ghost.step, f"a {node.kind} node names no call"
+            continue
+        if call_id not in ghost.begun_by_call:
+            yield ghost.step, f"a {node.kind} node names {call_id}, which was never begun"
+            continue
+        state = states.get(call_id, "new")
+        if node.kind == "INTENT":
+            if state != "new":
+                yield ghost.step, f"{call_id} has a second INTENT node"
+            states[call_id] = "begun"
+        elif node.kind == "ATTESTATION" and state == "begun":
+            expected = decisions.get(call_id, ("missing", False))[0]
+            if refusal or node.payload.get("decision_id") != expected:
+                yield ghost.step, f"{call_id}'s first ATTESTATION is not its decision"
+            states[call_id] = "ended"
+        elif node.kind == "ATTESTATION":
+            if state == "new" or not refusal:
+                yield ghost.step, f"{call_id} has an ATTESTATION out of place"
+        elif node.kind == "EFFECT":
+            if state != "ended" or not decisions.get(call_id, (None, False))[1]:
+                yield ghost.step, f"{call_id} has an EFFECT without a prior ALLOW decision"
+            states[call_id] = "effect"
+        else:
+            yield ghost.step, f"a node of unknown kind {node.kind!r}"
+    for call_id in newly_decided:
+        if states.get(call_id) not in ("ended", "effect"):
+            yield ghost.step, f"{call_id} was decided but has no INTENT then ATTESTATION"
+
+
+def every_call_attested(view: View) -> None:
+    """Every completed call has the node pattern of spec section 7; every node names a call."""
+    for step, detail in _every_call_attested(view):
+        raise InvariantViolation("every_call_attested", step, detail)
+
+
+# --- 11. denied_draws_nothing --------------------------------------------------------------------
+
+
+def _denied_draws_nothing(view: View) -> Iterator[Problem]:
+    for decided in _new(view, "decided", view.ghost.decided):
+        decision = decided.decision
+        if (decision is None or decision.verdict != "ALLOW") and decided.kernel_consumed_delta:
+            what = decision.verdict if decision is not None else "a fail-closed evaluation"
+            yield (
+                decided.step,
+                (
+                    f"{decided.begun.call_id} ended {what} yet changed its budget by "
+                    f"{decided.kernel_consumed_delta}"
+                ),
+            )
+
+
+def denied_draws_nothing(view: View) -> None:
+    """A call ending in DENY, ESCALATE or a fail-closed evaluation draws no budget."""
+    for step, detail in _denied_draws_nothing(view):
+        raise InvariantViolation("denied_draws_nothing", step, detail)
+
+
+# --- 12. budget_within_limit ---------------------------------------------------------------------
+
+
+def _budget_within_limit(view: View) -> Iterator[Problem]:
+    ghost = view.ghost
+    for decided in _new(view, "decided", ghost.decided):
+        decision = decided.decision
+        if decision is None or decision.verdict != "ALLOW" or not decision.budget_id:
+            continue
+        if decided.budget_before is None or decided.budget_before[0] >= decided.budget_before[1]:
+            yield decided.step, f"{decision.id} consumed from {decision.budget_id} with no room"
+        elif decided.kernel_consumed_delta != 1:
+            yield decided.step, f"{decision.id} consumed {decided.kernel_consumed_delta}, not 1"
+    for budget_id in ghost.budget_limits:
+        budget = view.kernel.budgets.get(budget_id)
+        consumed = budget.consumed if budget is not None else None
+        if consumed != ghost.budget_charged.get(budget_id, 0) or (consumed or 0) < 0:
+            yield (
+                ghost.step,
+                (
+                    f"budget {budget_id} shows {consumed} consumed; "
+                    f"{ghost.budget_charged.get(budget_id, 0)} ALLOW decisions were charged to it"
+                ),
+            )
+
+
+def budget_within_limit(view: View) -> None:
+    """Consumption only while consumed < limit; consumed equals the charged ALLOW decisions."""
+    for step, detail in _budget_within_limit(view):
+        raise InvariantViolation("budget_within_limit", step, detail)
+
+
+# --- 13. snapshot_isolation ----------------------------------------------------------------------
+
+
+def _snapshot_isolation(view: View) -> Iterator[Problem]:
+    ghost = view.ghost
+    for decided in _new(view, "decided", ghost.decided):
+        decision = decided.decision
+        if decision is None:
+            continue
+        policy = decided.begun.policy
+        if decision.policy_version != policy.version or decision.policy_epoch != policy.epoch:
+            yield (
+                decided.step,
+                (
+                    f"{decision.id} names policy epoch {decision.policy_epoch}, its begin saw "
+                    f"epoch {policy.epoch}"
+                ),
+            )
+            continue
+        verdict, code, _ = _expected_begin(decided.begun, ghost)
+        if verdict == "ALLOW" and decided.frozen:
+            verdict, code = "DENY", "SYSTEM_FROZEN"
+        elif verdict == "ALLOW" and decided.begun.request.budget_id is not None:
+            before = decided.budget_before
+            if before is None or before[0] >= before[1]:
+                verdict, code = "DENY", "BUDGET_EXCEEDED"
+        if (decision.verdict, decision.reason_code) != (verdict, code):
+            yield (
+                decided.step,
+                (
+                    f"{decision.id} is {decision.verdict} {decision.reason_code or '(no code)'}; "
+                    "its snapshot and the two decide-time changes give "
+                    f"{verdict} {code or '(no code)'}"
+                ),
+            )
+        elif verdict == "ALLOW":
+            rule = policy.rules[decided.begun.request.tool]
+            if decision.requirement_set_hash != set_hash(rule):
+                yield decided.step, f"{decision.id} names another requirement set than its rule"
+
+
+def snapshot_isolation(view: View) -> None:
+    """A decision's policy and outcome are its begin-time snapshot's, changed only as allowed."""
+    for step, detail in _snapshot_isolation(view):
+        raise InvariantViolation("snapshot_isolation", step, detail)
+
+
+# --- 14. no_stale_intent -------------------------------------------------------------------------
+
+
+def _no_stale_intent(view: View) -> Iterator[Problem]:
+    for attempt in _new(view, "intents", view.ghost.intents):
+        decision = attempt.decision
+        if attempt.intent is None:
+            continue
+        if (
+            decision.policy_epoch != attempt.policy.epoch
+            or decision.policy_version != attempt.policy.version
+        ):
+            yield (
+                attempt.step,
+                (
+                    f"an intent was issued for {decision.id} of epoch {decision.policy_epoch} "
+                    f"while the policy was at epoch {attempt.policy.epoch}"
+                ),
+            )
+
+
+def no_stale_intent(view: View) -> None:
+    """No intent is issued for a decision whose epoch or policy version is not the current one."""
+    for step, detail in _no_stale_intent(view):
+        raise InvariantViolation("no_stale_intent", step, detail)
+
+
+# --- 15. receipt_chain_intact --------------------------------------------------------------------
+
+
+def _receipt_chain_intact(view: View) -> Iterator[Problem]:
+    heads: dict[str, tuple[int, str]] = view.memo.setdefault("heads", {})
+    if view.full:
+        heads.clear()
+    step = view.ghost.step
+    for session, chain in view.kernel.chains.chains.items():
+        checked, link = heads.get(session, (0, ""))
+        if len(chain) < checked:
+            yield step, f"session {session} lost receipts: {checked} became {len(chain)}"
+            continue
+        for position in range(checked, len(chain)):
+            receipt = chain[position]
+            if receipt.lamport_clock != position + 1 or receipt.prev_hash != link:
+                yield (
+                    step,
+                    (
+                        f"session {session}: {receipt.receipt_id} at position {position + 1} has "
+                        f"lamport {receipt.lamport_clock} and does not link to its predecessor"
+                    ),
+                )
+                break
+            link = receipt_link(receipt)
+            heads[session] = (position + 1, link)
+
+
+def receipt_chain_intact(view: View) -> None:
+    """Each session's receipts have lamports 1..n and each links to its predecessor's hash."""
+    for step, detail in _receipt_chain_intact(view):
+        raise InvariantViolation("receipt_chain_intact", step, detail)
+
+
+# --- 16. proofgraph_consistent -------------------------------------------------------------------
+
+
+def _proofgraph_consistent(view: View) -> Iterator[Problem]:
+    graph, step = view.kernel.graph, view.ghost.step
+    parents_seen: set[str] = view.memo.setdefault("with_children", set())
+    childless: set[str] = view.memo.setdefault("childless", set())
+    if view.full:
+        parents_seen.clear()
+        childless.clear()
+    if len(graph.order) < view.memo.get("order", 0):
+        yield step, "the ProofGraph lost nodes"
+    for key in _new(view, "order", graph.order):
+        node = graph.nodes.get(key)
+        if node is None or node_hash(node) != key:
+            yield step, f"node {key[:12]} does not hash to its address"
+            continue
+        for parent in node.parents:
+            parent_node = graph.nodes.get(parent)
+            if parent_node is None:
+                yield step, f"node {key[:12]} names a missing parent {parent[:12]}"
+            elif parent_node.lamport >= node.lamport:
+                yield step, f"lamport does not increase from {parent[:12]} to {key[:12]}"
+            parents_seen.add(parent)
+            childless.discard(parent)
+        if key not in parents_seen:
+            childless.add(key)
+    if set(graph.heads) != childless:
+        yield step, "the heads are not exactly the nodes without children"
+
+
+def proofgraph_consistent(view: View) -> None:
+    """Nodes hash to their address, parents exist, lamports rise along edges, heads are leaves."""
+    for step, detail in _proofgraph_consistent(view):
+        raise InvariantViolation("proofgraph_consistent", step, detail)
+
+
+# --- 17. reason_code_iff_allow -------------------------------------------------------------------
+
+
+def _reason_code_iff_allow(view: View) -> Iterator[Problem]:
+    ghost = view.ghost
+    for decided in _new(view, "decided", ghost.decided):
+        decision = decided.decision
+        if decision is None:
+            continue
+        allow = decision.verdict == "ALLOW"
+        if (decision.reason_code == "") != allow or (decision.requirement_set_hash != "") != allow:
+            yield (
+                decided.step,
+                (
+                    f"{decision.id} is {decision.verdict} with reason code "
+                    f"{decision.reason_code!r} and requirement set hash "
+                    f"{decision.requirement_set_hash!r}"
+                ),
+            )
+    for attempt in _new(view, "intents", ghost.intents):
+        if attempt.intent is not None and attempt.decision.verdict != "ALLOW":
+            yield attempt.step, f"an intent was issued for {attempt.decision.verdict} decision"
+
+
+def reason_code_iff_allow(view: View) -> None:
+    """The reason code and requirement set hash are empty exactly when the verdict is ALLOW."""
+    for step, detail in _reason_code_iff_allow(view):
+        raise InvariantViolation("reason_code_iff_allow", step, detail)
+
+
+# --- 18. error_budget_gate -----------------------------------------------------------------------
+
+
+def _error_budget_gate(view: View) -> Iterator[Problem]:
+    ghost, kernel = view.ghost, view.kernel
+    percent = kernel.error_budget.percent
+    if not 0 <= percent <= 100 or percent != ghost.error_budget:
+        yield ghost.step, f"the error budget is {percent}; the checker expects {ghost.error_budget}"
+    for exchange in _new(view, "http", ghost.http):
+        found = endpoint(exchange.path)
+        gated_path = found is not None and found[1] in ("specs", "promotions")
+        passes_first_checks = (
+            gated_path
+            and exchange.method.upper() == "POST"
+            and not exceeds_body_limit(exchange.headers, exchange.body)
+        )
+        if passes_first_checks:
+            gated = exchange.error_budget_before < 20
+            answered_429 = (
+                exchange.status == 429
+                and exchange.response_headers.get("X-Gate-Enforced") == "BudgetExhausted"
+            )
+            if gated != answered_429:
+                yield (
+                    exchange.step,
+                    (
+                        f"POST {exchange.path} answered {exchange.status} with the error budget at "
+                        f"{exchange.error_budget_before}"
+                    ),
+                )
+            if gated and exchange.specs_after != exchange.specs_before:
+                yield exchange.step, f"a gated POST {exchange.path} created something"
+        if exchange.error_budget_after != exchange.error_budget_before:
+            token = (exchange.headers.get("Authorization") or "").removeprefix("Bearer ")
+            if found != ("POST", "inject") or token not in ghost.admin_tokens:
+                yield exchange.step, "the error budget changed without an admin inject"
+
+
+def error_budget_gate(view: View) -> None:
+    """The error budget stays in [0, 100], gates exactly below 20, and only admins change it."""
+    for step, detail in _error_budget_gate(view):
+        raise InvariantViolation("error_budget_gate", step, detail)
+
+
+# --- 19. malformed_input_rejected ----------------------------------------------------------------
+
+
+def _malformed_input_rejected(view: View) -> Iterator[Problem]:
+    ghost = view.ghost
+    for exchange in _new(view, "http", ghost.http):
+        expected = exchange.expected_status
+        if expected is not None and exchange.status != expected:
+            yield (
+                exchange.step,
+                (
+                    f"{exchange.method} {exchange.path} answered {exchange.status}; "
+                    f"the first check it fails gives {expected}"
+                ),
+            )
+        elif expected is not None and exchange.digest_after != exchange.digest_before:
+            yield exchange.step, f"a {expected} for {exchange.path} changed the kernel's state"
+        firewall = exchange.verdict is not None and exchange.verdict[1] in FIREWALL_CODES
+        if firewall and (
+            exchange.consumed_after != exchange.consumed_before
+            or exchange.epoch_after != exchange.epoch_before
+            or exchange.receipts_after != exchange.receipts_before
+            or exchange.error_budget_after != exchange.error_budget_before
+        ):
+            yield exchange.step, f"a firewall denial ({exchange.verdict}) changed state"
+
+
+def malformed_input_rejected(view: View) -> None:
+    """A request failing a check of section 9 gets that check's status and changes nothing."""
+    for step, detail in _malformed_input_rejected(view):
+        raise InvariantViolation("malformed_input_rejected", step, detail)
+
+
+# --- 20. deterministic_replay --------------------------------------------------------------------
+
+
+def _deterministic_replay(view: View) -> Iterator[Problem]:
+    if not view.full or view.replay is None:
+        return
+    replayed, recorded = view.replay()
+    for step, (again, first) in enumerate(zip(replayed, recorded, strict=False), start=1):
+        if again != first:
+            yield (
+                step,
+                f"a fresh kernel replaying this run reaches state {again[:12]}, not {first[:12]}",
+            )
+            return
+    if len(replayed) != len(recorded):
+        yield len(replayed), f"the replay ran {len(replayed)} steps, the run {len(recorded)}"
+
+
+def deterministic_replay(view: View) -> None:
+    """Replaying the whole trace into a fresh kernel gives the same state digest at every step."""
+    for step, detail in _deterministic_replay(view):
+        raise InvariantViolation("deterministic_replay", step, detail)
+
+
+ALL_INVARIANTS: tuple[Callable[[View], None], ...] = (
+    default_deny,
+    fail_closed,
+    freeze_respected,
+    allow_matches_policy,
+    window_respected,
+    no_effect_without_authority,
+    at_most_once,
+    tamper_evident,
+    every_decision_signed,
+    every_call_attested,
+    denied_draws_nothing,
+    budget_within_limit,
+    snapshot_isolation,
+    no_stale_intent,
+    receipt_chain_intact,
+    proofgraph_consistent,
+    reason_code_iff_allow,
+    error_budget_gate,
+    malformed_input_rejected,
+    deterministic_replay,
+)
+INVARIANT_NAMES = tuple(fn.__name__ for fn in ALL_INVARIANTS)
+
+
+class Checker:
+    """Runs the invariants in order, each with its own memo, incrementally or in full."""
+
+    def __init__(self, kernel: Kernel, ghost: Ghost) -> None:
+        self.kernel = kernel
+        self.ghost = ghost
+        self.memos: dict[str, dict[str, Any]] = {name: {} for name in INVARIANT_NAMES}
+
+    def view(self, name: str, *, full: bool = False, replay: Any = None) -> View:
+        return View(self.kernel, self.ghost, self.memos[name], full, replay)
+
+    def check(self, invariant: Callable[[View], None], **mode: Any) -> None:
+        """Run one invariant; raise InvariantViolation if it is broken."""
+        invariant(self.view(invariant.__name__, **mode))
+
+    def check_all(self, *, full: bool = False, replay: Any = None) -> None:
+        """Run every invariant in ``ALL_INVARIANTS`` order."""
+        for invariant in ALL_INVARIANTS:
+            self.check(invariant, full=full, replay=replay)
