@@ -5,7 +5,7 @@ from __future__ import annotations
 import nox
 
 nox.options.default_venv_backend = "venv"
-nox.options.sessions = ["lint", "tests"]
+nox.options.sessions = ["lint", "tests"]  # `nox` alone; the model run is `nox -s model`
 nox.options.reuse_existing_virtualenvs = True
 
 PYTHON = "3.11"
@@ -16,6 +16,20 @@ def tests(session: nox.Session) -> None:
     """Run the whole test suite (unit, scenarios) with pytest."""
     session.install("-e", ".[test]")
     session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def model(session: nox.Session) -> None:
+    """The model checker's standard run: every machine, ci profile, correct kernel."""
+    session.install("-e", ".")
+    session.run("helmmodel", "run", "--profile", "ci", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks (not tests): what a governed call costs against its Ed25519 floor."""
+    session.install("-e", ".")
+    session.run("python", "benchmarks/bench_kernel.py", *session.posargs)
 
 
 @nox.session(python=PYTHON)

@@ -222,6 +222,8 @@ def _refuse_float(token: str) -> None:
 def _parse_int(token: str) -> int:
     if token == "-0":
         raise CanonicalJSONError("the number -0 is not canonical: write 0")
+    if len(token.lstrip("-")) > 16:  # 2^53 has 16 digits; never hand int() a huge token
+        raise CanonicalJSONError(f"the integer {token[:20]}... is outside ±(2^53−1)")
     number = int(token)
     if not -SAFE_INTEGER_MAX <= number <= SAFE_INTEGER_MAX:
         raise CanonicalJSONError(f"the integer {token} is outside ±(2^53−1)")

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Sequence
 
 from helmmodel import __version__
-from helmmodel.errors import InvalidInput
+from helmmodel.errors import HelmModelError, InvalidInput
 
 ADMIN_TOKEN_ENV = "HELMMODEL_ADMIN_TOKEN"
 
@@ -68,7 +68,80 @@ def build_parser() -> argparse.ArgumentParser:
         help="a further bearer token for a principal that is not an admin",
     )
     serve.add_argument("--access-log", action="store_true", help="log every request to stderr")
+
+    run = commands.add_parser(
+        "run",
+        help="run state machines against the kernel and check every invariant",
+        description="Run the state machines (all, or those named) and report what they reached.",
+    )
+    run.add_argument(
+        "machines", nargs="*", metavar="MACHINE", help="machines to run (default: all)"
+    )
+    run.add_argument("--kernel", default="correct", help="the kernel to check (default: correct)")
+    run.add_argument(
+        "--profile",
+        default=None,
+        help="settings profile: dev, ci or nightly (default: $HELMMODEL_PROFILE or dev)",
+    )
+    run.add_argument(
+        "--machines",
+        dest="machine_dir",
+        default="machines",
+        metavar="DIR",
+        help="directory of machine modules (default: ./machines)",
+    )
+    run.add_argument(
+        "--max-examples",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="examples per machine, overriding the profile",
+    )
+    run.add_argument("--list", action="store_true", help="list the machines and exit")
     return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``helmmodel run``: machines, their figures, and a non-zero status on a violation."""
+    from helmmodel import profiles, runner
+
+    try:
+        profile = profiles.profile_name(args.profile)
+        profile_settings = profiles.load(profile)
+        runner.kernel_factory(args.kernel)
+        machines = runner.load_machines(args.machine_dir)
+        if args.list:
+            for name, line in runner.describe_machines(machines):
+                print(f"{name:<20} {line}")
+            return 0
+        selected = runner.select(machines, args.machines)
+    except HelmModelError as exc:
+        print(f"helmmodel run: {exc}", file=sys.stderr)
+        return 2
+    results = []
+    for machine in selected:
+        print(f"running {machine.name} ...", flush=True)  # type: ignore[attr-defined]
+        result = runner.run_machine(
+            machine,
+            kernel=args.kernel,
+            profile_settings=profile_settings,
+            profile=profile,
+            max_examples=args.max_examples,
+        )
+        runner.report(result, sys.stdout)
+        results.append(result)
+    print(runner.summary_line(results))
+    return runner.exit_status(results)
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -111,5 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "run":
+        return run(args)
     parser.print_help()
     return 2

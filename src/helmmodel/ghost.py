@@ -250,8 +250,10 @@ class KeyRecord:
         self._verified[memo_key] = ok
         return ok
 
-    def live(self, signature_type: str) -> bool:
-        return signature_type.removeprefix("ed25519:") not in self.revoked_at
+    def live(self, signature_type: str, at_step: int | None = None) -> bool:
+        """Whether the named key was not revoked (now, or as of step *at_step*)."""
+        revoked = self.revoked_at.get(signature_type.removeprefix("ed25519:"))
+        return revoked is None or (at_step is not None and revoked > at_step)
 
 
 # --- what each step asked and what came back -----------------------------------------------------
@@ -295,7 +297,8 @@ class IntentAttempt:
     frozen: bool
     policy: PolicyView
     guardian_ms: int
-    expected_code: str | None = None  # set for a fault: the refusal a tampered artifact must get
+    # Set for a fault: the refusal code the checker predicts ("" when it must be granted).
+    expected_code: str | None = None
 
 
 @attrs.define
@@ -420,33 +423,33 @@ class Ghost:
 # --- the checker's models of the refusal orders (spec sections 5 and 6) ---------------------------
 
 
-def decision_valid(ghost: Ghost, decision: Decision) -> bool:
-    """Whether the checker's own verification accepts *decision* now."""
+def decision_valid(ghost: Ghost, decision: Decision, at_step: int | None = None) -> bool:
+    """Whether the checker's own verification accepts *decision* now (or as of *at_step*)."""
     try:
         message = expected_preimage(decision)
     except ValueError:
         return False
-    return ghost.keys.live(decision.signature_type) and ghost.keys.signature_ok(
+    return ghost.keys.live(decision.signature_type, at_step) and ghost.keys.signature_ok(
         decision.signature_type, message, decision.signature
     )
 
 
-def intent_valid(ghost: Ghost, intent: Intent) -> bool:
+def intent_valid(ghost: Ghost, intent: Intent, at_step: int | None = None) -> bool:
     try:
         message = expected_preimage(intent)
     except ValueError:
         return False
-    return ghost.keys.live(intent.signature_type) and ghost.keys.signature_ok(
+    return ghost.keys.live(intent.signature_type, at_step) and ghost.keys.signature_ok(
         intent.signature_type, message, intent.signature
     )
 
 
-def receipt_valid(ghost: Ghost, receipt: Receipt) -> bool:
+def receipt_valid(ghost: Ghost, receipt: Receipt, at_step: int | None = None) -> bool:
     try:
         message = expected_preimage(receipt)
     except ValueError:
         return False
-    return ghost.keys.live(receipt.signature_type) and ghost.keys.signature_ok(
+    return ghost.keys.live(receipt.signature_type, at_step) and ghost.keys.signature_ok(
         receipt.signature_type, message, receipt.signature
     )
 

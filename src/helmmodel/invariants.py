@@ -238,7 +238,7 @@ def _no_effect_without_authority(view: View) -> Iterator[Problem]:
         decision, intent, effect = execution.decision, execution.intent, execution.effect
         if decision is None or effect is None or decision.verdict != "ALLOW":
             yield execution.step, "a dispatch without an ALLOW decision"
-        elif not decision_valid(ghost, decision):
+        elif not decision_valid(ghost, decision, execution.step):
             yield execution.step, f"{decision.id} did not verify under a live key, yet ran"
         elif effect_digest(effect.tool, effect.args) != decision.effect_digest:
             yield execution.step, f"the effect run is not the one {decision.id} covers"
@@ -246,7 +246,7 @@ def _no_effect_without_authority(view: View) -> Iterator[Problem]:
             intent is None
             or intent.decision_id != decision.id
             or intent.effect_digest_hash != decision.effect_digest
-            or not intent_valid(ghost, intent)
+            or not intent_valid(ghost, intent, execution.step)
         ):
             yield execution.step, f"the intent for {decision.id} did not authorize this dispatch"
     logged = len(view.kernel.tools.dispatches)
@@ -306,25 +306,16 @@ def _tamper_evident(view: View) -> Iterator[Problem]:
     for attempt in _new(view, "intents", ghost.intents):
         if attempt.intent is not None:
             records.append((attempt.step, attempt.intent))
-        if attempt.expected_code is not None and attempt.code != attempt.expected_code:
-            yield (
-                attempt.step,
-                (
-                    f"a changed artifact given to issue_intent got {attempt.code or 'an intent'}, "
-                    f"not {attempt.expected_code}"
-                ),
-            )
+        if attempt.expected_code is not None and (attempt.code or "") != attempt.expected_code:
+            got, wanted = attempt.code or "an intent", attempt.expected_code or "an intent"
+            yield attempt.step, f"a presented artifact got {got} from issue_intent, not {wanted}"
     for execution in _new(view, "executions", ghost.executions):
         if execution.receipt is not None:
             records.append((execution.step, execution.receipt))
-        if execution.expected_code is not None and execution.code != execution.expected_code:
-            yield (
-                execution.step,
-                (
-                    f"a changed artifact given to execute got {execution.code or 'a receipt'}, "
-                    f"not {execution.expected_code}"
-                ),
-            )
+        expected = execution.expected_code
+        if expected is not None and (execution.code or "") != expected:
+            got, wanted = execution.code or "a receipt", expected or "a receipt"
+            yield execution.step, f"a presented artifact got {got} from execute, not {wanted}"
     for check in _new(view, "receipt_checks", ghost.receipt_checks):
         if check.accepted != check.expected_accept:
             verb = "accepted" if check.accepted else "refused"

@@ -75,7 +75,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
             self.close_connection = True
         self.end_headers()
-        self.wfile.write(response.body)
+        if self.command != "HEAD":  # a HEAD answer carries the headers only
+            self.wfile.write(response.body)
         self.wfile.flush()
 
     def _too_large(self, size: int) -> Response:
@@ -129,7 +130,11 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {name: value for name, value in self.headers.items()}
         self._send(self.server.kernel.handle(self.command, self.path, headers, body))
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve
+    def __getattr__(self, name: str) -> Any:
+        # Every method, known or not, goes to the request surface, which answers 404 or 405.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
 
 class _Server(ThreadingHTTPServer):

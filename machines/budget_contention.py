@@ -1,0 +1,22 @@
+"""Chaos scenario 4, budget contention (the sequential half of the concurrent storm).
+
+Goal: a budget is never overdrawn: each consumption happens only while ``consumed < limit``,
+the budget ends exactly at what the charged ALLOW decisions add up to, a budget spent or lowered
+between *begin* and *decide* turns a tentative ALLOW into DENY BUDGET_EXCEEDED, and a denied or
+fail-closed call draws nothing.
+
+Method: many calls charged to two small budgets, their phases interleaved (the check-then-act
+window between *begin*'s pre-check and *decide*'s consume), with limit changes up and down and
+signer outages in between; invariants 11, 12 and 13 check the ledger.
+"""
+
+from __future__ import annotations
+
+from machines.common import BudgetRules, CallRules, SignerRules
+
+
+class BudgetContentionMachine(CallRules, BudgetRules, SignerRules):
+    """Charged calls racing for small budgets."""
+
+    name = "budget_contention"
+    budget_share = 0.3

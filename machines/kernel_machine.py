@@ -1,0 +1,44 @@
+"""The kernel machine: every operation family of the mission, interleaved at random.
+
+Goal: show that no interleaving of intent submission (phase by phase, whole calls and HTTP
+requests, malformed and oversized ones included), policy mutation, clock shifts (each clock, to
+drawn times and to the exact edges of intent windows), signer removal, rotation and revocation,
+budget consumption and limit changes, chaos injects and gated requests, freezes, idempotent
+retries and presented faults (tampered, forged, mismatched and missing artifacts) breaks any of
+the 20 invariants of kernel-spec.md section 11.
+
+Method: the phases of a call flow through the bundles begun -> decided -> intended -> executed,
+each phase consuming from the stage before, so Hypothesis interleaves several calls' phases with
+everything else; the invariants run after every step, incrementally, and in full (with a replay
+into a fresh kernel) at the end of every run.
+"""
+
+from __future__ import annotations
+
+from machines.common import (
+    BudgetRules,
+    CallRules,
+    ClockRules,
+    FaultRules,
+    FreezeRules,
+    HttpCallRules,
+    HttpOpsRules,
+    PolicyRules,
+    SignerRules,
+)
+
+
+class KernelMachine(
+    CallRules,
+    PolicyRules,
+    ClockRules,
+    SignerRules,
+    BudgetRules,
+    FreezeRules,
+    HttpCallRules,
+    HttpOpsRules,
+    FaultRules,
+):
+    """Every rule family against one kernel."""
+
+    name = "kernel"

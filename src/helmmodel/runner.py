@@ -1,0 +1,266 @@
+"""Run machines against the correct kernel or a named variant, and report what they reached.
+
+Machines are found in a directory (``./machines`` by default): every module there that defines a
+:class:`~helmmodel.stateful.TracedMachine` subclass with a ``name``. Kernels are found by name in
+:data:`KERNELS` (``correct``, and whatever :func:`register_kernel` adds, such as the mutants).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import attrs
+from hypothesis import settings as Settings
+from hypothesis.stateful import run_state_machine_as_test
+
+from helmmodel.driver import KernelFactory
+from helmmodel.errors import HelmModelError
+from helmmodel.kernel import Kernel
+from helmmodel.stateful import Failure, Stats, TracedMachine, machine_for, transitions
+
+KERNELS: dict[str, KernelFactory] = {"correct": Kernel}
+
+# What the spec says a run must be able to reach (the coverage floor of the kernel machine).
+VERDICTS = ("ALLOW", "DENY", "ESCALATE")
+REASON_CODES = (
+    "SYSTEM_FROZEN",
+    "ERR_TOOL_NOT_FOUND",
+    "SCHEMA_VIOLATION",
+    "BUDGET_ERROR",
+    "BUDGET_EXCEEDED",
+    "NO_POLICY_DEFINED",
+    "PRG_EVALUATION_ERROR",
+    "MISSING_REQUIREMENT",
+    "APPROVAL_REQUIRED",
+)
+INTENT_REFUSALS = (
+    "SYSTEM_FROZEN",
+    "VERDICT_NOT_ALLOW",
+    "DECISION_SIGNATURE_INVALID",
+    "POLICY_EPOCH_CHANGED",
+    "DIGEST_MISMATCH",
+    "SIGNER_UNAVAILABLE",
+)
+EXECUTION_REFUSALS = (
+    "SYSTEM_FROZEN",
+    "MISSING_ARTIFACT",
+    "INTENT_MISMATCH",
+    "DIGEST_MISMATCH",
+    "DECISION_SIGNATURE_INVALID",
+    "INTENT_SIGNATURE_INVALID",
+    "VERDICT_NOT_ALLOW",
+    "INTENT_NOT_YET_VALID",
+    "INTENT_EXPIRED",
+    "SIGNER_UNAVAILABLE",
+)
+HTTP_STATUSES = ("200", "201", "400", "401", "403", "404", "405", "413", "429", "503")
+EXPECTED_OUTCOMES: dict[str, tuple[str, ...]] = {
+    "verdict": VERDICTS,
+    "reason_code": REASON_CODES,
+    "intent_refused": INTENT_REFUSALS,
+    "execution_refused": EXECUTION_REFUSALS,
+    "http": HTTP_STATUSES,
+    "fail_closed": ("SIGNER_UNAVAILABLE",),
+    "executed": ("SUCCESS", "TOOL_ERROR"),
+    "receipt": ("accepted", "RECEIPT_SIGNATURE_INVALID"),
+}
+_LABELS = {
+    "verdict": "verdicts",
+    "reason_code": "reason codes",
+    "intent_refused": "intent refusals",
+    "execution_refused": "execution refusals",
+    "http": "HTTP statuses",
+    "fail_closed": "fail-closed",
+    "executed": "executions",
+    "receipt": "receipt checks",
+}
+
+
+class RunnerError(HelmModelError):
+    """A bad machine directory, machine name or kernel name."""
+
+
+def register_kernel(name: str, factory: KernelFactory) -> None:
+    """Make *factory* runnable as ``--kernel NAME``."""
+    KERNELS[name] = factory
+
+
+def kernel_factory(name: str) -> KernelFactory:
+    if name not in KERNELS:
+        raise RunnerError(f"unknown kernel {name!r}; known kernels: {', '.join(sorted(KERNELS))}")
+    return KERNELS[name]
+
+
+def load_machines(directory: str | Path = "machines") -> dict[str, type[TracedMachine]]:
+    """Every named machine defined by the modules of *directory*, by name."""
+    path = Path(directory).resolve()
+    if not path.is_dir():
+        raise RunnerError(
+            f"no machine directory at {path}: run from the repository root or pass --machines DIR"
+        )
+    # The directory is imported as a package named after it, so its modules can import each
+    # other (``from machines.common import ...``).
+    parent = str(path.parent)
+    if parent not in sys.path:
+        sys.path.insert(0, parent)
+    found: dict[str, type[TracedMachine]] = {}
+    for module_path in sorted(path.glob("*.py")):
+        if module_path.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{path.name}.{module_path.stem}")
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, TracedMachine)
+                and value.__module__ == module.__name__
+                and isinstance(getattr(value, "name", None), str)
+            ):
+                found[value.name] = value  # type: ignore[attr-defined]
+    if not found:
+        raise RunnerError(f"{path} defines no machine (a TracedMachine subclass with a name)")
+    return found
+
+
+@attrs.define
+class MachineResult:
+    """What one machine's run did and found."""
+
+    machine: str
+    kernel: str
+    profile: str
+    seconds: float
+    stats: Stats
+    rules: tuple[str, ...]
+    failures: dict[str, Failure]
+    error: BaseException | None = None
+
+    @property
+    def examples(self) -> int:
+        return self.stats.examples
+
+    @property
+    def steps(self) -> int:
+        return self.stats.steps
+
+    @property
+    def steps_per_second(self) -> float:
+        return self.steps / self.seconds if self.seconds else 0.0
+
+    def reached(self, facet: str) -> Counter[str]:
+        return Counter(
+            {value: n for (key, value), n in self.stats.outcomes.items() if key == facet}
+        )
+
+    def unreached(self) -> dict[str, list[str]]:
+        """Expected outcomes and rules this run never reached."""
+        missing = {
+            facet: [value for value in expected if not self.reached(facet)[value]]
+            for facet, expected in EXPECTED_OUTCOMES.items()
+        }
+        missing["rules"] = [rule for rule in self.rules if not self.stats.rules[rule]]
+        return {facet: values for facet, values in missing.items() if values}
+
+
+def run_machine(
+    machine: type[TracedMachine],
+    *,
+    kernel: str = "correct",
+    profile_settings: Settings,
+    profile: str,
+    max_examples: int | None = None,
+) -> MachineResult:
+    """Run *machine* against the kernel named *kernel*; never raises for a violation."""
+    variant = machine_for(machine, kernel, kernel_factory(kernel))
+    variant.stats = Stats()
+    budget = max_examples or max(1, round(profile_settings.max_examples * machine.budget_share))
+    run_settings = Settings(profile_settings, max_examples=budget)
+    start = time.perf_counter()
+    error: BaseException | None = None
+    try:
+        run_state_machine_as_test(variant, settings=run_settings)
+    except Exception as caught:  # a violation (or several, as an ExceptionGroup)
+        error = caught
+    seconds = time.perf_counter() - start
+    return MachineResult(
+        machine.name,  # type: ignore[attr-defined]
+        kernel,
+        profile,
+        seconds,
+        variant.stats,
+        tuple(sorted(transitions(machine))),
+        dict(variant.failures),
+        error,
+    )
+
+
+def _counts(counter: Counter[str], order: Iterable[str] = ()) -> str:
+    ordered = [key for key in order if key in counter] + sorted(set(counter) - set(order))
+    return " · ".join(f"{key or '(empty)'} {counter[key]:,}" for key in ordered) or "none"
+
+
+def report(result: MachineResult, out: TextIO) -> None:
+    """Print one machine's figures, what it reached, and its verdict."""
+    print(
+        f"{result.machine} against the {result.kernel} kernel ({result.profile} profile): "
+        f"{result.examples:,} examples, {result.steps:,} steps, "
+        f"{result.steps_per_second:,.0f} steps/s, {result.seconds:.1f} s",
+        file=out,
+    )
+    print(f"  rules: {_counts(result.stats.rules)}", file=out)
+    for facet, expected in EXPECTED_OUTCOMES.items():
+        reached = result.reached(facet)
+        if reached:
+            print(f"  {_LABELS[facet]}: {_counts(reached, expected)}", file=out)
+    if result.error is None:
+        print("  result: no invariant violated", file=out)
+        return
+    if not result.failures:
+        print(f"  result: ERROR {type(result.error).__name__}: {result.error}", file=out)
+        return
+    for failure in result.failures.values():
+        print(
+            f"  result: VIOLATED {failure.invariant} (shortest trace {len(failure.steps)} steps): "
+            f"{failure.message}",
+            file=out,
+        )
+
+
+def select(
+    machines: dict[str, type[TracedMachine]], names: Sequence[str]
+) -> list[type[TracedMachine]]:
+    """The machines named (all of them when *names* is empty), in a stable order."""
+    unknown = [name for name in names if name not in machines]
+    if unknown:
+        raise RunnerError(
+            f"unknown machine {', '.join(map(repr, unknown))}; "
+            f"known machines: {', '.join(sorted(machines))}"
+        )
+    return [machines[name] for name in (names or sorted(machines))]
+
+
+def exit_status(results: Sequence[MachineResult]) -> int:
+    return 1 if any(result.error is not None for result in results) else 0
+
+
+def summary_line(results: Sequence[MachineResult]) -> str:
+    failed = [r.machine for r in results if r.error is not None]
+    steps = sum(r.steps for r in results)
+    seconds = sum(r.seconds for r in results)
+    verdict = f"FAILED: {', '.join(failed)}" if failed else "every invariant held"
+    return f"{len(results)} machines, {steps:,} steps in {seconds:.1f} s: {verdict}"
+
+
+def describe_machines(machines: dict[str, type[TracedMachine]]) -> list[tuple[str, str]]:
+    """``(name, first line of its module docstring)`` for each machine."""
+    rows = []
+    for name, machine in sorted(machines.items()):
+        doc: Any = sys.modules[machine.__module__].__doc__ or ""
+        rows.append((name, doc.strip().splitlines()[0] if doc.strip() else ""))
+    return rows

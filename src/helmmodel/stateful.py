@@ -1,0 +1,373 @@
+"""The base of every helmmodel state machine: traced rules, bundles of named values, invariants.
+
+A rule is written as a plain method returning ``(outcome, value)`` and declared with
+:func:`transition`, which registers it with Hypothesis and wraps it so that each call
+
+1. advances the checker's step counter,
+2. resolves bundle arguments (the machine passes :class:`Ref` objects; the rule sees payloads),
+3. appends one step to the machine's trace: the rule, its arguments as JSON with bundle values by
+   name, the outcome, the name of the value it produced, and the kernel's state digest after it,
+4. puts the produced value, if any, into the target bundle.
+
+Because the trace names bundle values and records plain JSON arguments, a run can be replayed by
+calling the same rule methods with no Hypothesis engine (:func:`replay_steps`): that is how the
+end-of-run check ``deterministic_replay`` works, and how saved regression cases replay.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar
+
+import attrs
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    invariant,
+    multiple,
+    precondition,
+    rule,
+)
+
+from helmmodel.driver import Driver, KernelFactory
+from helmmodel.errors import HelmModelError
+from helmmodel.invariants import ALL_INVARIANTS, Checker, InvariantViolation
+from helmmodel.kernel import Kernel, KernelConfig
+
+
+class ReplayError(HelmModelError):
+    """A recorded step cannot be replayed: an unknown rule, argument, or a dangling reference."""
+
+
+@attrs.frozen(eq=False)
+class Ref:
+    """A value in a bundle, with the name the trace knows it by."""
+
+    name: str
+    payload: Any
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+@attrs.frozen
+class Param:
+    """How a rule argument is drawn: a bundle (consumed or not) or a plain strategy."""
+
+    bundle: str | None = None
+    consume: bool = False
+
+
+@attrs.frozen
+class Transition:
+    """A rule's replay metadata."""
+
+    name: str
+    function: Callable[..., Any]
+    params: Mapping[str, Param]
+    target: str | None
+    guard: Callable[[Any], bool] | None
+
+
+def to_json(value: Any) -> Any:
+    """A drawn argument as JSON; bytes become ``{"$bytes": base64}``."""
+    if isinstance(value, Ref):
+        return {"$ref": value.name}
+    if isinstance(value, bytes):
+        return {"$bytes": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, dict):
+        return {key: to_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(item) for item in value]
+    return value
+
+
+def from_json(value: Any) -> Any:
+    """The inverse of :func:`to_json` for plain values (references are resolved by replay)."""
+    if isinstance(value, dict):
+        if set(value) == {"$bytes"}:
+            return base64.b64decode(value["$bytes"])
+        return {key: from_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [from_json(item) for item in value]
+    return value
+
+
+@attrs.define
+class Stats:
+    """Counts over a run: rules run, steps, and each facet of each outcome."""
+
+    examples: int = 0
+    steps: int = 0
+    rules: collections.Counter[str] = attrs.field(factory=collections.Counter)
+    outcomes: collections.Counter[tuple[str, str]] = attrs.field(factory=collections.Counter)
+
+    def count(self, rule_name: str, outcome: Mapping[str, Any]) -> None:
+        self.steps += 1
+        self.rules[rule_name] += 1
+        for key, value in outcome.items():
+            if key in COUNTED_FACETS:
+                self.outcomes[(key, str(value))] += 1
+
+
+# The outcome facets counted for coverage: what the kernel answered, not what a rule asked.
+COUNTED_FACETS = frozenset(
+    {
+        "begun",
+        "verdict",
+        "reason_code",
+        "fail_closed",
+        "intent",
+        "intent_refused",
+        "executed",
+        "execution_refused",
+        "receipt",
+        "http",
+        "error",
+    }
+)
+
+
+def transition(
+    *,
+    target: Bundle[Any] | None = None,
+    guard: Callable[[Any], bool] | None = None,
+    **arguments: Any,
+) -> Callable[[Callable[..., tuple[dict[str, Any], Any]]], Callable[..., Any]]:
+    """Declare a traced rule (see the module docstring); *guard* is its precondition."""
+
+    def decorate(function: Callable[..., tuple[dict[str, Any], Any]]) -> Callable[..., Any]:
+        params = {
+            name: Param(strategy.name, bool(getattr(strategy, "consume", False)))
+            if isinstance(strategy, Bundle)
+            else Param()
+            for name, strategy in arguments.items()
+        }
+        rule_name = function.__name__
+
+        @functools.wraps(function)
+        def traced(self: TracedMachine, **kwargs: Any) -> Any:
+            return self.run_transition(rule_name, function, target, kwargs)
+
+        traced.helmmodel_transition = Transition(  # type: ignore[attr-defined]
+            rule_name, traced, params, target.name if target is not None else None, guard
+        )
+        register = rule(target=target, **arguments) if target is not None else rule(**arguments)
+        decorated: Callable[..., Any] = register(traced)
+        if guard is not None:
+            decorated = precondition(guard)(decorated)
+        return decorated
+
+    return decorate
+
+
+@attrs.define
+class Failure:
+    """The shortest trace of a run that violated one invariant."""
+
+    invariant: str
+    message: str
+    steps: list[dict[str, Any]]
+
+
+class TracedMachine(RuleBasedStateMachine):
+    """A machine over one kernel, a driver and a checker, whose rules are traced."""
+
+    kernel_factory: ClassVar[KernelFactory] = Kernel
+    kernel_name: ClassVar[str] = "correct"
+    config: ClassVar[KernelConfig] = KernelConfig()
+    stats: ClassVar[Stats | None] = None
+    # This machine's share of the profile's example budget (the kernel machine takes it all).
+    budget_share: ClassVar[float] = 1.0
+    # Per invariant, the shortest failing trace seen in this run (the runner resets it).
+    failures: ClassVar[dict[str, Failure]] = {}
+    # False while replaying: the end-of-run replay must not start a replay of its own.
+    check_replay: bool = True
+    # Set once an invariant fails: the end-of-run checks would only repeat the failure.
+    failed: bool = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.driver = Driver.start(type(self).kernel_factory, type(self).config)
+        self.kernel = self.driver.kernel
+        self.ghost = self.driver.ghost
+        self.checker = Checker(self.kernel, self.ghost)
+        self.trace: list[dict[str, Any]] = []
+        self._names: collections.Counter[str] = collections.Counter()
+        self.set_up()
+        if type(self).stats is not None:
+            type(self).stats.examples += 1  # type: ignore[union-attr]
+
+    def set_up(self) -> None:
+        """Register tools, rules and budgets (not traced: part of the machine's definition)."""
+
+    # --- running a rule -------------------------------------------------------------------------
+
+    def run_transition(
+        self,
+        rule_name: str,
+        function: Callable[..., tuple[dict[str, Any], Any]],
+        target: Bundle[Any] | None,
+        kwargs: dict[str, Any],
+    ) -> Any:
+        self.ghost.step += 1
+        arguments = {name: to_json(value) for name, value in kwargs.items()}
+        plain = {
+            name: value.payload if isinstance(value, Ref) else value
+            for name, value in kwargs.items()
+        }
+        outcome, produced = function(self, **plain)
+        result = None
+        if target is not None and produced is not None:
+            self._names[target.name] += 1
+            result = Ref(f"{target.name}_{self._names[target.name]}", produced)
+        self.trace.append(
+            {
+                "rule": rule_name,
+                "args": arguments,
+                "outcome": outcome,
+                "result": result.name if result is not None else None,
+                "digest": self.kernel.state_digest(),
+            }
+        )
+        if type(self).stats is not None and self.check_replay:
+            type(self).stats.count(rule_name, outcome)  # type: ignore[union-attr]
+        if target is None:
+            return None
+        return result if result is not None else multiple()
+
+    # --- invariants -------------------------------------------------------------------------------
+
+    def check(self, name: str, *, full: bool = False) -> None:
+        """Run one invariant; on a violation remember this run's trace if it is the shortest."""
+        fn = _INVARIANTS_BY_NAME[name]
+        try:
+            self.checker.check(fn, full=full, replay=self._replay_digests if full else None)
+        except InvariantViolation as violation:
+            self._remember(violation)
+            raise
+
+    def _remember(self, violation: InvariantViolation) -> None:
+        self.failed = True
+        failures = type(self).failures
+        known = failures.get(violation.invariant)
+        if known is None or len(self.trace) < len(known.steps):
+            failures[violation.invariant] = Failure(
+                violation.invariant, str(violation), list(self.trace)
+            )
+
+    def teardown(self) -> None:
+        """At the end of a run: every invariant in full, including the fresh-kernel replay."""
+        if not self.check_replay or self.failed:
+            return
+        for name in _INVARIANT_NAMES:
+            self.check(name, full=True)
+
+    def _replay_digests(self) -> tuple[list[str], list[str]]:
+        replayed = replay_steps(type(self), self.trace, check=False)
+        return [step["digest"] for step in replayed.trace], [step["digest"] for step in self.trace]
+
+
+_INVARIANTS_BY_NAME = {fn.__name__: fn for fn in ALL_INVARIANTS}
+_INVARIANT_NAMES = tuple(_INVARIANTS_BY_NAME)
+
+
+def _invariant_rule(name: str) -> Callable[[TracedMachine], None]:
+    def check_one(self: TracedMachine) -> None:
+        self.check(name)
+
+    check_one.__name__ = f"invariant_{name}"
+    check_one.__doc__ = _INVARIANTS_BY_NAME[name].__doc__
+    return check_one
+
+
+# One @invariant per spec invariant but the last, which runs at the end of each run.
+for _name in _INVARIANT_NAMES[:-1]:
+    setattr(TracedMachine, f"invariant_{_name}", invariant()(_invariant_rule(_name)))
+
+
+def transitions(machine: type[TracedMachine]) -> dict[str, Transition]:
+    """Every traced rule of *machine*, by name."""
+    found: dict[str, Transition] = {}
+    for klass in reversed(machine.__mro__):
+        for value in vars(klass).values():
+            spec = getattr(value, "helmmodel_transition", None)
+            if isinstance(spec, Transition):
+                found[spec.name] = spec
+    return found
+
+
+def replay_steps(
+    machine: type[TracedMachine], steps: Iterable[Mapping[str, Any]], *, check: bool = True
+) -> TracedMachine:
+    """Replay recorded steps on a fresh machine by calling its rules, no Hypothesis engine.
+
+    With *check*, the invariants run after every step as in a normal run. Raises ReplayError for
+    a step that names an unknown rule or argument, a dangling reference, or a failed guard.
+    """
+    instance = machine()
+    instance.check_replay = False
+    if machine.stats is not None:  # a replay is not an example of the run
+        machine.stats.examples -= 1
+    known = transitions(machine)
+    values: dict[str, Ref] = {}
+    for number, step in enumerate(steps, start=1):
+        spec = known.get(step.get("rule", ""))
+        if spec is None:
+            raise ReplayError(f"step {number}: the machine has no rule {step.get('rule')!r}")
+        args = step.get("args", {})
+        unknown = set(args) - set(spec.params)
+        missing = set(spec.params) - set(args)
+        if unknown or missing:
+            raise ReplayError(
+                f"step {number} ({spec.name}): arguments {sorted(unknown)} are unknown, "
+                f"{sorted(missing)} are missing"
+            )
+        kwargs: dict[str, Any] = {}
+        for name, param in spec.params.items():
+            value = args[name]
+            if param.bundle is None:
+                kwargs[name] = from_json(value)
+                continue
+            ref_name = value.get("$ref") if isinstance(value, dict) else None
+            if ref_name not in values:
+                raise ReplayError(f"step {number} ({spec.name}): {name} = {value!r} is dangling")
+            kwargs[name] = values[ref_name]
+            if param.consume:
+                del values[ref_name]
+        if spec.guard is not None and not spec.guard(instance):
+            raise ReplayError(f"step {number} ({spec.name}): its precondition does not hold")
+        result = spec.function(instance, **kwargs)
+        recorded_name = step.get("result")
+        if isinstance(result, Ref) and recorded_name:
+            values[recorded_name] = Ref(recorded_name, result.payload)
+        if check:
+            for name in _INVARIANT_NAMES[:-1]:
+                instance.check(name)
+    return instance
+
+
+def machine_for(
+    machine: type[TracedMachine], name: str, factory: KernelFactory
+) -> type[TracedMachine]:
+    """A subclass of *machine* that runs against the kernel *factory* makes."""
+    return type(
+        machine.__name__,
+        (machine,),
+        {
+            "kernel_factory": staticmethod(factory),
+            "kernel_name": name,
+            "failures": {},
+            "__module__": machine.__module__,
+        },
+    )
+
+
+# Strategy helpers shared by the machines.
+def identifiers(prefix: str, count: int) -> st.SearchStrategy[str]:
+    """One of *count* fixed identifiers ``prefix0``.. (few, so that they collide often)."""
+    return st.sampled_from([f"{prefix}{i}" for i in range(count)])
