@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -26,6 +26,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from helmmodel.kernel.records import Decision, Effect, Intent, Receipt, Request
 
 # --- the checker's canonical encoder ------------------------------------------------------------
+
+
+# JSON string quoting as RFC 8785 wants it (only U+0000..U+001F, quote and backslash escaped);
+# the C function behind json.dumps(ensure_ascii=False), without json.dumps's per-call overhead.
+_quote: Callable[[str], str] = json.encoder.encode_basestring
 
 
 def jcs(value: Any) -> bytes:
@@ -45,7 +50,7 @@ def _jcs(value: Any) -> str:
             raise ValueError(f"unsafe integer {value}")
         return str(value)
     if type(value) is str:
-        return json.dumps(value, ensure_ascii=False)
+        return _quote(value)
     if type(value) is list or type(value) is tuple:
         return "[" + ",".join(_jcs(item) for item in value) + "]"
     if type(value) is dict:

@@ -777,10 +777,12 @@ class Checker:
     def __init__(self, kernel: Kernel, ghost: Ghost) -> None:
         self.kernel = kernel
         self.ghost = ghost
-        self.memos: dict[str, dict[str, Any]] = {name: {} for name in INVARIANT_NAMES}
+        self.views = {name: View(kernel, ghost, {}) for name in INVARIANT_NAMES}
 
     def view(self, name: str, *, full: bool = False, replay: Any = None) -> View:
-        return View(self.kernel, self.ghost, self.memos[name], full, replay)
+        view = self.views[name]
+        view.full, view.replay = full, replay
+        return view
 
     def check(self, invariant: Callable[[View], None], **mode: Any) -> None:
         """Run one invariant; raise InvariantViolation if it is broken."""

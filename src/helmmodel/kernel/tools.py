@@ -6,6 +6,8 @@ Behaviours are deterministic: ``echo`` returns its arguments, ``sum`` adds its i
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +29,23 @@ SCHEMA_VIOLATION = "SCHEMA_VIOLATION"
 
 class ToolError(Exception):
     """The tool ran and failed: a value (``status = TOOL_ERROR``), never a kernel error."""
+
+
+@functools.lru_cache(maxsize=256)
+def _schema_problem(schema_jcs: bytes) -> SchemaError | None:
+    try:
+        jsonschema.Draft202012Validator.check_schema(json.loads(schema_jcs))
+    except SchemaError as exc:
+        return exc
+    return None
+
+
+def _check_schema(schema_jcs: bytes, schema: Mapping[str, Any]) -> None:
+    """Raise SchemaError unless *schema* compiles. Checking a schema against the metaschema
+    costs milliseconds and is a pure function of its canonical bytes, so it is memoised."""
+    problem = _schema_problem(schema_jcs)
+    if problem is not None:
+        raise problem
 
 
 @attrs.frozen
@@ -93,8 +112,7 @@ class ToolTable:
         if not isinstance(schema, Mapping):
             raise InvalidInput(f"the schema of tool {name!r} must be an object, not {schema!r}")
         try:
-            jsonschema.Draft202012Validator.check_schema(schema)
-            canonical_bytes(dict(schema))
+            _check_schema(canonical_bytes(dict(schema)), schema)
         except (SchemaError, CanonicalJSONError) as exc:
             message = getattr(exc, "message", str(exc))
             raise InvalidInput(

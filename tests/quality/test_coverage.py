@@ -1,0 +1,52 @@
+"""The coverage floor: a ci-profile run of the kernel machine reaches every rule and every
+verdict, reason code, refusal code and HTTP status of the spec (a starved machine fails here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from helmmodel import profiles, runner
+from helmmodel.runner import EXPECTED_OUTCOMES
+
+MACHINES = Path(__file__).resolve().parents[2] / "machines"
+
+
+@pytest.fixture(scope="module")
+def kernel_run() -> runner.MachineResult:
+    """One ci-profile run of the kernel machine against the correct kernel."""
+    machines = runner.load_machines(MACHINES)
+    return runner.run_machine(
+        machines["kernel"], profile_settings=profiles.load("ci"), profile="ci"
+    )
+
+
+def test_correct_kernel_violates_nothing(kernel_run: runner.MachineResult) -> None:
+    """The correct kernel breaks no invariant in the ci run."""
+    assert None is kernel_run.error, [f.message for f in kernel_run.failures.values()]
+
+
+def test_every_rule_runs(kernel_run: runner.MachineResult) -> None:
+    """No rule of the kernel machine is starved by its bundles or guards."""
+    assert [] == kernel_run.unreached().get("rules", [])
+
+
+@pytest.mark.parametrize("facet", sorted(EXPECTED_OUTCOMES))
+def test_every_outcome_is_reached(kernel_run: runner.MachineResult, facet: str) -> None:
+    """Every expected value of each outcome facet (verdicts, codes, statuses) is reached."""
+    assert [] == kernel_run.unreached().get(facet, [])
+
+
+def test_unreached_names_what_a_starved_run_misses() -> None:
+    """A run that never reached something reports it, so this floor can fail."""
+    machines = runner.load_machines(MACHINES)
+    starved = runner.run_machine(
+        machines["error_budget"],
+        profile_settings=profiles.load("ci"),
+        profile="ci",
+        max_examples=5,
+    )
+    missing = starved.unreached()
+    assert "ALLOW" in missing["verdict"]
+    assert "execute_intent" not in missing.get("rules", [])  # not one of its rules
