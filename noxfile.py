@@ -27,9 +27,10 @@ def model(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
-    """Benchmarks (not tests): what a governed call costs against its Ed25519 floor."""
+    """Benchmarks (not tests): a governed call against its Ed25519 floor; checking's cost."""
     session.install("-e", ".")
     session.run("python", "benchmarks/bench_kernel.py", *session.posargs)
+    session.run("python", "benchmarks/bench_machines.py")
 
 
 @nox.session(python=PYTHON)
