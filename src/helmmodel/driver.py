@@ -87,6 +87,12 @@ class Driver:
         budget = self.kernel.budgets.get(budget_id) if budget_id else None
         return budget.consumed if budget is not None else 0
 
+    def _all_consumed(self) -> dict[str, int]:
+        return {budget: self._consumed(budget) for budget in self.ghost.budget_limits}
+
+    def _deltas(self, before: Mapping[str, int]) -> dict[str, int]:
+        return {budget: self._consumed(budget) - n for budget, n in before.items()}
+
     def _refused(self, error: Exception) -> Outcome:
         return {"error": type(error).__name__}
 
@@ -122,6 +128,7 @@ class Driver:
             budget_before = (ghost.budget_charged.get(budget_id, 0), ghost.budget_limits[budget_id])
         frozen, signer = ghost.frozen, ghost.keys.signer() is not None
         consumed_before = self._consumed(budget_id)
+        all_before = self._all_consumed()
         try:
             decision: Decision | None = self.kernel.decide(call)
             outcome = decision_outcome(decision)  # type: ignore[arg-type]
@@ -129,7 +136,16 @@ class Driver:
             decision, outcome = None, {"fail_closed": "SIGNER_UNAVAILABLE"}
         delta = self._consumed(budget_id) - consumed_before
         ghost.decided.append(
-            Decided(ghost.step, begun, decision, frozen, signer, budget_before, delta)
+            Decided(
+                ghost.step,
+                begun,
+                decision,
+                frozen,
+                signer,
+                budget_before,
+                delta,
+                self._deltas(all_before),
+            )
         )
         if decision is not None and decision.verdict == "ALLOW" and budget_id is not None:
             ghost.budget_charged[budget_id] = ghost.budget_charged.get(budget_id, 0) + 1
@@ -279,7 +295,14 @@ class Driver:
             decision = call.decision
             ghost.decided.append(
                 Decided(
-                    ghost.step, begun, decision, before.frozen, before.signer, budget_before, delta
+                    ghost.step,
+                    begun,
+                    decision,
+                    before.frozen,
+                    before.signer,
+                    budget_before,
+                    delta,
+                    self._deltas(before.kernel_consumed),
                 )
             )
             if decision is None or decision.verdict != "ALLOW":

@@ -288,6 +288,8 @@ class Decided:
     signer: bool
     budget_before: tuple[int, int] | None  # ghost (consumed, limit) before this decide
     kernel_consumed_delta: int  # change in the kernel's consumed for the call's budget
+    # Change in the kernel's consumed for every budget the checker knows, across this decide.
+    budget_deltas: dict[str, int] = attrs.field(factory=dict)
 
 
 @attrs.define
@@ -565,7 +567,8 @@ def endpoint(path: str) -> tuple[str, str] | None:
     return None
 
 
-def _bearer(headers: Mapping[str, str]) -> str | None:
+def bearer(headers: Mapping[str, str]) -> str | None:
+    """The bearer token of *headers* (any case), ``""`` for another scheme, or None."""
     for name, value in headers.items():
         if name.lower() == "authorization":
             scheme, _, token = value.strip().partition(" ")
@@ -600,7 +603,7 @@ def expected_http_status(
         return 405
     if name in ("specs", "promotions") and ghost.error_budget < 20:
         return 429
-    token = _bearer(headers)
+    token = bearer(headers)
     if name == "execute" and token is not None and token not in ghost.tokens:
         return 401
     if name == "inject":

@@ -25,6 +25,7 @@ from helmmodel.ghost import (
     Begun,
     Decided,
     Ghost,
+    bearer,
     check_set,
     decision_valid,
     effect_digest,
@@ -271,20 +272,22 @@ def no_effect_without_authority(view: View) -> None:
 
 def _at_most_once(view: View) -> Iterator[Problem]:
     first: dict[str, Any] = view.memo.setdefault("first", {})
+    runs: dict[str, int] = view.memo.setdefault("runs", {})
     if view.full:
         first.clear()
+        runs.clear()
     for execution in _new(view, "executions", view.ghost.executions):
         receipt, decision = execution.receipt, execution.decision
-        if receipt is None or decision is None:
+        if decision is None:
             continue
-        earlier = first.get(decision.id)
-        if earlier is None:
-            first[decision.id] = receipt
-            if execution.dispatched != 1:
-                yield execution.step, f"{decision.id} ran {execution.dispatched} times in a step"
-        elif execution.dispatched:
-            yield execution.step, f"{decision.id} was dispatched again"
-        elif earlier != receipt:
+        if execution.dispatched:
+            runs[decision.id] = runs.get(decision.id, 0) + execution.dispatched
+            if runs[decision.id] > 1:
+                yield execution.step, f"{decision.id} was dispatched {runs[decision.id]} times"
+        if receipt is None:
+            continue
+        earlier = first.setdefault(decision.id, receipt)
+        if earlier != receipt:
             yield execution.step, f"a retry of {decision.id} returned a different receipt"
 
 
@@ -362,9 +365,12 @@ def _every_call_attested(view: View) -> Iterator[Problem]:
     states: dict[str, str] = view.memo.setdefault("states", {})
     # call id -> (its decision's id or None when it failed closed, whether it is an ALLOW)
     decisions: dict[str, tuple[str | None, bool]] = view.memo.setdefault("decisions", {})
+    # decision id -> the call that made it (a refusal of it must name that call)
+    owners: dict[str, str] = view.memo.setdefault("owners", {})
     if view.full:
         states.clear()
         decisions.clear()
+        owners.clear()
     newly_decided = []
     for decided in _new(view, "decided", ghost.decided):
         decision = decided.decision
@@ -374,10 +380,20 @@ def _every_call_attested(view: View) -> Iterator[Problem]:
             decisions[call_id] = (None, False)
         else:
             decisions[call_id] = (decision.id, decision.verdict == "ALLOW")
+            owners[decision.id] = call_id
     for key in _new(view, "nodes", graph.order):
         node = graph.nodes[key]
         call_id = node.payload.get("call_id")
         refusal = "stage" in node.payload
+        presented = str(node.payload.get("decision_id"))
+        if refusal and owners.get(presented, call_id) != call_id:
+            yield (
+                ghost.step,
+                (
+                    f"a refusal of {presented} names {call_id}, not the call that made it "
+                    f"({owners[presented]})"
+                ),
+            )
         if call_id is None:
             if not (node.kind == "ATTESTATION" and refusal):
                 yield ghost.step, f"a {node.kind} node names no call"
@@ -421,15 +437,12 @@ def every_call_attested(view: View) -> None:
 def _denied_draws_nothing(view: View) -> Iterator[Problem]:
     for decided in _new(view, "decided", view.ghost.decided):
         decision = decided.decision
-        if (decision is None or decision.verdict != "ALLOW") and decided.kernel_consumed_delta:
+        changed = {budget: delta for budget, delta in decided.budget_deltas.items() if delta}
+        if decided.kernel_consumed_delta and not changed:
+            changed = {"its budget": decided.kernel_consumed_delta}
+        if (decision is None or decision.verdict != "ALLOW") and changed:
             what = decision.verdict if decision is not None else "a fail-closed evaluation"
-            yield (
-                decided.step,
-                (
-                    f"{decided.begun.call_id} ended {what} yet changed its budget by "
-                    f"{decided.kernel_consumed_delta}"
-                ),
-            )
+            yield decided.step, f"{decided.begun.call_id} ended {what} yet changed {changed}"
 
 
 def denied_draws_nothing(view: View) -> None:
@@ -549,6 +562,9 @@ def no_stale_intent(view: View) -> None:
 
 def _receipt_chain_intact(view: View) -> Iterator[Problem]:
     heads: dict[str, tuple[int, str]] = view.memo.setdefault("heads", {})
+    # A full walk starts over, and also compares what it recomputes with the links it kept:
+    # a receipt already checked (the last one of a chain included) must not have changed.
+    kept = dict(heads) if view.full else {}
     if view.full:
         heads.clear()
     step = view.ghost.step
@@ -570,6 +586,8 @@ def _receipt_chain_intact(view: View) -> Iterator[Problem]:
                 break
             link = receipt_link(receipt)
             heads[session] = (position + 1, link)
+            if kept.get(session, (0, ""))[0] == position + 1 and kept[session][1] != link:
+                yield step, f"session {session}: {receipt.receipt_id} changed after it was checked"
 
 
 def receipt_chain_intact(view: View) -> None:
@@ -678,7 +696,7 @@ def _error_budget_gate(view: View) -> Iterator[Problem]:
             if gated and exchange.specs_after != exchange.specs_before:
                 yield exchange.step, f"a gated POST {exchange.path} created something"
         if exchange.error_budget_after != exchange.error_budget_before:
-            token = (exchange.headers.get("Authorization") or "").removeprefix("Bearer ")
+            token = bearer(exchange.headers)
             if found != ("POST", "inject") or token not in ghost.admin_tokens:
                 yield exchange.step, "the error budget changed without an admin inject"
 

@@ -1165,7 +1165,10 @@ def test_at_most_once_fires_for_a_second_dispatch():
     call, decision, intent, _ = governed(driver, 1)
     act(driver, driver.execute, decision, intent, call.effect)
     error = violation(at_most_once, driver)
-    assert (driver.ghost.step, f"{decision.id} was dispatched again") == (error.step, error.detail)
+    assert (driver.ghost.step, f"{decision.id} was dispatched 2 times") == (
+        error.step,
+        error.detail,
+    )
 
 
 def test_at_most_once_fires_for_a_retry_with_another_receipt():
@@ -1183,7 +1186,7 @@ def test_at_most_once_fires_for_two_dispatches_in_one_execution():
     driver = make_driver(executor_class=DoubleDispatchExecutor)
     _, decision, _, _ = governed(driver, 1)
     error = violation(at_most_once, driver)
-    assert (driver.ghost.step, f"{decision.id} ran 2 times in a step") == (
+    assert (driver.ghost.step, f"{decision.id} was dispatched 2 times") == (
         error.step,
         error.detail,
     )
@@ -1440,7 +1443,7 @@ def test_denied_draws_nothing_fires_for_a_fail_closed_call_that_keeps_its_charge
     act(driver, driver.set_signing, False)
     decide(driver, call)
     error = violation(denied_draws_nothing, driver)
-    expected = f"{call.call_id} ended a fail-closed evaluation yet changed its budget by 1"
+    expected = f"{call.call_id} ended a fail-closed evaluation yet changed {{'b0': 1}}"
     assert (driver.ghost.step, expected) == (error.step, error.detail)
 
 
@@ -1450,7 +1453,7 @@ def test_denied_draws_nothing_fires_for_a_denial_that_charges_its_budget():
     call = begin(driver, 11, budget_id="b0")
     decide(driver, call)
     error = violation(denied_draws_nothing, driver)
-    expected = f"{call.call_id} ended DENY yet changed its budget by 1"
+    expected = f"{call.call_id} ended DENY yet changed {{'b0': 1}}"
     assert (driver.ghost.step, expected) == (error.step, error.detail)
 
 
