@@ -25,6 +25,13 @@ def model(session: nox.Session) -> None:
     session.run("helmmodel", "run", "--profile", "ci", *session.posargs)
 
 
+@nox.session(python=PYTHON)
+def replay(session: nox.Session) -> None:
+    """Replay every saved regression case (tests/regressions/, or the paths given)."""
+    session.install("-e", ".")
+    session.run("helmmodel", "replay", *(session.posargs or ["tests/regressions"]))
+
+
 @nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks (not tests): a governed call against its Ed25519 floor; checking's cost."""

@@ -6,8 +6,10 @@ import argparse
 import os
 import secrets
 import sys
+import tempfile
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 from helmmodel import __version__
 from helmmodel.errors import HelmModelError, InvalidInput
@@ -98,7 +100,91 @@ def build_parser() -> argparse.ArgumentParser:
         help="examples per machine, overriding the profile",
     )
     run.add_argument("--list", action="store_true", help="list the machines and exit")
+    run.add_argument(
+        "--corpus",
+        default=None,
+        metavar="DIR",
+        help="where to save counterexamples (default: tests/regressions for the correct kernel, "
+        "a new temporary directory for any other kernel)",
+    )
+
+    replay = commands.add_parser(
+        "replay",
+        help="replay saved traces and check each still does what its status says",
+        description="Replay trace files (or every *.json under a directory) with no Hypothesis "
+        "engine; report reproduced, fixed, diverged or invalid for each.",
+    )
+    replay.add_argument("paths", nargs="+", metavar="PATH")
+
+    promote = commands.add_parser(
+        "promote",
+        help="mark a saved trace fixed (or open) and re-record its outcomes and digests",
+        description="Replay a trace; if it behaves as the new status says, re-record its "
+        "outcomes and state digests and write the status into the file.",
+    )
+    promote.add_argument("path", metavar="PATH")
+    promote.add_argument("--status", choices=["fixed", "open"], default="fixed")
+
+    show = commands.add_parser(
+        "show",
+        help="print a trace as a table and as a runnable Python program",
+        description="Print a trace as a table and as a program; --pytest writes a test file.",
+    )
+    show.add_argument("path", metavar="PATH")
+    show.add_argument("--pytest", metavar="FILE", help="write a standalone regression test here")
+
+    for command in (run, replay, promote, show):
+        _add_import(command)
+    for command in (replay, promote):
+        command.add_argument(
+            "--machines",
+            dest="machine_dir",
+            default="machines",
+            metavar="DIR",
+            help="directory of machine modules (default: ./machines)",
+        )
     return parser
+
+
+def _add_import(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE first (it may register kernel variants); may be repeated",
+    )
+
+
+def _import_modules(names: list[str]) -> None:
+    import importlib
+
+    if names and "" not in sys.path and str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))  # as `python -m` would: modules of the checkout
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise HelmModelError(f"cannot import {name!r} (--import): {exc}") from None
+
+
+REPOSITORY_CORPUS = Path("tests/regressions")
+
+
+def corpus_for(kernel: str, given: str | None) -> Path:
+    """The corpus a run saves into; only the correct kernel's may be the repository's."""
+    if given is not None:
+        path = Path(given)
+        if kernel != "correct" and path.resolve() == REPOSITORY_CORPUS.resolve():
+            raise HelmModelError(
+                f"--corpus {given}: counterexamples of the {kernel!r} kernel never go into the "
+                "repository's corpus; give another directory"
+            )
+        return path
+    if kernel == "correct":
+        return REPOSITORY_CORPUS
+    return Path(tempfile.mkdtemp(prefix=f"helmmodel-{kernel}-"))
 
 
 def _positive(text: str) -> int:
@@ -116,9 +202,11 @@ def run(args: argparse.Namespace) -> int:
     from helmmodel import profiles, runner
 
     try:
+        _import_modules(args.imports)
         profile = profiles.profile_name(args.profile)
         profile_settings = profiles.load(profile)
         runner.kernel_factory(args.kernel)
+        corpus = corpus_for(args.kernel, args.corpus)
         machines = runner.load_machines(args.machine_dir)
         if args.list:
             for name, line in runner.describe_machines(machines):
@@ -139,6 +227,8 @@ def run(args: argparse.Namespace) -> int:
             max_examples=args.max_examples,
         )
         runner.report(result, sys.stdout)
+        if result.failures:
+            runner.capture(result, corpus, sys.stdout)
         results.append(result)
     print(runner.summary_line(results))
     return runner.exit_status(results)
@@ -178,13 +268,111 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def replay(args: argparse.Namespace) -> int:
+    """Run ``helmmodel replay``: a verdict per file; 0 only if every file matches its status."""
+    from helmmodel import replay as replaying
+    from helmmodel import runner
+    from helmmodel import trace as traces
+
+    try:
+        _import_modules(args.imports)
+        machines = runner.load_machines(args.machine_dir)
+        paths = traces.find(args.paths)
+        if not paths:
+            raise HelmModelError(f"no trace files in {' '.join(args.paths)}")
+        loaded = [(path, traces.load(path)) for path in paths]
+    except HelmModelError as exc:
+        print(f"helmmodel replay: {exc}", file=sys.stderr)
+        return 2
+    mismatched = invalid = 0
+    for path, trace in loaded:
+        verdict = replaying.judge(trace, machines)
+        matches = verdict.matches(trace.status)
+        mismatched += not matches
+        invalid += verdict.verdict == replaying.INVALID
+        mark = "ok" if matches else f"MISMATCH: status {trace.status} expects "
+        mark += "" if matches else replaying.EXPECTED_VERDICT[trace.status]
+        print(f"{path}: {verdict.verdict} ({mark}): {verdict.detail}")
+        if verdict.drift:
+            print(
+                f"  drift: state digests differ at steps {verdict.drift} with the same outcomes "
+                "(the kernel's state is encoded differently now); "
+                f"`helmmodel promote {path} --status {trace.status}` re-records them"
+            )
+        if not matches and verdict.verdict == replaying.FIXED:
+            print(f"  the case passes now: `helmmodel promote {path}` marks it fixed")
+    print(f"{len(loaded)} traces replayed, {len(loaded) - mismatched} as their status says")
+    return 2 if invalid else 1 if mismatched else 0
+
+
+def promote(args: argparse.Namespace) -> int:
+    """Run ``helmmodel promote``: re-record a trace under a new status, if it behaves so."""
+    from helmmodel import replay as replaying
+    from helmmodel import runner
+    from helmmodel import trace as traces
+
+    try:
+        _import_modules(args.imports)
+        machines = runner.load_machines(args.machine_dir)
+        trace = traces.load(args.path)
+    except HelmModelError as exc:
+        print(f"helmmodel promote: {exc}", file=sys.stderr)
+        return 2
+    verdict = replaying.judge(trace, machines)
+    wanted = replaying.EXPECTED_VERDICT[args.status]
+    behaves = verdict.verdict == wanted or (
+        args.status == "fixed"
+        and verdict.verdict == replaying.DIVERGED
+        and verdict.replayed is not None
+        and verdict.replayed.violation is None
+    )
+    if not behaves or verdict.replayed is None:
+        print(
+            f"helmmodel promote: {args.path} is {verdict.verdict} ({verdict.detail}); "
+            f"it cannot be marked {args.status}",
+            file=sys.stderr,
+        )
+        return 1
+    trace.status = args.status
+    trace.steps = verdict.replayed.steps
+    if verdict.replayed.violation is not None:
+        trace.message = str(verdict.replayed.violation)
+    traces.write_atomically(Path(args.path), trace.to_json())
+    print(f"{args.path}: marked {args.status}, {len(trace.steps)} steps re-recorded")
+    return 0
+
+
+def show(args: argparse.Namespace) -> int:
+    """Run ``helmmodel show``: the trace as a table and a program (or a pytest file)."""
+    from helmmodel import show as showing
+    from helmmodel import trace as traces
+
+    try:
+        _import_modules(args.imports)
+        trace = traces.load(args.path)
+    except HelmModelError as exc:
+        print(f"helmmodel show: {exc}", file=sys.stderr)
+        return 2
+    if args.pytest:
+        Path(args.pytest).write_text(showing.pytest_file(trace, args.path), encoding="utf-8")
+        print(f"wrote {args.pytest}")
+        return 0
+    print(f"{args.path}: {trace.machine} against the {trace.kernel} kernel, status {trace.status}")
+    print(f"violates {trace.invariant}: {trace.message}\n")
+    print(showing.table(trace))
+    print()
+    print(showing.program(trace))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve(args)
-    if args.command == "run":
-        return run(args)
+    commands = {"run": run, "replay": replay, "promote": promote, "show": show}
+    if args.command in commands:
+        return commands[args.command](args)
     parser.print_help()
     return 2

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import attrs
+from hypothesis import Phase
 from hypothesis import settings as Settings
 from hypothesis.stateful import run_state_machine_as_test
 
@@ -140,6 +141,8 @@ class MachineResult:
     rules: tuple[str, ...]
     failures: dict[str, Failure]
     error: BaseException | None = None
+    variant: type[TracedMachine] | None = None
+    saved: dict[str, Path] = attrs.field(factory=dict)  # invariant -> saved trace
 
     @property
     def examples(self) -> int:
@@ -175,12 +178,18 @@ def run_machine(
     profile_settings: Settings,
     profile: str,
     max_examples: int | None = None,
+    shrink: bool = True,
 ) -> MachineResult:
-    """Run *machine* against the kernel named *kernel*; never raises for a violation."""
+    """Run *machine* against the kernel named *kernel*; never raises for a violation.
+
+    Without *shrink*, Hypothesis's shrinker is skipped: the minimizer makes the first failing
+    trace 1-minimal by replay anyway, in far less time (used for the mutant catalogue).
+    """
     variant = machine_for(machine, kernel, kernel_factory(kernel))
     variant.stats = Stats()
     budget = max_examples or max(1, round(profile_settings.max_examples * machine.budget_share))
-    run_settings = Settings(profile_settings, max_examples=budget)
+    phases = [p for p in profile_settings.phases if shrink or p is not Phase.shrink]
+    run_settings = Settings(profile_settings, max_examples=budget, phases=phases)
     start = time.perf_counter()
     error: BaseException | None = None
     try:
@@ -197,7 +206,55 @@ def run_machine(
         tuple(sorted(transitions(machine))),
         dict(variant.failures),
         error,
+        variant,
     )
+
+
+def capture(
+    result: MachineResult, corpus: Path, out: TextIO, seed: int | None = None
+) -> dict[str, Path]:
+    """Make each violated invariant's shortest trace 1-minimal and save it into *corpus*.
+
+    Prints the lengths before and after and the path; attaches the paths to the run's error.
+    """
+    from helmmodel.minimize import minimize
+    from helmmodel.replay import replay, still_fails
+    from helmmodel.trace import Trace, git_commit, save
+
+    assert result.variant is not None
+    for invariant, failure in sorted(result.failures.items()):
+        fails = still_fails(result.variant, invariant)
+        if not fails(failure.steps):
+            print(
+                f"  {invariant}: the shortest trace ({len(failure.steps)} steps) does not fail "
+                "again on replay, so it is not saved (a failure that depends on more than the "
+                "trace records: report it as a checker bug)",
+                file=out,
+            )
+            continue
+        minimal = minimize(failure.steps, fails)
+        final = replay(result.variant, minimal)
+        violation = final.violation
+        trace = Trace(
+            machine=result.machine,
+            kernel=result.kernel,
+            invariant=invariant,
+            message=str(violation) if violation is not None else failure.message,
+            steps=final.steps,
+            profile=result.profile,
+            seed=seed,
+            git_commit=git_commit(),
+        )
+        path = save(trace, corpus)
+        result.saved[invariant] = path
+        print(
+            f"  {invariant}: shrunk trace {len(failure.steps)} steps, 1-minimal "
+            f"{len(final.steps)} steps, saved to {path}",
+            file=out,
+        )
+        if result.error is not None:
+            result.error.add_note(f"helmmodel: {invariant} counterexample saved to {path}")
+    return result.saved
 
 
 def _counts(counter: Counter[str], order: Iterable[str] = ()) -> str:

@@ -19,6 +19,8 @@ from __future__ import annotations
 import base64
 import collections
 import functools
+import time
+import typing
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
@@ -71,6 +73,7 @@ class Transition:
     params: Mapping[str, Param]
     target: str | None
     guard: Callable[[Any], bool] | None
+    types: Mapping[str, type] = attrs.field(factory=dict)  # declared types of plain arguments
 
 
 def to_json(value: Any) -> Any:
@@ -103,6 +106,9 @@ class Stats:
 
     examples: int = 0
     steps: int = 0
+    started: float = attrs.field(factory=time.perf_counter)
+    # When the first invariant violation of the run happened: examples run, seconds since start.
+    first_failure: tuple[int, float] | None = None
     rules: collections.Counter[str] = attrs.field(factory=collections.Counter)
     outcomes: collections.Counter[tuple[str, str]] = attrs.field(factory=collections.Counter)
 
@@ -153,8 +159,14 @@ def transition(
         def traced(self: TracedMachine, **kwargs: Any) -> Any:
             return self.run_transition(rule_name, function, target, kwargs)
 
+        hints = typing.get_type_hints(function)
+        types = {
+            name: hints[name]
+            for name, param in params.items()
+            if param.bundle is None and isinstance(hints.get(name), type)
+        }
         traced.helmmodel_transition = Transition(  # type: ignore[attr-defined]
-            rule_name, traced, params, target.name if target is not None else None, guard
+            rule_name, traced, params, target.name if target is not None else None, guard, types
         )
         register = rule(target=target, **arguments) if target is not None else rule(**arguments)
         decorated: Callable[..., Any] = register(traced)
@@ -253,6 +265,9 @@ class TracedMachine(RuleBasedStateMachine):
 
     def _remember(self, violation: InvariantViolation) -> None:
         self.failed = True
+        stats = type(self).stats
+        if stats is not None and stats.first_failure is None and self.check_replay:
+            stats.first_failure = (stats.examples, time.perf_counter() - stats.started)
         failures = type(self).failures
         known = failures.get(violation.invariant)
         if known is None or len(self.trace) < len(known.steps):
@@ -298,14 +313,24 @@ def transitions(machine: type[TracedMachine]) -> dict[str, Transition]:
 
 
 def replay_steps(
-    machine: type[TracedMachine], steps: Iterable[Mapping[str, Any]], *, check: bool = True
+    machine: type[TracedMachine],
+    steps: Iterable[Mapping[str, Any]],
+    *,
+    check: bool = True,
+    finish: bool = False,
+    instance: TracedMachine | None = None,
 ) -> TracedMachine:
     """Replay recorded steps on a fresh machine by calling its rules, no Hypothesis engine.
 
-    With *check*, the invariants run after every step as in a normal run. Raises ReplayError for
-    a step that names an unknown rule or argument, a dangling reference, or a failed guard.
+    With *check*, the invariants run after every step as in a normal run; with *finish*, the
+    end-of-run checks too (every invariant in full, with the fresh-kernel replay). Raises
+    ReplayError for a step that names an unknown rule or argument, gives an argument of the wrong
+    type, refers to a value no earlier step produced (or one already consumed), or whose guard
+    does not hold. *instance*, when given, is the machine to replay on (so that a caller keeps
+    its partial trace when an invariant fails).
     """
-    instance = machine()
+    if instance is None:
+        instance = machine()
     instance.check_replay = False
     if machine.stats is not None:  # a replay is not an example of the run
         machine.stats.examples -= 1
@@ -328,6 +353,7 @@ def replay_steps(
             value = args[name]
             if param.bundle is None:
                 kwargs[name] = from_json(value)
+                _check_type(number, spec, name, kwargs[name])
                 continue
             ref_name = value.get("$ref") if isinstance(value, dict) else None
             if ref_name not in values:
@@ -343,7 +369,26 @@ def replay_steps(
             values[recorded_name] = Ref(recorded_name, result.payload)
         if check:
             instance.invariants_hold()
+    if finish:
+        instance.check_replay = True
+        instance.teardown()
     return instance
+
+
+_JSON_TYPES = {int: "an integer", str: "a string", bool: "true or false", dict: "an object"}
+
+
+def _check_type(number: int, spec: Transition, name: str, value: Any) -> None:
+    """Refuse an argument whose JSON type is not the one the rule's signature declares."""
+    expected = spec.types.get(name)
+    if expected is None or expected not in _JSON_TYPES:
+        return
+    wrong = type(value) is not expected and not (expected is dict and isinstance(value, dict))
+    if wrong or (expected is int and type(value) is bool):
+        raise ReplayError(
+            f"step {number} ({spec.name}): argument {name} must be {_JSON_TYPES[expected]}, "
+            f"not {value!r}"
+        )
 
 
 def machine_for(

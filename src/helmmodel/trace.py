@@ -81,6 +81,10 @@ class Trace:
         )
         return hashlib.sha256(material.encode("utf-8")).hexdigest()[:IDENTITY_CHARS]
 
+    def machine_class_name(self) -> str:
+        """A class name for the machine in a printed program (``kernel`` -> ``KernelMachine``)."""
+        return "".join(part.capitalize() for part in self.machine.split("_")) + "Machine"
+
     def file_name(self) -> str:
         return f"{self.invariant}-{self.identity()}.json"
 
