@@ -277,9 +277,10 @@ def replay(args: argparse.Namespace) -> int:
     try:
         _import_modules(args.imports)
         machines = runner.load_machines(args.machine_dir)
+        missing = [path for path in args.paths if not Path(path).exists()]
+        if missing:
+            raise HelmModelError(f"no such file or directory: {', '.join(missing)}")
         paths = traces.find(args.paths)
-        if not paths:
-            raise HelmModelError(f"no trace files in {' '.join(args.paths)}")
         loaded = [(path, traces.load(path)) for path in paths]
     except HelmModelError as exc:
         print(f"helmmodel replay: {exc}", file=sys.stderr)
