@@ -182,6 +182,24 @@ def canonical_bytes(value: JSONValue) -> bytes:
         raise _lone_surrogate_error(value) from None
 
 
+def canonical_bytes_flat(fields: dict[str, JSONValue]) -> bytes:
+    """JCS bytes of a flat record the kernel built: ASCII field names, scalar values.
+
+    The kernel's records (decisions, intents, receipts) have field names fixed in code, so only
+    their values need checking, and only for integers out of range: a shortcut of
+    :func:`canonical_bytes` for the hottest path (every signature and chain link), with the
+    same bytes and the same refusals.
+    """
+    for value in fields.values():
+        kind = type(value)
+        if kind is not str and not (kind is int and -SAFE_INTEGER_MAX <= value <= SAFE_INTEGER_MAX):
+            return canonical_bytes(fields)  # bool, None, a nested value, or a refusal
+    try:
+        return _dumps(fields).encode("utf-8")
+    except UnicodeEncodeError:
+        raise _lone_surrogate_error(fields) from None
+
+
 def canonical_bytes_full(value: JSONValue) -> bytes:
     """The JCS bytes through the full UTF-16-ordering encoder only (for tests and benches)."""
     _check(value, "", 0)

@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 
-from helmmodel.canonical import JSONValue, canonical_bytes, sha256_hex
+from helmmodel.canonical import JSONValue, canonical_bytes, canonical_bytes_flat, sha256_hex
 from helmmodel.errors import IntegrityError
 from helmmodel.kernel.clock import SimClock
 from helmmodel.kernel.digest import SetDigest
@@ -25,7 +25,7 @@ NODE_KINDS = (NODE_INTENT, NODE_ATTESTATION, NODE_EFFECT)
 
 def receipt_hash(receipt: Receipt) -> str:
     """Bare hex SHA-256 of the receipt's JCS, signature included: the next ``prev_hash``."""
-    return sha256_hex(canonical_bytes(receipt.as_json()))
+    return sha256_hex(canonical_bytes_flat(receipt.as_json()))
 
 
 @attrs.frozen

@@ -16,6 +16,7 @@ import attrs
 from helmmodel.canonical import (
     JSONValue,
     canonical_bytes,
+    canonical_bytes_flat,
     check_subset,
     hash_value,
     prefixed_hash,
@@ -169,7 +170,7 @@ class Decision:
 
     @functools.cached_property
     def _preimage(self) -> bytes:
-        return canonical_bytes({name: getattr(self, name) for name in self.SIGNED_FIELDS})
+        return canonical_bytes_flat({name: getattr(self, name) for name in self.SIGNED_FIELDS})
 
     def preimage(self) -> bytes:
         """The signed bytes: JCS of the signed fields (computed once; the record is frozen)."""
@@ -205,7 +206,7 @@ class Intent:
 
     @functools.cached_property
     def _preimage(self) -> bytes:
-        return canonical_bytes({name: getattr(self, name) for name in self.SIGNED_FIELDS})
+        return canonical_bytes_flat({name: getattr(self, name) for name in self.SIGNED_FIELDS})
 
     def preimage(self) -> bytes:
         """The signed bytes: JCS of the signed fields (computed once; the record is frozen)."""
@@ -251,7 +252,7 @@ class Receipt:
 
     @functools.cached_property
     def _preimage(self) -> bytes:
-        return canonical_bytes({name: getattr(self, name) for name in self.SIGNED_FIELDS})
+        return canonical_bytes_flat({name: getattr(self, name) for name in self.SIGNED_FIELDS})
 
     def preimage(self) -> bytes:
         """The signed bytes: JCS of the signed fields (computed once; the record is frozen)."""
@@ -272,7 +273,7 @@ def make_signed(cls: type[SignedT], sign: Callable[[bytes], str], **fields: Any)
     """Build a signed record: encode its signed fields once, sign them, and keep those bytes
     as the record's preimage (the signature is not a signed field, so they stay exact)."""
     fields.setdefault("signature_version", attrs.fields(cls).signature_version.default)
-    preimage = canonical_bytes({name: fields[name] for name in cls.SIGNED_FIELDS})
+    preimage = canonical_bytes_flat({name: fields[name] for name in cls.SIGNED_FIELDS})
     record = cls(**fields, signature=sign(preimage))
     object.__setattr__(record, "_preimage", preimage)
     return record
