@@ -11,12 +11,13 @@ from __future__ import annotations
 import copy
 import enum
 import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from helmmodel.canonical import JSONValue, canonical_bytes
+from helmmodel.canonical import JSONValue, canonical_bytes, check_subset
 from helmmodel.errors import InvalidInput
 from helmmodel.kernel.records import check_identifier
 
@@ -70,7 +71,7 @@ def check_predicate(predicate: object) -> list[Any]:
     if op == "le" and type(predicate[2]) is not int:
         raise InvalidInput(f"predicate {predicate!r}: 'le' takes an integer bound")
     # Refuses floats and unsafe integers in operands: the predicate is hashed into the policy.
-    canonical_bytes(predicate)
+    check_subset(predicate)
     return predicate
 
 
@@ -115,23 +116,23 @@ def evaluate_predicate(predicate: list[Any], document: Mapping[str, Any]) -> Out
     return Outcome.TRUE if value <= predicate[2] else Outcome.FALSE
 
 
-def _private_copy(predicate: list[Any]) -> list[Any]:
-    return copy.deepcopy(predicate)
-
-
 @attrs.frozen
 class Requirement:
     """One leaf of a requirement set: an id and a predicate."""
 
     id: str
-    # A private copy: a caller's later change to its list must not reach a hashed policy.
-    predicate: list[Any] = attrs.field(eq=False, converter=_private_copy)
+    predicate: list[Any] = attrs.field(eq=False)
     predicate_jcs: bytes = attrs.field(init=False)
 
     @predicate_jcs.default
     def _encode(self) -> bytes:
         check_identifier(self.id, "requirement id")
         return canonical_bytes(check_predicate(self.predicate))
+
+    def __attrs_post_init__(self) -> None:
+        # A private copy, decoded from the canonical bytes: a caller's later change to its list
+        # must not reach a policy that is already hashed.
+        object.__setattr__(self, "predicate", json.loads(self.predicate_jcs))
 
 
 @attrs.frozen
