@@ -31,7 +31,7 @@ from helmmodel.ghost import (
     ReceiptCheck,
     endpoint,
     expected_http_status,
-    receipt_valid,
+    record_valid,
     strict_json,
 )
 from helmmodel.kernel import Kernel, KernelConfig
@@ -210,7 +210,7 @@ class Driver:
 
     def verify_receipt(self, receipt: Receipt) -> Outcome:
         """Present a receipt to the kernel's verifier; the checker predicts the answer itself."""
-        expected = receipt_valid(self.ghost, receipt)
+        expected = record_valid(self.ghost, receipt)
         try:
             self.kernel.verify_receipt(receipt)
             accepted = True

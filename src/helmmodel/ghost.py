@@ -430,34 +430,17 @@ class Ghost:
 # --- the checker's models of the refusal orders (spec sections 5 and 6) ---------------------------
 
 
-def decision_valid(ghost: Ghost, decision: Decision, at_step: int | None = None) -> bool:
-    """Whether the checker's own verification accepts *decision* now (or as of *at_step*)."""
+def record_valid(
+    ghost: Ghost, record: Decision | Intent | Receipt, at_step: int | None = None
+) -> bool:
+    """Whether the checker's own verification accepts *record* now (or as of *at_step*): its
+    key was not revoked, and its signature verifies over the checker's own encoding."""
     try:
-        message = expected_preimage(decision)
+        message = expected_preimage(record)
     except ValueError:
         return False
-    return ghost.keys.live(decision.signature_type, at_step) and ghost.keys.signature_ok(
-        decision.signature_type, message, decision.signature
-    )
-
-
-def intent_valid(ghost: Ghost, intent: Intent, at_step: int | None = None) -> bool:
-    try:
-        message = expected_preimage(intent)
-    except ValueError:
-        return False
-    return ghost.keys.live(intent.signature_type, at_step) and ghost.keys.signature_ok(
-        intent.signature_type, message, intent.signature
-    )
-
-
-def receipt_valid(ghost: Ghost, receipt: Receipt, at_step: int | None = None) -> bool:
-    try:
-        message = expected_preimage(receipt)
-    except ValueError:
-        return False
-    return ghost.keys.live(receipt.signature_type, at_step) and ghost.keys.signature_ok(
-        receipt.signature_type, message, receipt.signature
+    return ghost.keys.live(record.signature_type, at_step) and ghost.keys.signature_ok(
+        record.signature_type, message, record.signature
     )
 
 
@@ -467,7 +450,7 @@ def expected_intent_code(ghost: Ghost, decision: Decision, effect: Effect) -> st
         return "SYSTEM_FROZEN"
     if decision.verdict != "ALLOW":
         return "VERDICT_NOT_ALLOW"
-    if not decision_valid(ghost, decision):
+    if not record_valid(ghost, decision):
         return "DECISION_SIGNATURE_INVALID"
     if decision.policy_epoch != ghost.epoch or decision.policy_version != ghost.version:
         return "POLICY_EPOCH_CHANGED"
@@ -491,9 +474,9 @@ def expected_execution_code(
     digest = effect_digest(effect.tool, effect.args)
     if digest != decision.effect_digest or digest != intent.effect_digest_hash:
         return "DIGEST_MISMATCH"
-    if not decision_valid(ghost, decision):
+    if not record_valid(ghost, decision):
         return "DECISION_SIGNATURE_INVALID"
-    if not intent_valid(ghost, intent):
+    if not record_valid(ghost, intent):
         return "INTENT_SIGNATURE_INVALID"
     if decision.verdict != "ALLOW":
         return "VERDICT_NOT_ALLOW"

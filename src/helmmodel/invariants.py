@@ -27,14 +27,13 @@ from helmmodel.ghost import (
     Ghost,
     bearer,
     check_set,
-    decision_valid,
     effect_digest,
     endpoint,
     exceeds_body_limit,
     expected_preimage,
-    intent_valid,
     node_hash,
     receipt_link,
+    record_valid,
     set_hash,
 )
 from helmmodel.kernel import Kernel
@@ -239,7 +238,7 @@ def _no_effect_without_authority(view: View) -> Iterator[Problem]:
         decision, intent, effect = execution.decision, execution.intent, execution.effect
         if decision is None or effect is None or decision.verdict != "ALLOW":
             yield execution.step, "a dispatch without an ALLOW decision"
-        elif not decision_valid(ghost, decision, execution.step):
+        elif not record_valid(ghost, decision, execution.step):
             yield execution.step, f"{decision.id} did not verify under a live key, yet ran"
         elif effect_digest(effect.tool, effect.args) != decision.effect_digest:
             yield execution.step, f"the effect run is not the one {decision.id} covers"
@@ -247,7 +246,7 @@ def _no_effect_without_authority(view: View) -> Iterator[Problem]:
             intent is None
             or intent.decision_id != decision.id
             or intent.effect_digest_hash != decision.effect_digest
-            or not intent_valid(ghost, intent, execution.step)
+            or not record_valid(ghost, intent, execution.step)
         ):
             yield execution.step, f"the intent for {decision.id} did not authorize this dispatch"
     logged = len(view.kernel.tools.dispatches)
@@ -347,7 +346,7 @@ def _every_decision_signed(view: View) -> Iterator[Problem]:
         decision = decided.decision
         if decision is None or not ghost.keys.live(decision.signature_type):
             continue
-        if not decision_valid(ghost, decision):
+        if not record_valid(ghost, decision):
             yield decided.step, f"{decision.id} does not verify under {decision.signature_type}"
 
 
