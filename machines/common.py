@@ -3,8 +3,9 @@
 Each family of operations is a mixin of traced rules; the kernel machine inherits them all and
 each focused machine the families its scenario needs. Rules stay thin: they pick values, call
 one driver method (which calls the kernel once and records the step for the checker) and return
-``(outcome, value for the target bundle)``. Rules set explicit states (``set_frozen(True)``), never
-toggle, so that they shrink well.
+``(outcome, value for the target bundle)``. The one exception, ``authorize_call``, runs three
+phases in one step to keep the executor's rules fed with authorized intents. Rules set explicit
+states (``set_frozen(True)``), never toggle, so that they shrink well.
 
 A governed call flows through four bundles, one per stage, each phase consuming from the one
 before, so that Hypothesis interleaves the phases of several calls with everything else:
@@ -281,10 +282,12 @@ class CallRules(WorldMachine):
         call, outcome = self.driver.begin(principal, tool, {"x": x}, context)
         if call is None:
             return outcome, None
-        decision, outcome = self.driver.decide(call)
+        decision, decided = self.driver.decide(call)
+        outcome = {**outcome, **decided}  # every phase's answer counts towards coverage
         if decision is None or decision.verdict != "ALLOW":
             return outcome, None
-        intent, outcome = self.driver.issue_intent(decision, call.effect)
+        intent, issued = self.driver.issue_intent(decision, call.effect)
+        outcome = {**outcome, **issued}
         return outcome, Stage(decision, call.effect, intent) if intent is not None else None
 
     @transition(principal=principals, tool=tools, args=arguments, context=contexts)

@@ -6,7 +6,7 @@ unknown tokens 401, unknown paths 404, wrong methods 405, each changing nothing;
 arguments are a DENY SCHEMA_VIOLATION that changes no budget, policy, receipt or error budget.
 
 Method: HTTP requests of every body kind, method, path and token, mixed with valid calls and
-budget and policy changes; invariant 19 checks each status against the checker's own model of
+budget limit changes; invariant 19 checks each status against the checker's own model of
 the order of checks, and that nothing changed.
 """
 

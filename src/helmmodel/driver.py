@@ -1,9 +1,9 @@
 """The driver: one method per kernel operation, each calling the kernel once and recording, in the
 checker's ghost state, what was asked, the conditions at that moment, and what came back.
 
-Machines stay thin by calling these methods; the invariants read what they record. Every method
-returns ``(value, outcome)``, where *outcome* is a small JSON object for the trace (and for the
-coverage counts: verdicts, reason codes, refusal codes, HTTP statuses).
+Machines stay thin by calling these methods; the invariants read what they record. The phases
+return ``(value, outcome)``, every other method just the outcome: a small JSON object for the
+trace (and for the coverage counts: verdicts, reason codes, refusal codes, HTTP statuses).
 """
 
 from __future__ import annotations

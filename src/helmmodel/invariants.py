@@ -40,6 +40,9 @@ from helmmodel.kernel import Kernel
 
 Problem = tuple[int, str]
 FIREWALL_CODES = ("ERR_TOOL_NOT_FOUND", "SCHEMA_VIOLATION")
+# The statuses of the checks of section 9 (a passing request may still get a 404 for an unknown
+# spec, which the checker's model predicts, or a 503 when no key can sign).
+REFUSED_STATUSES = frozenset({400, 401, 403, 405, 413, 429})
 
 
 class InvariantViolation(HelmModelError):
@@ -683,6 +686,7 @@ def _error_budget_gate(view: View) -> Iterator[Problem]:
             answered_429 = (
                 exchange.status == 429
                 and exchange.response_headers.get("X-Gate-Enforced") == "BudgetExhausted"
+                and exchange.response_headers.get("Retry-After") == "60"
             )
             if gated != answered_429:
                 yield (
@@ -723,6 +727,14 @@ def _malformed_input_rejected(view: View) -> Iterator[Problem]:
             )
         elif expected is not None and exchange.digest_after != exchange.digest_before:
             yield exchange.step, f"a {expected} for {exchange.path} changed the kernel's state"
+        elif expected is None and exchange.status in REFUSED_STATUSES:
+            yield (
+                exchange.step,
+                (
+                    f"{exchange.method} {exchange.path} passes every check of section 9, "
+                    f"yet answered {exchange.status}"
+                ),
+            )
         firewall = exchange.verdict is not None and exchange.verdict[1] in FIREWALL_CODES
         if firewall and (
             exchange.consumed_after != exchange.consumed_before

@@ -1,0 +1,198 @@
+"""Mutants of the Guardian (spec section 5), each the correct Guardian with one method changed.
+
+Every bug here needs an interleaving to show: something must change between two phases of a
+call (the policy, the freeze switch, a budget) before the wrong line makes a difference.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import attrs
+
+from helmmodel.kernel import Guardian, Kernel
+from helmmodel.kernel.guardian import (
+    DIGEST_MISMATCH,
+    NO_POLICY_DEFINED,
+    POLICY_EPOCH_CHANGED,
+    SIGNER_UNAVAILABLE,
+    PendingCall,
+)
+from helmmodel.kernel.ids import IdCounters
+from helmmodel.kernel.records import ALLOW, Decision, Effect, make_signed, reason_hash
+from helmmodel.mutants.mutant import Mutant
+
+
+class RelooksMissingRuleGuardian(Guardian):
+    """*decide* retries a NO_POLICY_DEFINED denial against the live policy graph."""
+
+    def decide(self, call: PendingCall) -> Decision:
+        if call.reason_code == NO_POLICY_DEFINED:
+            # The bug: "the rule may have been put since begin", so a miss is looked up again
+            # in the live graph, and an ALLOW found there replaces the snapshot's denial.
+            fresh = self.evaluate(call.request, call.effect, self.policy.snapshot())
+            if fresh[1] == ALLOW:
+                (call.policy_outcome, call.verdict, call.reason_code, call.reason) = fresh[:4]
+                call.requirement_set_hash = fresh[4]
+        return super().decide(call)
+
+
+class FreshSnapshotGuardian(Guardian):
+    """*decide* stamps the decision with the policy of its own moment, not begin's snapshot."""
+
+    def decide(self, call: PendingCall) -> Decision:
+        # The bug: the snapshot is "refreshed" for the record, so a decision made after a
+        # mutation names an epoch and version its verdict was never judged against.
+        call.snapshot = self.policy.snapshot()
+        return super().decide(call)
+
+
+class IntentIgnoresFreezeGuardian(Guardian):
+    """*issue_intent* does not look at the freeze switch."""
+
+    def intent_refusal(self, decision: Decision, effect: Effect) -> tuple[str, str]:
+        # The bug: "decide already refuses while frozen", so the intent check skips the freeze,
+        # and a decision made before the freeze still gets its intent.
+        frozen, self.frozen = self.frozen, False
+        try:
+            return super().intent_refusal(decision, effect)
+        finally:
+            self.frozen = frozen
+
+
+class VersionOnlyIntentGuardian(Guardian):
+    """*issue_intent* judges staleness by the policy's content hash alone, not its epoch."""
+
+    def intent_refusal(self, decision: Decision, effect: Effect) -> tuple[str, str]:
+        code, message = super().intent_refusal(decision, effect)
+        # The bug: an epoch that moved while the content hash did not (the same rule put again)
+        # is taken for no change at all, so the checks after the epoch's decide alone.
+        if code == POLICY_EPOCH_CHANGED and decision.policy_version == self.policy.version:
+            if effect.digest != decision.effect_digest:
+                return DIGEST_MISMATCH, "the effect is not the one the decision covers"
+            if not self.keys.can_sign():
+                return SIGNER_UNAVAILABLE, "no key can sign the intent"
+            return "", ""
+        return code, message
+
+
+class SignsBeforeDecideChangeGuardian(Guardian):
+    """*decide* signs the verdict begin judged, then applies decide's own change to the record."""
+
+    def decide(self, call: PendingCall) -> Decision:
+        decision = super().decide(call)
+        if decision.verdict == call.verdict:
+            return decision
+        # The bug: the signature was taken over begin's tentative ALLOW, before decide turned
+        # it into a denial, and the changed record kept that signature.
+        as_begun = attrs.evolve(
+            decision,
+            verdict=call.verdict,
+            reason_code=call.reason_code,
+            reason_hash=reason_hash(call.reason),
+            requirement_set_hash=call.requirement_set_hash,
+        )
+        signature = self.keys.sign(decision.signature_type, as_begun.preimage())
+        call.decision = attrs.evolve(decision, signature=signature)
+        return call.decision
+
+
+class KeepsSetHashGuardian(Guardian):
+    """*decide* turns a tentative ALLOW into a denial but keeps its requirement set hash."""
+
+    def decide(self, call: PendingCall) -> Decision:
+        decision = super().decide(call)
+        if decision.verdict == call.verdict:
+            return decision
+        # The bug: decide cleared the verdict and the reason code of begin's ALLOW but not its
+        # requirement set hash (a stale copy of one field), and signed that.
+        fields: dict[str, Any] = attrs.asdict(decision, recurse=False)
+        del fields["signature"]
+        fields["requirement_set_hash"] = call.requirement_set_hash
+        sign = functools.partial(self.keys.sign, decision.signature_type)
+        call.decision = make_signed(Decision, sign, **fields)
+        return call.decision
+
+
+class ClassCountedIdsGuardian(Guardian):
+    """The Guardian draws call, effect and decision ids from a counter held on its class."""
+
+    # The bug: one counter for every kernel in the process, so a second kernel (the fresh one a
+    # replay starts) numbers its calls on from where the first stopped.
+    shared_ids = IdCounters()
+
+    def __init__(self, **components: Any) -> None:
+        super().__init__(**{**components, "ids": ClassCountedIdsGuardian.shared_ids})
+
+
+def _kernel(name: str, guardian: type[Guardian]) -> type[Kernel]:
+    """The correct kernel but for its Guardian."""
+    return type(name, (Kernel,), {"guardian_class": guardian, "__module__": __name__})
+
+
+MUTANTS = (
+    Mutant(
+        "guardian-relooks-missing-rule",
+        "decide looks a NO_POLICY_DEFINED call up again in the live policy graph and turns it "
+        "into an ALLOW when a rule put since begin lets it through.",
+        "Guardian",
+        "policy_mutation",
+        "default_deny",
+        _kernel("RelooksMissingRuleKernel", RelooksMissingRuleGuardian),
+    ),
+    Mutant(
+        "guardian-fresh-snapshot-at-decide",
+        "decide records the policy epoch and version current at decide instead of those of the "
+        "snapshot begin judged the call against.",
+        "Guardian",
+        "policy_mutation",
+        "snapshot_isolation",
+        _kernel("FreshSnapshotKernel", FreshSnapshotGuardian),
+    ),
+    Mutant(
+        "guardian-intent-ignores-freeze",
+        "issue_intent skips the freeze check, trusting decide to have refused, so a decision made "
+        "before a freeze still gets an intent while frozen.",
+        "Guardian",
+        "operator_freeze",
+        "freeze_respected",
+        _kernel("IntentIgnoresFreezeKernel", IntentIgnoresFreezeGuardian),
+    ),
+    Mutant(
+        "guardian-intent-checks-version-only",
+        "issue_intent compares only the policy version (content hash), so a mutation that puts "
+        "the same rule again bumps the epoch unnoticed and a stale decision gets its intent.",
+        "Guardian",
+        "policy_mutation",
+        "no_stale_intent",
+        _kernel("VersionOnlyIntentKernel", VersionOnlyIntentGuardian),
+    ),
+    Mutant(
+        "guardian-signs-before-decide-change",
+        "decide signs the tentative ALLOW of begin and only then turns it into a BUDGET_EXCEEDED "
+        "denial, so the denial carries a signature over other fields.",
+        "Guardian",
+        "budget_contention",
+        "every_decision_signed",
+        _kernel("SignsBeforeDecideChangeKernel", SignsBeforeDecideChangeGuardian),
+    ),
+    Mutant(
+        "guardian-denial-keeps-set-hash",
+        "decide turns a tentative ALLOW into a BUDGET_EXCEEDED denial but keeps the requirement "
+        "set hash of the ALLOW.",
+        "Guardian",
+        "budget_contention",
+        "reason_code_iff_allow",
+        _kernel("KeepsSetHashKernel", KeepsSetHashGuardian),
+    ),
+    Mutant(
+        "ids-counted-on-the-class",
+        "call, effect and decision ids come from an IdCounters held on the Guardian class, shared "
+        "by every kernel in the process instead of one per kernel.",
+        "IdCounters",
+        "clock_drift",
+        "deterministic_replay",
+        _kernel("ClassCountedIdsKernel", ClassCountedIdsGuardian),
+    ),
+)

@@ -1,0 +1,80 @@
+"""Mutants of the firewall's tool table, the error budget and the request surface."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import attrs
+
+from helmmodel.kernel import ErrorBudget, Kernel, ToolTable
+from helmmodel.kernel.api import RequestSurface, Route
+from helmmodel.kernel.error_budget import GATED_BELOW
+from helmmodel.kernel.tools import Firewall
+from helmmodel.mutants.mutant import Mutant
+
+
+class PythonKeyedFirewallTable(ToolTable):
+    """The firewall memo is keyed on the arguments as Python values."""
+
+    def check(self, name: str, args: dict[str, Any], args_jcs: bytes | None = None) -> Firewall:
+        memo: dict[Any, Firewall] = vars(self).setdefault("firewall_memo_by_value", {})
+        try:
+            # The bug: Python equality is not JSON equality: `true == 1` and they hash alike, so
+            # the verdict on {"x": 1} is served to {"x": true} and the other way round.
+            key = (name, tuple(sorted(args.items())))
+            if key not in memo:
+                memo[key] = super().check(name, args)
+            return memo[key]
+        except TypeError:  # unhashable (nested) arguments: not memoised at all
+            return super().check(name, args, args_jcs)
+
+
+class InclusiveGateErrorBudget(ErrorBudget):
+    """The builder and promotion gates close at 20% already."""
+
+    def gated(self) -> bool:
+        # The bug: `<=` where `<` belongs ("below 20").
+        return self.percent <= GATED_BELOW
+
+
+class GatesEveryApiPostSurface(RequestSurface):
+    """The error-budget gate is applied to every POST under ``/api/``."""
+
+    def route(self, path: str) -> tuple[Route | None, re.Match[str] | None]:
+        route, match = super().route(path)
+        if route is not None and route.method == "POST" and path.startswith("/api/"):
+            # The bug: the gate is chosen by path prefix, so the chaos inject is gated too and a
+            # request without admin rights gets 429 instead of its 401 or 403.
+            route = attrs.evolve(route, gated=True)
+        return route, match
+
+
+MUTANTS = (
+    Mutant(
+        "firewall-memo-true-equals-one",
+        "The firewall memoises schema verdicts keyed on the arguments as Python values, where "
+        "true equals 1, so {\"x\": true} gets the verdict of {\"x\": 1}.",
+        "ToolTable",
+        "policy_mutation",
+        "snapshot_isolation",
+        type("PythonKeyedFirewallKernel", (Kernel,), {"tool_table_class": PythonKeyedFirewallTable}),
+    ),
+    Mutant(
+        "error-budget-gate-inclusive",
+        "The error budget closes the builder and promotion gates at exactly 20% instead of below it.",
+        "ErrorBudget",
+        "error_budget",
+        "error_budget_gate",
+        type("InclusiveGateKernel", (Kernel,), {"error_budget_class": InclusiveGateErrorBudget}),
+    ),
+    Mutant(
+        "surface-gates-every-api-post",
+        "The request surface applies the error-budget gate to every POST under /api/, so while "
+        "gated a chaos inject without admin rights answers 429 instead of 401 or 403.",
+        "RequestSurface",
+        "error_budget",
+        "malformed_input_rejected",
+        type("GatesEveryApiPostKernel", (Kernel,), {"surface_class": GatesEveryApiPostSurface}),
+    ),
+)
