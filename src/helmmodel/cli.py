@@ -355,14 +355,15 @@ def show(args: argparse.Namespace) -> int:
         print(f"helmmodel show: {exc}", file=sys.stderr)
         return 2
     if args.pytest:
-        Path(args.pytest).write_text(showing.pytest_file(trace, args.path), encoding="utf-8")
+        text = showing.pytest_file(trace, args.path, args.imports)
+        Path(args.pytest).write_text(text, encoding="utf-8")
         print(f"wrote {args.pytest}")
         return 0
     print(f"{args.path}: {trace.machine} against the {trace.kernel} kernel, status {trace.status}")
     print(f"violates {trace.invariant}: {trace.message}\n")
     print(showing.table(trace))
     print()
-    print(showing.program(trace))
+    print(showing.program(trace, args.imports))
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from helmmodel.trace import STATUS_OPEN, Trace
@@ -34,12 +35,16 @@ def step_lines(trace: Trace, check: str | None = None) -> list[str]:
     return lines
 
 
-def program(trace: Trace) -> str:
-    """The trace as a program that replays it (the invariants run after each step)."""
+def program(trace: Trace, imports: Sequence[str] = ()) -> str:
+    """The trace as a program that replays it (the invariants run after each step).
+
+    *imports* are modules to import first (those that register the trace's kernel).
+    """
     name = trace.machine_class_name()
     header = [
         f"# {trace.machine} against the {trace.kernel} kernel: {trace.message}",
         f"# status {trace.status}; run from the repository root, or: helmmodel replay PATH",
+        *(f"import {module}  # registers kernels" for module in imports),
         "from helmmodel.runner import kernel_factory, load_machines",
         "from helmmodel.stateful import machine_for",
         f"{name} = machine_for(load_machines('machines')[{trace.machine!r}], "
@@ -66,8 +71,9 @@ def table(trace: Trace) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def pytest_file(trace: Trace, source: str) -> str:
-    """A standalone regression test replaying the trace's program."""
+def pytest_file(trace: Trace, source: str, imports: Sequence[str] = ()) -> str:
+    """A standalone regression test replaying the trace's program (*imports* as in
+    :func:`program`)."""
     steps = [f"        {line}" for line in step_lines(trace, "state.invariants_hold()")]
     steps.append("        state.teardown()")
     body = "\n".join(steps)
@@ -79,18 +85,24 @@ def pytest_file(trace: Trace, source: str) -> str:
     else:
         expectation = "    with contextlib.nullcontext():  # status fixed: every invariant holds\n"
         doc = f"No longer violates {trace.invariant} (status fixed)."
-    return (
-        f'"""Regression test written by `helmmodel show --pytest` from {source}."""\n\n'
-        "import base64  # noqa: F401 (used by byte arguments, if any)\n"
-        "import contextlib  # noqa: F401 (used when the case is fixed)\n\n"
-        "import pytest\n\n"
-        "from helmmodel.invariants import InvariantViolation\n"
-        "from helmmodel.runner import kernel_factory, load_machines\n"
-        "from helmmodel.stateful import machine_for\n\n\n"
-        f"def {name}() -> None:\n"
-        f"    {json.dumps(doc)}\n"
-        f"    machine = load_machines({'machines'!r})[{trace.machine!r}]\n"
-        f"    Machine = machine_for(machine, {trace.kernel!r}, kernel_factory({trace.kernel!r}))\n"
-        "    state = Machine()\n"
-        f"{expectation}{body}\n"
-    )
+    lines = [
+        f'"""Regression test written by `helmmodel show --pytest` from {source}."""',
+        "",
+        "import base64  # noqa: F401 (used by byte arguments, if any)",
+        "import contextlib  # noqa: F401 (used when the case is fixed)",
+        "",
+        "import pytest",
+        "",
+        *(f"import {module}  # noqa: F401 (registers kernels)" for module in imports),
+        "from helmmodel.invariants import InvariantViolation",
+        "from helmmodel.runner import kernel_factory, load_machines",
+        "from helmmodel.stateful import machine_for",
+        "",
+        "",
+        f"def {name}() -> None:",
+        f"    {json.dumps(doc)}",
+        f"    machine = load_machines({'machines'!r})[{trace.machine!r}]",
+        f"    Machine = machine_for(machine, {trace.kernel!r}, kernel_factory({trace.kernel!r}))",
+        "    state = Machine()",
+    ]
+    return "\n".join(lines) + "\n" + expectation + body + "\n"
