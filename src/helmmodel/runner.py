@@ -219,6 +219,7 @@ def capture(
     """
     from helmmodel.minimize import minimize
     from helmmodel.replay import replay, still_fails
+    from helmmodel.show import step_lines
     from helmmodel.trace import Trace, git_commit, save
 
     assert result.variant is not None
@@ -252,6 +253,10 @@ def capture(
             f"{len(final.steps)} steps, saved to {path}",
             file=out,
         )
+        print(f"    state = {trace.machine_class_name()}()", file=out)
+        for line in step_lines(trace):
+            print(f"    {line}", file=out)
+        print(f"    # -> {trace.message}", file=out)
         if result.error is not None:
             result.error.add_note(f"helmmodel: {invariant} counterexample saved to {path}")
     return result.saved

@@ -34,7 +34,9 @@ class LeavesFirstSet(RequirementSet):
 
 
 def _leaves_first(rule: RequirementSet) -> LeavesFirstSet:
-    return LeavesFirstSet(rule.id, rule.logic, rule.leaves, tuple(map(_leaves_first, rule.children)))
+    return LeavesFirstSet(
+        rule.id, rule.logic, rule.leaves, tuple(map(_leaves_first, rule.children))
+    )
 
 
 class LeavesFirstPolicyGraph(PolicyGraph):

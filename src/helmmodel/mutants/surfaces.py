@@ -54,11 +54,13 @@ MUTANTS = (
     Mutant(
         "firewall-memo-true-equals-one",
         "The firewall memoises schema verdicts keyed on the arguments as Python values, where "
-        "true equals 1, so {\"x\": true} gets the verdict of {\"x\": 1}.",
+        'true equals 1, so {"x": true} gets the verdict of {"x": 1}.',
         "ToolTable",
         "policy_mutation",
         "snapshot_isolation",
-        type("PythonKeyedFirewallKernel", (Kernel,), {"tool_table_class": PythonKeyedFirewallTable}),
+        type(
+            "PythonKeyedFirewallKernel", (Kernel,), {"tool_table_class": PythonKeyedFirewallTable}
+        ),
     ),
     Mutant(
         "error-budget-gate-inclusive",
