@@ -101,6 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--list", action="store_true", help="list the machines and exit")
     run.add_argument(
+        "--no-shrink",
+        dest="shrink",
+        action="store_false",
+        help="skip Hypothesis's shrinking (faster on a failure; the saved trace is made "
+        "1-minimal either way)",
+    )
+    run.add_argument(
         "--corpus",
         default=None,
         metavar="DIR",
@@ -225,6 +232,7 @@ def run(args: argparse.Namespace) -> int:
             profile_settings=profile_settings,
             profile=profile,
             max_examples=args.max_examples,
+            shrink=args.shrink,
         )
         runner.report(result, sys.stdout)
         if result.failures:

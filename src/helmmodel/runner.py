@@ -249,7 +249,7 @@ def capture(
         path = save(trace, corpus)
         result.saved[invariant] = path
         print(
-            f"  {invariant}: shrunk trace {len(failure.steps)} steps, 1-minimal "
+            f"  {invariant}: failing trace {len(failure.steps)} steps, 1-minimal "
             f"{len(final.steps)} steps, saved to {path}",
             file=out,
         )
