@@ -264,6 +264,9 @@ class Receipt:
 
 
 _RECEIPT_MEMBERS = tuple(field.name for field in attrs.fields(Receipt))
+_VERSIONS = {
+    cls: attrs.fields(cls).signature_version.default for cls in (Decision, Intent, Receipt)
+}
 
 
 SignedT = TypeVar("SignedT", Decision, Intent, Receipt)
@@ -272,7 +275,7 @@ SignedT = TypeVar("SignedT", Decision, Intent, Receipt)
 def make_signed(cls: type[SignedT], sign: Callable[[bytes], str], **fields: Any) -> SignedT:
     """Build a signed record: encode its signed fields once, sign them, and keep those bytes
     as the record's preimage (the signature is not a signed field, so they stay exact)."""
-    fields.setdefault("signature_version", attrs.fields(cls).signature_version.default)
+    fields.setdefault("signature_version", _VERSIONS[cls])
     preimage = canonical_bytes_flat({name: fields[name] for name in cls.SIGNED_FIELDS})
     record = cls(**fields, signature=sign(preimage))
     object.__setattr__(record, "_preimage", preimage)
