@@ -308,7 +308,7 @@ def replay(args: argparse.Namespace) -> int:
                 "(the kernel's state is encoded differently now); "
                 f"`helmmodel promote {path} --status {trace.status}` re-records them"
             )
-        if not matches and verdict.verdict == replaying.FIXED:
+        if not matches and verdict.passes():
             print(f"  the case passes now: `helmmodel promote {path}` marks it fixed")
     print(f"{len(loaded)} traces replayed, {len(loaded) - mismatched} as their status says")
     return 2 if invalid else 1 if mismatched else 0
@@ -335,6 +335,9 @@ def promote(args: argparse.Namespace) -> int:
         and verdict.replayed is not None
         and verdict.replayed.violation is None
     )
+    if verdict.verdict == replaying.INVALID:
+        print(f"helmmodel promote: {args.path}: {verdict.detail}", file=sys.stderr)
+        return 2
     if not behaves or verdict.replayed is None:
         print(
             f"helmmodel promote: {args.path} is {verdict.verdict} ({verdict.detail}); "

@@ -33,8 +33,10 @@ def simpler_values(value: Any) -> Iterator[Any]:
         if value:
             yield False
     elif isinstance(value, int):
+        tried = set()
         for candidate in (0, 1, int(value / 2)):
-            if abs(candidate) < abs(value) or (candidate == 0 != value):
+            if candidate not in tried and abs(candidate) < abs(value):
+                tried.add(candidate)
                 yield candidate
     elif isinstance(value, str):
         if value:

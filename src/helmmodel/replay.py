@@ -75,6 +75,13 @@ class Verdict:
     def matches(self, status: str) -> bool:
         return EXPECTED_VERDICT.get(status) == self.verdict
 
+    def passes(self) -> bool:
+        """Whether no invariant was violated (fixed, or diverged only in its outcomes, as a
+        fixed kernel answers otherwise than the buggy one did)."""
+        return self.verdict in (FIXED, DIVERGED) and (
+            self.replayed is not None and self.replayed.violation is None
+        )
+
 
 def machine_of(
     trace: Trace, machines: Mapping[str, type[TracedMachine]]

@@ -374,7 +374,10 @@ def replay_steps(
         result = spec.function(instance, **kwargs)
         recorded_name = step.get("result")
         if isinstance(result, Ref) and recorded_name:
+            # The value keeps the name the file gave it (its own counter may differ, after a
+            # minimizer removed steps), in the replayed trace too, so that it replays again.
             values[recorded_name] = Ref(recorded_name, result.payload)
+            instance.trace[-1]["result"] = recorded_name
         if check:
             instance.invariants_hold()
     if finish:

@@ -39,7 +39,7 @@ class RegressionCase(pytest.Item):
         verdict = replay.judge(case, runner.load_machines(MACHINES))
         if not verdict.matches(case.status):
             hint = ""
-            if verdict.verdict == replay.FIXED:
+            if verdict.passes():
                 hint = f"; it passes now: `helmmodel promote {self.path}` marks it fixed"
             raise RegressionFailure(
                 f"{self.path.name} is {verdict.verdict}, its status {case.status} expects "
