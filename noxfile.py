@@ -33,6 +33,13 @@ def replay(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON, default=False)
+def mutants(session: nox.Session) -> None:
+    """The must-fail catalogue: every mutant kernel caught by its expected invariant."""
+    session.install("-e", ".")
+    session.run("helmmodel", "mutants", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks (not tests): a governed call against its Ed25519 floor; checking's cost."""
     session.install("-e", ".")

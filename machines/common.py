@@ -158,22 +158,27 @@ clock_values = st.sampled_from([0, 1, 299_999, 300_000, TWO_HOURS_MS, -TWO_HOURS
 WINDOW_EDGES = ("issued_at-1", "issued_at", "expires_at-1", "expires_at", "-2h", "+2h")
 
 
-def add_leaf_json(rule: dict[str, Any], set_id: str, leaf: dict[str, Any]) -> dict[str, Any]:
-    """The checker's own copy of *rule* with *leaf* added to the set *set_id*."""
+def add_leaf_json(rule: dict[str, Any], set_id: str, leaf: dict[str, Any]) -> dict[str, Any] | None:
+    """The checker's own copy of *rule* with *leaf* added to the set *set_id*, or None when
+    the checker judges the mutation invalid (no such set, or a leaf of that id already)."""
     updated = copy.deepcopy(rule)
     for node in _sets(updated):
-        if node["id"] == set_id:
+        if node["id"] == set_id and all(other["id"] != leaf["id"] for other in node["leaves"]):
             node["leaves"].append(leaf)
-    return updated
+            return updated
+    return None
 
 
-def remove_leaf_json(rule: dict[str, Any], set_id: str, leaf_id: str) -> dict[str, Any]:
-    """The checker's own copy of *rule* without the leaf *leaf_id* of the set *set_id*."""
+def remove_leaf_json(rule: dict[str, Any], set_id: str, leaf_id: str) -> dict[str, Any] | None:
+    """The checker's own copy of *rule* without the leaf *leaf_id* of the set *set_id*, or None
+    when the checker judges the mutation invalid (no such set or leaf)."""
     updated = copy.deepcopy(rule)
     for node in _sets(updated):
-        if node["id"] == set_id:
-            node["leaves"] = [leaf for leaf in node["leaves"] if leaf["id"] != leaf_id]
-    return updated
+        kept = [leaf for leaf in node["leaves"] if leaf["id"] != leaf_id]
+        if node["id"] == set_id and len(kept) < len(node["leaves"]):
+            node["leaves"] = kept
+            return updated
+    return None
 
 
 def _sets(rule: dict[str, Any]) -> list[dict[str, Any]]:
@@ -310,7 +315,9 @@ class PolicyRules(WorldMachine):
 
     @transition(tool=tools)
     def remove_rule(self, tool: str) -> tuple[dict[str, Any], Any]:
-        rules = {k: v for k, v in self.ghost.rules.items() if k != tool}
+        rules = None
+        if tool in self.ghost.rules:
+            rules = {k: v for k, v in self.ghost.rules.items() if k != tool}
         return self.driver.mutate_policy(
             "remove", lambda: self.kernel.remove_rule(tool), rules
         ), None
@@ -318,18 +325,22 @@ class PolicyRules(WorldMachine):
     @transition(tool=tools, set_id=st.sampled_from(SET_IDS), leaf=st.sampled_from(sorted(LEAVES)))
     def add_leaf(self, tool: str, set_id: str, leaf: str) -> tuple[dict[str, Any], Any]:
         predicate = LEAVES[leaf]
-        rules = dict(self.ghost.rules)
-        if tool in rules:
-            rules[tool] = add_leaf_json(rules[tool], set_id, {"id": leaf, "predicate": predicate})
+        rules = None
+        if tool in self.ghost.rules:
+            rule = add_leaf_json(
+                self.ghost.rules[tool], set_id, {"id": leaf, "predicate": predicate}
+            )
+            rules = {**self.ghost.rules, tool: rule} if rule is not None else None
         return self.driver.mutate_policy(
             "add_leaf", lambda: self.kernel.add_leaf(tool, set_id, leaf, predicate), rules
         ), None
 
     @transition(tool=tools, set_id=st.sampled_from(SET_IDS), leaf=st.sampled_from(LEAF_IDS))
     def remove_leaf(self, tool: str, set_id: str, leaf: str) -> tuple[dict[str, Any], Any]:
-        rules = dict(self.ghost.rules)
-        if tool in rules:
-            rules[tool] = remove_leaf_json(rules[tool], set_id, leaf)
+        rules = None
+        if tool in self.ghost.rules:
+            rule = remove_leaf_json(self.ghost.rules[tool], set_id, leaf)
+            rules = {**self.ghost.rules, tool: rule} if rule is not None else None
         return self.driver.mutate_policy(
             "remove_leaf", lambda: self.kernel.remove_leaf(tool, set_id, leaf), rules
         ), None

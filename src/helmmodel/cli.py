@@ -140,8 +140,30 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("path", metavar="PATH")
     show.add_argument("--pytest", metavar="FILE", help="write a standalone regression test here")
 
-    for command in (run, replay, promote, show):
+    mutants = commands.add_parser(
+        "mutants",
+        help="run the must-fail catalogue: each mutant kernel must be caught as expected",
+        description="Run each mutant's machine against it (ci profile) and print a table; "
+        "exit 1 if a mutant survives or is caught by another invariant than expected.",
+    )
+    mutants.add_argument("names", nargs="*", metavar="NAME", help="mutants to run (default: all)")
+    mutants.add_argument("--list", action="store_true", help="list the mutants and exit")
+    mutants.add_argument(
+        "--corpus",
+        default=None,
+        metavar="DIR",
+        help="where to save the traces (default: a new temporary directory)",
+    )
+
+    for command in (run, replay, promote, show, mutants):
         _add_import(command)
+    mutants.add_argument(
+        "--machines",
+        dest="machine_dir",
+        default="machines",
+        metavar="DIR",
+        help="directory of machine modules (default: ./machines)",
+    )
     for command in (replay, promote):
         command.add_argument(
             "--machines",
@@ -378,13 +400,39 @@ def show(args: argparse.Namespace) -> int:
     return 0
 
 
+def mutants(args: argparse.Namespace) -> int:
+    """Run ``helmmodel mutants``: every (named) mutant against its machine, as a table."""
+    from helmmodel import mutants as catalogue
+    from helmmodel import profiles
+
+    try:
+        _import_modules(args.imports)
+        unknown = [name for name in args.names if name not in catalogue.BY_NAME]
+        if unknown:
+            raise HelmModelError(
+                f"unknown mutant {', '.join(map(repr, unknown))}; see `helmmodel mutants --list`"
+            )
+        if args.list:
+            for mutant in catalogue.CATALOGUE:
+                print(f"{mutant.name:<44} {mutant.invariant:<28} {mutant.description}")
+            return 0
+        corpus = corpus_for("mutants", args.corpus)
+        profiles.load("ci")
+    except HelmModelError as exc:
+        print(f"helmmodel mutants: {exc}", file=sys.stderr)
+        return 2
+    return catalogue.run_and_report(
+        args.names, machines_dir=args.machine_dir, corpus=corpus, out=sys.stdout
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve(args)
-    commands = {"run": run, "replay": replay, "promote": promote, "show": show}
+    commands = {"run": run, "replay": replay, "promote": promote, "show": show, "mutants": mutants}
     if args.command in commands:
         return commands[args.command](args)
     parser.print_help()

@@ -331,13 +331,17 @@ class Driver:
     # --- mutations, switches, clocks, keys, budgets ---------------------------------------------
 
     def mutate_policy(
-        self, change: str, apply: Callable[[], None], rules: dict[str, Any]
+        self, change: str, apply: Callable[[], None], rules: dict[str, Any] | None
     ) -> Outcome:
-        """Apply a policy mutation; the ghost takes *rules* (its own copy) if it is accepted."""
+        """Apply a policy mutation. *rules* is the checker's own copy of the rules after it, or
+        None when the checker judges it invalid: then the ghost keeps its rules and epoch even
+        if the kernel accepts, and the next decision shows the kernel's policy wrong."""
         try:
             apply()
         except InvalidInput as error:
             return self._refused(error)
+        if rules is None:
+            return {"policy": change, "accepted": "invalid"}
         self.ghost.set_rules(rules)
         return {"policy": change, "epoch": self.ghost.epoch}
 

@@ -388,14 +388,9 @@ def _every_call_attested(view: View) -> Iterator[Problem]:
         call_id = node.payload.get("call_id")
         refusal = "stage" in node.payload
         presented = str(node.payload.get("decision_id"))
-        if refusal and owners.get(presented, call_id) != call_id:
-            yield (
-                ghost.step,
-                (
-                    f"a refusal of {presented} names {call_id}, not the call that made it "
-                    f"({owners[presented]})"
-                ),
-            )
+        if refusal and owners.get(presented) != call_id:
+            owner = owners.get(presented)
+            yield ghost.step, f"a refusal of {presented} names {call_id}, not its maker {owner}"
         if call_id is None:
             if not (node.kind == "ATTESTATION" and refusal):
                 yield ghost.step, f"a {node.kind} node names no call"

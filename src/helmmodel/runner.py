@@ -94,6 +94,9 @@ def register_kernel(name: str, factory: KernelFactory) -> None:
 
 
 def kernel_factory(name: str) -> KernelFactory:
+    """The kernel registered as *name*; the mutant catalogue registers its kernels on import."""
+    if name not in KERNELS:
+        importlib.import_module("helmmodel.mutants")
     if name not in KERNELS:
         raise RunnerError(f"unknown kernel {name!r}; known kernels: {', '.join(sorted(KERNELS))}")
     return KERNELS[name]

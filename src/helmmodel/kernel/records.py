@@ -275,7 +275,9 @@ SignedT = TypeVar("SignedT", Decision, Intent, Receipt)
 def make_signed(cls: type[SignedT], sign: Callable[[bytes], str], **fields: Any) -> SignedT:
     """Build a signed record: encode its signed fields once, sign them, and keep those bytes
     as the record's preimage (the signature is not a signed field, so they stay exact)."""
-    fields.setdefault("signature_version", _VERSIONS[cls])
+    if "signature_version" not in fields:
+        version = _VERSIONS.get(cls) or attrs.fields(cls).signature_version.default
+        fields["signature_version"] = version
     preimage = canonical_bytes_flat({name: fields[name] for name in cls.SIGNED_FIELDS})
     record = cls(**fields, signature=sign(preimage))
     object.__setattr__(record, "_preimage", preimage)

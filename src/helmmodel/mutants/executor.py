@@ -1,12 +1,13 @@
-"""Mutants of the SafeExecutor (spec section 6), each the correct executor with one method changed."""
+"""Mutants of the SafeExecutor (spec section 6), each the correct executor but for one method."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from helmmodel.kernel import Kernel, SafeExecutor
+from helmmodel.kernel.executor import INTENT_EXPIRED, INTENT_NOT_YET_VALID
 from helmmodel.kernel.guardian import SIGNER_UNAVAILABLE, VERDICT_NOT_ALLOW, Guardian
-from helmmodel.kernel.executor import INTENT_EXPIRED
 from helmmodel.kernel.proofgraph import NODE_EFFECT
 from helmmodel.kernel.records import STATUS_TOOL_ERROR, Decision, Effect, Intent, Receipt
 from helmmodel.mutants.mutant import Mutant
@@ -31,25 +32,38 @@ class SkipsVerdictExecutor(SafeExecutor):
         if code != VERDICT_NOT_ALLOW or intent is None:
             return code, message
         # The bug: "only an ALLOW ever gets an intent", so the verdict check was left out and
-        # the checks after it (window, signer) decide alone.
-        if not intent.issued_at <= self.clock.now_ms < intent.expires_at:
-            return INTENT_EXPIRED, "intent expired or not yet valid"
+        # the checks after it (the window, the signer) decide alone.
+        now_ms = self.clock.now_ms
+        if now_ms < intent.issued_at:
+            return INTENT_NOT_YET_VALID, "intent expired or not yet valid: before issued_at"
+        if now_ms >= intent.expires_at:
+            return INTENT_EXPIRED, "intent expired or not yet valid: at or after expires_at"
         if not self.keys.can_sign():
             return SIGNER_UNAVAILABLE, "no key can sign the receipt, so nothing is dispatched"
         return "", ""
 
 
 class ForgetsToolErrorsExecutor(SafeExecutor):
-    """A dispatch that ended in a tool error is not remembered as executed."""
+    """A retry of a decision whose dispatch ended in a tool error dispatches again."""
 
     def execute(
         self, decision: Decision | None, intent: Intent | None, effect: Effect | None
     ) -> Receipt:
-        receipt = super().execute(decision, intent, effect)
-        if receipt.status == STATUS_TOOL_ERROR:
-            # The bug: "a failed tool may be tried again", so a retry dispatches it once more.
-            self.executed.pop(receipt.decision_id, None)
-        return receipt
+        earlier = self.executed.get(decision.id) if decision is not None else None
+        if earlier is not None and earlier.status == STATUS_TOOL_ERROR:
+            # The bug: "a failed tool may be tried again", so a tool error is not taken as the
+            # decision's one execution and the retry runs the tool a second time.
+            del self.executed[earlier.decision_id]
+        return super().execute(decision, intent, effect)
+
+
+class StaleFreezeExecutor(SafeExecutor):
+    """The executor holds a copy of the Guardian taken when the kernel was built."""
+
+    def __init__(self, *, guardian: Guardian, **components: Any) -> None:
+        # The bug: the Guardian was copied, not shared; the copy shares its tables but keeps the
+        # freeze switch as it was at construction, so the executor never sees a freeze.
+        super().__init__(guardian=copy.copy(guardian), **components)
 
 
 class RetryRecordsEffectExecutor(SafeExecutor):
@@ -102,6 +116,15 @@ MUTANTS = (
         "signer_outage",
         "at_most_once",
         _kernel("ForgetsToolErrorsKernel", ForgetsToolErrorsExecutor),
+    ),
+    Mutant(
+        "executor-stale-freeze-copy",
+        "The executor keeps a copy of the Guardian made at construction, so it never sees the "
+        "freeze switch change and dispatches while frozen.",
+        "SafeExecutor",
+        "operator_freeze",
+        "freeze_respected",
+        _kernel("StaleFreezeKernel", StaleFreezeExecutor),
     ),
     Mutant(
         "executor-retry-records-effect",

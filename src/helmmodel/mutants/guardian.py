@@ -1,7 +1,9 @@
 """Mutants of the Guardian (spec section 5), each the correct Guardian with one method changed.
 
-Every bug here needs an interleaving to show: something must change between two phases of a
-call (the policy, the freeze switch, a budget) before the wrong line makes a difference.
+Most of these bugs need an interleaving to show: something must change between two phases of a
+call, or between two calls (the policy, the freeze switch, a budget), before the wrong line makes
+a difference. The last one is the bug the end-of-run replay exists for: state shared between
+kernel instances.
 """
 
 from __future__ import annotations
@@ -11,31 +13,66 @@ from typing import Any
 
 import attrs
 
-from helmmodel.kernel import Guardian, Kernel
+from helmmodel.kernel import Guardian, Kernel, KeyRing
 from helmmodel.kernel.guardian import (
+    BUDGET_EXCEEDED,
     DIGEST_MISMATCH,
+    MISSING_REQUIREMENT,
     NO_POLICY_DEFINED,
     POLICY_EPOCH_CHANGED,
+    POLICY_NO_RULE,
+    POLICY_NOT_EVALUATED,
     SIGNER_UNAVAILABLE,
     PendingCall,
 )
 from helmmodel.kernel.ids import IdCounters
-from helmmodel.kernel.records import ALLOW, Decision, Effect, make_signed, reason_hash
+from helmmodel.kernel.policy_graph import PolicySnapshot
+from helmmodel.kernel.records import (
+    ALLOW,
+    Decision,
+    Effect,
+    Request,
+    make_signed,
+    reason_hash,
+)
 from helmmodel.mutants.mutant import Mutant
 
 
-class RelooksMissingRuleGuardian(Guardian):
-    """*decide* retries a NO_POLICY_DEFINED denial against the live policy graph."""
+class LastAllowFallbackGuardian(Guardian):
+    """A tool whose rule is missing gets the last ALLOW the Guardian judged for that tool."""
 
-    def decide(self, call: PendingCall) -> Decision:
-        if call.reason_code == NO_POLICY_DEFINED:
-            # The bug: "the rule may have been put since begin", so a miss is looked up again
-            # in the live graph, and an ALLOW found there replaces the snapshot's denial.
-            fresh = self.evaluate(call.request, call.effect, self.policy.snapshot())
-            if fresh[1] == ALLOW:
-                (call.policy_outcome, call.verdict, call.reason_code, call.reason) = fresh[:4]
-                call.requirement_set_hash = fresh[4]
-        return super().decide(call)
+    def evaluate(
+        self, request: Request, effect: Effect, snapshot: PolicySnapshot
+    ) -> tuple[str, str, str, str, str]:
+        judged = super().evaluate(request, effect, snapshot)
+        last_allow: dict[str, tuple[str, str, str, str, str]]
+        last_allow = vars(self).setdefault("last_allow_by_tool", {})
+        if judged[2] == NO_POLICY_DEFINED and request.tool in last_allow:
+            # The bug: a fail-open default: a rule missing (say, mid-update) falls back to the
+            # tool's last known good verdict instead of denying.
+            return last_allow[request.tool]
+        if judged[1] == ALLOW:
+            last_allow[request.tool] = judged
+        return judged
+
+
+class DenialCacheGuardian(Guardian):
+    """Policy denials are remembered per principal, tool and arguments, across policy changes."""
+
+    def evaluate(
+        self, request: Request, effect: Effect, snapshot: PolicySnapshot
+    ) -> tuple[str, str, str, str, str]:
+        judged = super().evaluate(request, effect, snapshot)
+        denials: dict[tuple[str, str, bytes], tuple[str, str, str, str, str]]
+        denials = vars(self).setdefault("policy_denials", {})
+        key = (request.principal, request.tool, effect.args_jcs)
+        if judged[0] not in (POLICY_NOT_EVALUATED, POLICY_NO_RULE) and key in denials:
+            # The bug: the denial cache is keyed on the request but not on the policy version,
+            # so a rule that now lets the request through is never evaluated for it again.
+            return denials[key]
+        if judged[2] == MISSING_REQUIREMENT:
+            denials[key] = judged
+        return judged
 
 
 class FreshSnapshotGuardian(Guardian):
@@ -67,7 +104,7 @@ class VersionOnlyIntentGuardian(Guardian):
     def intent_refusal(self, decision: Decision, effect: Effect) -> tuple[str, str]:
         code, message = super().intent_refusal(decision, effect)
         # The bug: an epoch that moved while the content hash did not (the same rule put again)
-        # is taken for no change at all, so the checks after the epoch's decide alone.
+        # is taken for no change at all, and only the checks after the epoch's are made.
         if code == POLICY_EPOCH_CHANGED and decision.policy_version == self.policy.version:
             if effect.digest != decision.effect_digest:
                 return DIGEST_MISMATCH, "the effect is not the one the decision covers"
@@ -98,21 +135,38 @@ class SignsBeforeDecideChangeGuardian(Guardian):
         return call.decision
 
 
+def resigned(keys: KeyRing, decision: Decision, **changes: Any) -> Decision:
+    """*decision* with *changes*, signed again with the key it names (a mutant's own record)."""
+    fields: dict[str, Any] = attrs.asdict(decision, recurse=False)
+    del fields["signature"]
+    fields.update(changes)
+    return make_signed(Decision, functools.partial(keys.sign, decision.signature_type), **fields)
+
+
 class KeepsSetHashGuardian(Guardian):
     """*decide* turns a tentative ALLOW into a denial but keeps its requirement set hash."""
 
     def decide(self, call: PendingCall) -> Decision:
         decision = super().decide(call)
-        if decision.verdict == call.verdict:
-            return decision
-        # The bug: decide cleared the verdict and the reason code of begin's ALLOW but not its
-        # requirement set hash (a stale copy of one field), and signed that.
-        fields: dict[str, Any] = attrs.asdict(decision, recurse=False)
-        del fields["signature"]
-        fields["requirement_set_hash"] = call.requirement_set_hash
-        sign = functools.partial(self.keys.sign, decision.signature_type)
-        call.decision = make_signed(Decision, sign, **fields)
-        return call.decision
+        if decision.verdict != call.verdict:
+            # The bug: decide cleared the verdict and the reason code of begin's ALLOW but not
+            # its requirement set hash (a stale copy of one field), and signed that.
+            decision = resigned(self.keys, decision, requirement_set_hash=call.requirement_set_hash)
+            call.decision = decision
+        return decision
+
+
+class ShortfallAsMissingRequirementGuardian(Guardian):
+    """*decide* reports a budget found spent at decide as MISSING_REQUIREMENT."""
+
+    def decide(self, call: PendingCall) -> Decision:
+        decision = super().decide(call)
+        if decision.reason_code == BUDGET_EXCEEDED and call.reason_code != BUDGET_EXCEEDED:
+            # The bug: decide's budget denial reuses the policy denial's reason code ("the budget
+            # is one more requirement"), so it claims a requirement the policy says is met.
+            decision = resigned(self.keys, decision, reason_code=MISSING_REQUIREMENT)
+            call.decision = decision
+        return decision
 
 
 class ClassCountedIdsGuardian(Guardian):
@@ -133,13 +187,22 @@ def _kernel(name: str, guardian: type[Guardian]) -> type[Kernel]:
 
 MUTANTS = (
     Mutant(
-        "guardian-relooks-missing-rule",
-        "decide looks a NO_POLICY_DEFINED call up again in the live policy graph and turns it "
-        "into an ALLOW when a rule put since begin lets it through.",
+        "guardian-missing-rule-falls-back",
+        "A tool whose rule is missing from the snapshot gets the last ALLOW judged for that tool "
+        "instead of NO_POLICY_DEFINED (a fail-open default).",
         "Guardian",
         "policy_mutation",
         "default_deny",
-        _kernel("RelooksMissingRuleKernel", RelooksMissingRuleGuardian),
+        _kernel("LastAllowFallbackKernel", LastAllowFallbackGuardian),
+    ),
+    Mutant(
+        "guardian-denial-cache-outlives-policy",
+        "MISSING_REQUIREMENT denials are cached per principal, tool and arguments without the "
+        "policy version, so a request stays denied after the rule changes to let it through.",
+        "Guardian",
+        "policy_mutation",
+        "allow_matches_policy",
+        _kernel("DenialCacheKernel", DenialCacheGuardian),
     ),
     Mutant(
         "guardian-fresh-snapshot-at-decide",
@@ -185,6 +248,15 @@ MUTANTS = (
         "budget_contention",
         "reason_code_iff_allow",
         _kernel("KeepsSetHashKernel", KeepsSetHashGuardian),
+    ),
+    Mutant(
+        "guardian-shortfall-as-missing-requirement",
+        "decide reports a budget found spent at decide as MISSING_REQUIREMENT instead of "
+        "BUDGET_EXCEEDED, claiming a requirement the policy says is met.",
+        "Guardian",
+        "budget_contention",
+        "allow_matches_policy",
+        _kernel("ShortfallAsMissingRequirementKernel", ShortfallAsMissingRequirementGuardian),
     ),
     Mutant(
         "ids-counted-on-the-class",

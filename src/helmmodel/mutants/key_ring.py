@@ -24,11 +24,13 @@ class MemoBeforeRevocationRing(KeyRing):
     def verify(self, signature_type: object, message: bytes, signature: object) -> None:
         # The bug: the memo meant to save Ed25519 work is consulted first, so a signature that
         # verified before its key was revoked keeps verifying.
-        if isinstance(signature_type, str) and isinstance(signature, str):
-            public = self._public_raw.get(signature_type.removeprefix(SIGNATURE_TYPE_PREFIX))
-            if public is not None and SIGNATURE_HEX.fullmatch(signature):
-                if self._memo.get((public, message, bytes.fromhex(signature))):
-                    return
+        key_id = str(signature_type).removeprefix(SIGNATURE_TYPE_PREFIX)
+        public = self._public_raw.get(key_id)
+        signature_raw = (
+            bytes.fromhex(str(signature)) if SIGNATURE_HEX.fullmatch(str(signature)) else b""
+        )
+        if public is not None and self._memo.get((public, message, signature_raw)):
+            return
         super().verify(signature_type, message, signature)
 
 

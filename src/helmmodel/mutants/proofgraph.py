@@ -50,7 +50,7 @@ MUTANTS = (
         "next_link takes prev_hash from the session's first receipt instead of its last, which is "
         "right only for the second receipt of a session.",
         "ReceiptChains",
-        "signer_outage",
+        "budget_contention",
         "receipt_chain_intact",
         type("LinksToFirstKernel", (Kernel,), {"chains_class": LinksToFirstReceiptChains}),
     ),

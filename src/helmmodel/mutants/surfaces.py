@@ -56,7 +56,7 @@ MUTANTS = (
         "The firewall memoises schema verdicts keyed on the arguments as Python values, where "
         'true equals 1, so {"x": true} gets the verdict of {"x": 1}.',
         "ToolTable",
-        "policy_mutation",
+        "signer_outage",
         "snapshot_isolation",
         type(
             "PythonKeyedFirewallKernel", (Kernel,), {"tool_table_class": PythonKeyedFirewallTable}
@@ -64,7 +64,8 @@ MUTANTS = (
     ),
     Mutant(
         "error-budget-gate-inclusive",
-        "The error budget closes the builder and promotion gates at exactly 20% instead of below it.",
+        "The error budget closes the builder and promotion gates at exactly 20% instead of only "
+        "below it.",
         "ErrorBudget",
         "error_budget",
         "error_budget_gate",

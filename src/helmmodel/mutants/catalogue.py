@@ -1,0 +1,29 @@
+"""The catalogue: every mutant, in one tuple, each registered with the runner under its name."""
+
+from __future__ import annotations
+
+from helmmodel.mutants import (
+    budgets,
+    executor,
+    guardian,
+    key_ring,
+    policy_graph,
+    proofgraph,
+    surfaces,
+)
+from helmmodel.mutants.mutant import Mutant
+from helmmodel.runner import register_kernel
+
+CATALOGUE: tuple[Mutant, ...] = (
+    *guardian.MUTANTS,
+    *executor.MUTANTS,
+    *key_ring.MUTANTS,
+    *budgets.MUTANTS,
+    *policy_graph.MUTANTS,
+    *proofgraph.MUTANTS,
+    *surfaces.MUTANTS,
+)
+BY_NAME: dict[str, Mutant] = {mutant.name: mutant for mutant in CATALOGUE}
+
+for _mutant in CATALOGUE:
+    register_kernel(_mutant.name, _mutant.factory)

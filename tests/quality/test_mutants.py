@@ -1,0 +1,208 @@
+"""The must-fail catalogue: every sequential mutant kernel is caught under the ci profile, within
+its machine's ci budget, by the invariant it names, with a 1-minimal trace of at most 12 steps;
+and the catalogue itself covers every component and every invariant of spec section 11.
+
+The catalogue runs once for the whole module (each mutant's machine, shrinking off, the first
+failing trace made 1-minimal and saved into a temporary corpus).
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+from helmmodel import runner
+from helmmodel.invariants import INVARIANT_NAMES
+from helmmodel.kernel import Kernel
+from helmmodel.mutants import (
+    CATALOGUE,
+    Mutant,
+    Row,
+    budgets,
+    executor,
+    exit_status,
+    guardian,
+    key_ring,
+    policy_graph,
+    print_table,
+    proofgraph,
+    run_catalogue,
+    surfaces,
+)
+from helmmodel.replay import REPRODUCED, judge
+from helmmodel.trace import load
+
+MACHINES = Path(__file__).resolve().parents[2] / "machines"
+SEQUENTIAL = [mutant for mutant in CATALOGUE if not mutant.needs_threads]
+MINIMAL_STEPS_MAX = 12
+SHORT_STEPS = 2
+SHORT_MUTANTS_MAX = 3
+
+# The kernel's components, and the Kernel class attribute through which a mutant swaps each one
+# (ids are counted by the Guardian, so an id-counter bug comes in through it).
+COMPONENT_ATTRIBUTES = {
+    "Guardian": "guardian_class",
+    "SafeExecutor": "executor_class",
+    "KeyRing": "key_ring_class",
+    "PolicyGraph": "policy_graph_class",
+    "RequestBudgets": "budgets_class",
+    "ProofGraph": "proofgraph_class",
+    "ReceiptChains": "chains_class",
+    "ToolTable": "tool_table_class",
+    "ErrorBudget": "error_budget_class",
+    "RequestSurface": "surface_class",
+    "IdCounters": "guardian_class",
+}
+CLASS_ATTRIBUTES = sorted(set(COMPONENT_ATTRIBUTES.values()))
+
+
+@pytest.fixture(scope="module")
+def rows(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Row]:
+    """One run of the sequential catalogue, its traces saved into a temporary corpus."""
+    corpus = tmp_path_factory.mktemp("mutant-corpus")
+    found = run_catalogue([], machines_dir=MACHINES, corpus=corpus, out=io.StringIO())
+    return {row.mutant: row for row in found}
+
+
+# --- every mutant is caught -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", [mutant.name for mutant in SEQUENTIAL])
+def test_mutant_is_caught_first_by_its_invariant(rows: dict[str, Row], name: str) -> None:
+    """The mutant's machine catches it, and the first invariant to fire is the expected one."""
+    row = rows[name]
+    assert (True, row.expected) == (row.caught, row.fired), row.note
+
+
+@pytest.mark.parametrize("name", [mutant.name for mutant in SEQUENTIAL])
+def test_mutant_is_caught_within_the_ci_budget(rows: dict[str, Row], name: str) -> None:
+    """The first violation comes within the machine's ci budget of examples."""
+    row = rows[name]
+    assert row.examples is not None, row.note
+    assert row.examples <= row.budget
+
+
+@pytest.mark.parametrize("name", [mutant.name for mutant in SEQUENTIAL])
+def test_one_minimal_trace_is_short(rows: dict[str, Row], name: str) -> None:
+    """The found trace minimizes to a 1-minimal trace of at most 12 steps."""
+    row = rows[name]
+    assert row.minimal_length is not None, row.note
+    assert row.minimal_length <= MINIMAL_STEPS_MAX
+
+
+@pytest.mark.parametrize("name", [mutant.name for mutant in SEQUENTIAL])
+def test_saved_trace_reproduces(rows: dict[str, Row], name: str) -> None:
+    """The saved 1-minimal trace replays, with no Hypothesis, to the same violation."""
+    row = rows[name]
+    assert row.saved is not None, row.note
+    trace = load(row.saved)
+    verdict = judge(trace, runner.load_machines(MACHINES))
+    assert (REPRODUCED, name, row.expected) == (verdict.verdict, trace.kernel, trace.invariant), (
+        verdict.detail
+    )
+
+
+def test_most_mutants_need_an_interleaving(rows: dict[str, Row]) -> None:
+    """At most three mutants are caught by a 1-minimal trace of two steps or fewer."""
+    short = sorted(
+        name
+        for name, row in rows.items()
+        if row.minimal_length is not None and row.minimal_length <= SHORT_STEPS
+    )
+    assert len(short) <= SHORT_MUTANTS_MAX, short
+
+
+# --- the catalogue as data --------------------------------------------------------------------
+
+
+def test_catalogue_holds_twenty_mutants_with_unique_names() -> None:
+    """At least 20 mutants, no two with the same name."""
+    names = [mutant.name for mutant in CATALOGUE]
+    assert len(names) >= 20
+    assert sorted(set(names)) == sorted(names)
+
+
+def test_every_component_is_mutated() -> None:
+    """Each component of the kernel carries the bug of at least one mutant."""
+    assert set(COMPONENT_ATTRIBUTES) == {mutant.component for mutant in CATALOGUE}
+
+
+def test_every_invariant_is_expected_to_catch_one() -> None:
+    """Each invariant of ALL_INVARIANTS is the expected catcher of at least one mutant."""
+    assert set(INVARIANT_NAMES) == {mutant.invariant for mutant in SEQUENTIAL}
+
+
+def test_every_mutant_names_a_known_machine() -> None:
+    """The machine each mutant names is one the machines directory defines."""
+    machines = runner.load_machines(MACHINES)
+    assert [] == [mutant.name for mutant in CATALOGUE if mutant.machine not in machines]
+
+
+def test_every_description_is_one_sentence() -> None:
+    """Each description is one sentence: a capital or quote first, one full stop, at the end."""
+    one_sentence = re.compile(r"[A-Za-z][^\n]*[^.]\.")
+    inner_stop = re.compile(r"[.!?]\s+[A-Z]")
+    wrong = [
+        mutant.name
+        for mutant in CATALOGUE
+        if not one_sentence.fullmatch(mutant.description) or inner_stop.search(mutant.description)
+    ]
+    assert [] == wrong
+
+
+def test_every_mutant_is_registered_as_a_kernel() -> None:
+    """Importing the catalogue makes each mutant runnable by name (``--kernel NAME``)."""
+    assert [m.factory for m in CATALOGUE] == [runner.kernel_factory(m.name) for m in CATALOGUE]
+
+
+@pytest.mark.parametrize("mutant", CATALOGUE, ids=lambda mutant: mutant.name)
+def test_mutant_changes_one_method_of_its_component(mutant: Mutant) -> None:
+    """The mutant kernel swaps exactly its component's class, for a subclass of the correct one
+    that overrides one method."""
+    factory = mutant.factory
+    attribute = COMPONENT_ATTRIBUTES[mutant.component]
+    swapped = [a for a in CLASS_ATTRIBUTES if getattr(factory, a) is not getattr(Kernel, a)]
+    assert [attribute] == swapped
+    component = getattr(factory, attribute)
+    assert getattr(Kernel, attribute) in component.__bases__
+    methods = [name for name, value in vars(component).items() if inspect.isfunction(value)]
+    assert 1 == len(methods), methods
+
+
+def test_mutants_use_no_time_threads_or_randomness() -> None:
+    """No mutant sleeps, yields, starts a thread or draws a random number."""
+    forbidden = re.compile(r"\b(sleep|yield|threading|random|urandom|secrets|time\.)\b")
+    modules = (budgets, executor, guardian, key_ring, policy_graph, proofgraph, surfaces)
+    found = {m.__name__: forbidden.findall(inspect.getsource(m)) for m in modules}
+    assert {} == {name: words for name, words in found.items() if words}
+
+
+# --- the report and the exit status -----------------------------------------------------------
+
+
+def _row(caught: bool, fired: str | None) -> Row:
+    return Row("m", "Guardian", "kernel", "default_deny", 1000, caught, fired, 3, 0.5, 9, 3, None)
+
+
+@pytest.mark.parametrize(
+    ("caught", "fired", "status", "verdict"),
+    [
+        (True, "default_deny", 0, "caught"),
+        (True, "fail_closed", 1, "WRONG INVARIANT"),
+        (False, None, 1, "SURVIVED"),
+    ],
+)
+def test_exit_status_fails_for_a_survivor_or_another_invariant(
+    caught: bool, fired: str | None, status: int, verdict: str
+) -> None:
+    """Exit status 1 when a mutant survives or another invariant fires first, 0 otherwise; the
+    table says which."""
+    row = _row(caught, fired)
+    out = io.StringIO()
+    print_table([row], out)
+    assert (status, verdict) == (exit_status([_row(True, "default_deny"), row]), row.verdict)
+    assert verdict in out.getvalue()
