@@ -3,6 +3,7 @@ verdict, reason code, refusal code and HTTP status of the spec (a starved machin
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,12 @@ MACHINES = Path(__file__).resolve().parents[2] / "machines"
 def kernel_run() -> runner.MachineResult:
     """One ci-profile run of the kernel machine against the correct kernel."""
     machines = runner.load_machines(MACHINES)
-    return runner.run_machine(
+    result = runner.run_machine(
         machines["kernel"], profile_settings=profiles.load("ci"), profile="ci"
     )
+    if result.failures:  # a failure found here becomes a regression case, as in `nox -s model`
+        runner.capture(result, MACHINES.parent / "tests" / "regressions", sys.stdout)
+    return result
 
 
 def test_correct_kernel_violates_nothing(kernel_run: runner.MachineResult) -> None:
