@@ -463,13 +463,3 @@ class Driver:
             ghost.error_budget = max(0, ghost.error_budget - burn)
         elif found == ("POST", "specs") and exchange.status == 201:
             ghost.specs.add(strict_json(exchange.response_body)["id"])
-
-
-def policy_rules_after(
-    rules: dict[str, Any], tool: str, rule: dict[str, Any] | None
-) -> dict[str, Any]:
-    """The checker's copy of the rules after putting (or, with None, removing) *tool*'s rule."""
-    updated = {k: v for k, v in rules.items() if k != tool}
-    if rule is not None:
-        updated[tool] = rule
-    return updated

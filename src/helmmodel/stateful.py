@@ -25,7 +25,6 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
 import attrs
-from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
     RuleBasedStateMachine,
@@ -416,9 +415,3 @@ def machine_for(
             "__module__": machine.__module__,
         },
     )
-
-
-# Strategy helpers shared by the machines.
-def identifiers(prefix: str, count: int) -> st.SearchStrategy[str]:
-    """One of *count* fixed identifiers ``prefix0``.. (few, so that they collide often)."""
-    return st.sampled_from([f"{prefix}{i}" for i in range(count)])

@@ -24,7 +24,6 @@ from helmmodel.kernel.records import check_identifier
 LOGIC_AND = "AND"
 LOGIC_OR = "OR"
 LOGIC_NOT = "NOT"
-KNOWN_LOGICS = ("", LOGIC_AND, LOGIC_OR, LOGIC_NOT)
 
 PREDICATE_OPS = ("const", "has", "eq", "in", "le")
 LEAVES_PER_SET_MAX = 64

@@ -20,7 +20,6 @@ from helmmodel.kernel.records import Receipt
 NODE_INTENT = "INTENT"
 NODE_ATTESTATION = "ATTESTATION"
 NODE_EFFECT = "EFFECT"
-NODE_KINDS = (NODE_INTENT, NODE_ATTESTATION, NODE_EFFECT)
 
 
 def receipt_hash(receipt: Receipt) -> str:
