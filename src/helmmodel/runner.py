@@ -295,6 +295,22 @@ def report(result: MachineResult, out: TextIO) -> None:
             f"{failure.message}",
             file=out,
         )
+    for program in hypothesis_programs(result.error):
+        print("  Hypothesis's shrunk program:", file=out)
+        for line in program:
+            print(f"    {line}", file=out)
+
+
+def hypothesis_programs(error: BaseException) -> list[list[str]]:
+    """The failing programs Hypothesis attached to *error* (one per distinct failure)."""
+    errors = list(error.exceptions) if isinstance(error, BaseExceptionGroup) else [error]
+    programs = []
+    for each in errors:
+        notes = list(getattr(each, "__notes__", []))
+        starts = [i for i, note in enumerate(notes) if note.startswith("Failing test case")]
+        if starts:  # the program is every note after Hypothesis's header line
+            programs.append(notes[starts[0] + 1 :])
+    return programs
 
 
 def select(

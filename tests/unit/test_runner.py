@@ -1,0 +1,101 @@
+"""The runner and `helmmodel run`: machine loading, reports, and clear errors for bad input."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from helmmodel import cli, runner
+from helmmodel.invariants import InvariantViolation
+from helmmodel.stateful import Failure, Stats
+
+MACHINES = Path(__file__).resolve().parents[2] / "machines"
+
+
+def result_with(error: BaseException | None, failures: dict[str, Failure]) -> runner.MachineResult:
+    """A MachineResult as a run that ended with *error* would leave it."""
+    return runner.MachineResult(
+        "kernel", "correct", "ci", 1.0, Stats(), ("begin_call",), failures, error
+    )
+
+
+def test_report_prints_the_verdict_and_hypothesis_program() -> None:
+    """A violated run's report names the invariant and prints the program Hypothesis attached."""
+    violation = InvariantViolation("freeze_respected", 3, "dec-000001 was allowed while frozen")
+    violation.add_note("Failing test case: <state machine>")
+    violation.add_note("state = KernelMachine()")
+    violation.add_note("begun_0 = state.begin_call(principal='alice')")
+    failures = {"freeze_respected": Failure("freeze_respected", str(violation), [{}, {}, {}])}
+    out = io.StringIO()
+    runner.report(result_with(ExceptionGroup("bugs", [violation]), failures), out)
+    text = out.getvalue()
+    assert "result: VIOLATED freeze_respected (shortest trace 3 steps)" in text
+    assert "Hypothesis's shrunk program:\n    state = KernelMachine()\n" in text
+    assert "    begun_0 = state.begin_call(principal='alice')" in text
+
+
+def test_report_of_a_clean_run_says_so() -> None:
+    """A run without a violation ends its report with 'no invariant violated'."""
+    out = io.StringIO()
+    runner.report(result_with(None, {}), out)
+    assert out.getvalue().rstrip().endswith("result: no invariant violated")
+
+
+def test_load_machines_finds_every_named_machine() -> None:
+    """The repository's machine directory yields the kernel machine and one per scenario."""
+    names = set(runner.load_machines(MACHINES))
+    expected = {"kernel", "error_budget", "signer_outage", "clock_drift", "budget_contention"}
+    assert expected | {"policy_mutation", "malformed_input"} <= names
+
+
+def test_load_machines_of_a_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
+    """A directory that does not exist is refused with a message naming it and --machines."""
+    with pytest.raises(runner.RunnerError, match="--machines DIR"):
+        runner.load_machines(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "nosuch", "--machines", str(MACHINES)], "unknown machine 'nosuch'"),
+        (["run", "--kernel", "nosuch", "--machines", str(MACHINES)], "unknown kernel 'nosuch'"),
+        (["run", "--profile", "fast", "--machines", str(MACHINES)], "unknown profile 'fast'"),
+        (["run", "--import", "no.such.module"], "cannot import 'no.such.module'"),
+    ],
+)
+def test_bad_run_arguments_exit_2_with_one_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Unknown machines, kernels, profiles and modules exit 2 with one line naming the value."""
+    assert 2 == cli.main(argv)
+    err = capsys.readouterr().err.strip()
+    assert 1 == len(err.splitlines())
+    assert message in err
+
+
+def test_run_list_names_each_machine_with_its_docstring(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`helmmodel run --list` prints each machine with the first line of its module docstring."""
+    assert 0 == cli.main(["run", "--list", "--machines", str(MACHINES)])
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("kernel ") and "every operation family" in line for line in lines)
+
+
+def test_other_kernels_never_write_into_the_repository_corpus(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run against another kernel refuses tests/regressions as its corpus (exit 2)."""
+    monkeypatch.chdir(MACHINES.parent)
+    argv = [
+        "run",
+        "kernel",
+        "--kernel",
+        "ids-counted-on-the-class",
+        "--corpus",
+        "tests/regressions",
+    ]
+    assert 2 == cli.main(argv)
+    assert "never go into the repository's corpus" in capsys.readouterr().err
