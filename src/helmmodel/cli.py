@@ -260,6 +260,9 @@ def run(args: argparse.Namespace) -> int:
         if result.failures:
             runner.capture(result, corpus, sys.stdout)
         results.append(result)
+        if result.interrupted:
+            print(runner.summary_line(results) + " (stopped by Ctrl-C)")
+            return 130
     print(runner.summary_line(results))
     return runner.exit_status(results)
 

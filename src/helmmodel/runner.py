@@ -88,6 +88,10 @@ class RunnerError(HelmModelError):
     """A bad machine directory, machine name or kernel name."""
 
 
+class InterruptedRun(HelmModelError):
+    """A run stopped by Ctrl-C after it had found a violation."""
+
+
 def register_kernel(name: str, factory: KernelFactory) -> None:
     """Make *factory* runnable as ``--kernel NAME``."""
     KERNELS[name] = factory
@@ -146,6 +150,7 @@ class MachineResult:
     error: BaseException | None = None
     variant: type[TracedMachine] | None = None
     saved: dict[str, Path] = attrs.field(factory=dict)  # invariant -> saved trace
+    interrupted: bool = False  # stopped by Ctrl-C: the figures cover what ran until then
 
     @property
     def examples(self) -> int:
@@ -195,12 +200,18 @@ def run_machine(
     run_settings = Settings(profile_settings, max_examples=budget, phases=phases)
     start = time.perf_counter()
     error: BaseException | None = None
+    interrupted = False
     try:
         run_state_machine_as_test(variant, settings=run_settings)
+    except KeyboardInterrupt:
+        # Keep what the run found so far: its failures are still captured and reported.
+        interrupted = True
     except Exception as caught:  # a violation (or several, as an ExceptionGroup)
         error = caught
     seconds = time.perf_counter() - start
-    return MachineResult(
+    if interrupted and variant.failures:
+        error = InterruptedRun("stopped by Ctrl-C after finding a violation")
+    result = MachineResult(
         machine.name,  # type: ignore[attr-defined]
         kernel,
         profile,
@@ -211,6 +222,8 @@ def run_machine(
         error,
         variant,
     )
+    result.interrupted = interrupted
+    return result
 
 
 def capture(
@@ -283,6 +296,8 @@ def report(result: MachineResult, out: TextIO) -> None:
         reached = result.reached(facet)
         if reached:
             print(f"  {_LABELS[facet]}: {_counts(reached, expected)}", file=out)
+    if result.interrupted:
+        print("  stopped by Ctrl-C: the figures above cover the examples run until then", file=out)
     if result.error is None:
         print("  result: no invariant violated", file=out)
         return

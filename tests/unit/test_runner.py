@@ -99,3 +99,40 @@ def test_other_kernels_never_write_into_the_repository_corpus(
     ]
     assert 2 == cli.main(argv)
     assert "never go into the repository's corpus" in capsys.readouterr().err
+
+
+def test_ctrl_c_reports_what_ran_and_exits_130(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C during a run stops it with a report of what ran and exit status 130."""
+
+    def interrupted(machine: object, settings: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "run_state_machine_as_test", interrupted)
+    assert 130 == cli.main(["run", "kernel", "--machines", str(MACHINES)])
+    out = capsys.readouterr().out
+    assert "stopped by Ctrl-C: the figures above cover the examples run until then" in out
+    assert out.rstrip().endswith("(stopped by Ctrl-C)")
+
+
+def test_ctrl_c_keeps_a_violation_found_before_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A violation found before Ctrl-C is still made 1-minimal and saved into the corpus."""
+    import json
+
+    import tests.fixtures.planted  # noqa: F401 (registers the planted kernel)
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "traces" / "kernel"
+    steps = json.loads(next(fixture.glob("freeze_respected-*.json")).read_text())["steps"]
+
+    def found_then_interrupted(machine: type, settings: object) -> None:
+        machine.failures["freeze_respected"] = Failure("freeze_respected", "found", steps)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "run_state_machine_as_test", found_then_interrupted)
+    argv = ["run", "kernel", "--kernel", "planted-freeze", "--corpus", str(tmp_path)]
+    assert 130 == cli.main([*argv, "--machines", str(MACHINES)])
+    assert "1-minimal 3 steps, saved to" in capsys.readouterr().out
+    assert 1 == len(list((tmp_path / "kernel").glob("freeze_respected-*.json")))
