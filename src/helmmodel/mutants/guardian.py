@@ -20,8 +20,6 @@ from helmmodel.kernel.guardian import (
     MISSING_REQUIREMENT,
     NO_POLICY_DEFINED,
     POLICY_EPOCH_CHANGED,
-    POLICY_NO_RULE,
-    POLICY_NOT_EVALUATED,
     SIGNER_UNAVAILABLE,
     PendingCall,
 )
@@ -53,25 +51,6 @@ class LastAllowFallbackGuardian(Guardian):
             return last_allow[request.tool]
         if judged[1] == ALLOW:
             last_allow[request.tool] = judged
-        return judged
-
-
-class DenialCacheGuardian(Guardian):
-    """Policy denials are remembered per principal, tool and arguments, across policy changes."""
-
-    def evaluate(
-        self, request: Request, effect: Effect, snapshot: PolicySnapshot
-    ) -> tuple[str, str, str, str, str]:
-        judged = super().evaluate(request, effect, snapshot)
-        denials: dict[tuple[str, str, bytes], tuple[str, str, str, str, str]]
-        denials = vars(self).setdefault("policy_denials", {})
-        key = (request.principal, request.tool, effect.args_jcs)
-        if judged[0] not in (POLICY_NOT_EVALUATED, POLICY_NO_RULE) and key in denials:
-            # The bug: the denial cache is keyed on the request but not on the policy version,
-            # so a rule that now lets the request through is never evaluated for it again.
-            return denials[key]
-        if judged[2] == MISSING_REQUIREMENT:
-            denials[key] = judged
         return judged
 
 
@@ -194,15 +173,6 @@ MUTANTS = (
         "policy_mutation",
         "default_deny",
         _kernel("LastAllowFallbackKernel", LastAllowFallbackGuardian),
-    ),
-    Mutant(
-        "guardian-denial-cache-outlives-policy",
-        "MISSING_REQUIREMENT denials are cached per principal, tool and arguments without the "
-        "policy version, so a request stays denied after the rule changes to let it through.",
-        "Guardian",
-        "policy_mutation",
-        "allow_matches_policy",
-        _kernel("DenialCacheKernel", DenialCacheGuardian),
     ),
     Mutant(
         "guardian-fresh-snapshot-at-decide",
