@@ -22,6 +22,7 @@ from helmmodel.kernel import (
 )
 from helmmodel.kernel.proofgraph import receipt_hash
 from tests.conftest import echo, make_kernel
+from tests.spec import SPEC_SIGNED_FIELDS
 
 SAFE_INTEGER_MAX = 2**53 - 1
 
@@ -131,21 +132,7 @@ def test_receipt_signature_covers_the_spec_fields(kernel: Kernel) -> None:
     """The receipt's signed preimage is the JCS of exactly the section-4 receipt fields."""
     call = authorize(kernel)
     receipt = kernel.execute(call.decision, call.intent, call.effect)
-    names = (
-        "receipt_id",
-        "decision_id",
-        "effect_id",
-        "status",
-        "output_hash",
-        "prev_hash",
-        "lamport_clock",
-        "args_hash",
-        "verdict",
-        "reason_code",
-        "policy_hash",
-        "session_id",
-        "signature_version",
-    )
+    names = SPEC_SIGNED_FIELDS["receipt"]
     assert jcs({name: getattr(receipt, name) for name in names}) == receipt.preimage()
 
 

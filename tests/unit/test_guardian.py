@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from helmmodel.errors import ExecutionRefused, IntentRefused, SignerUnavailable, UsageError
 from helmmodel.kernel import ALLOW, DENY, ESCALATE, Decision, Kernel, Node, PendingCall, Request
 from tests.conftest import echo, make_kernel
+from tests.spec import SPEC_SIGNED_FIELDS
 
 DEFAULT_TTL_MS = 5 * 60 * 1000
 
@@ -115,25 +116,7 @@ def test_decision_fields_follow_the_data_model() -> None:
 def test_decision_signature_covers_the_spec_fields(kernel: Kernel) -> None:
     """The decision's signature verifies under key-0001 over the JCS of the section-4 fields."""
     decision = judged(kernel, echo(budget_id="b1"))
-    signed = {
-        name: getattr(decision, name)
-        for name in (
-            "id",
-            "verdict",
-            "reason_code",
-            "reason_hash",
-            "subject_id",
-            "action",
-            "resource",
-            "effect_digest",
-            "policy_version",
-            "policy_epoch",
-            "requirement_set_hash",
-            "budget_id",
-            "signature_type",
-            "signature_version",
-        )
-    }
+    signed = {name: getattr(decision, name) for name in SPEC_SIGNED_FIELDS["decision"]}
     public = Ed25519PublicKey.from_public_bytes(kernel.keys.public_key_bytes("key-0001"))
     assert jcs(signed) == decision.preimage()
     public.verify(bytes.fromhex(decision.signature), jcs(signed))  # raises if it does not verify

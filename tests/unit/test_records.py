@@ -13,54 +13,10 @@ import pytest
 from helmmodel.errors import InvalidInput, SignatureInvalid
 from helmmodel.kernel import Decision, Effect, Intent, Kernel, Receipt, Request
 from tests.conftest import echo
+from tests.spec import SPEC_SIGNED_FIELDS
 
 SignedRecord = Decision | Intent | Receipt
 
-# The checker's own copy of spec section 4: the signed fields and version of each record.
-SPEC_SIGNED_FIELDS = {
-    "decision": [
-        "id",
-        "verdict",
-        "reason_code",
-        "reason_hash",
-        "subject_id",
-        "action",
-        "resource",
-        "effect_digest",
-        "policy_version",
-        "policy_epoch",
-        "requirement_set_hash",
-        "budget_id",
-        "signature_type",
-        "signature_version",
-    ],
-    "intent": [
-        "id",
-        "decision_id",
-        "effect_digest_hash",
-        "issued_at",
-        "expires_at",
-        "allowed_tool",
-        "signer",
-        "signature_type",
-        "signature_version",
-    ],
-    "receipt": [
-        "receipt_id",
-        "decision_id",
-        "effect_id",
-        "status",
-        "output_hash",
-        "prev_hash",
-        "lamport_clock",
-        "args_hash",
-        "verdict",
-        "reason_code",
-        "policy_hash",
-        "session_id",
-        "signature_version",
-    ],
-}
 SPEC_VERSIONS = {
     "decision": "decision_record.v4",
     "intent": "authorized_execution_intent.v2",
