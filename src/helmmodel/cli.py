@@ -86,13 +86,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="settings profile: dev, ci or nightly (default: $HELMMODEL_PROFILE or dev)",
     )
     run.add_argument(
-        "--machines",
-        dest="machine_dir",
-        default="machines",
-        metavar="DIR",
-        help="directory of machine modules (default: ./machines)",
-    )
-    run.add_argument(
         "--max-examples",
         type=_positive,
         default=None,
@@ -157,14 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for command in (run, replay, promote, show, mutants):
         _add_import(command)
-    mutants.add_argument(
-        "--machines",
-        dest="machine_dir",
-        default="machines",
-        metavar="DIR",
-        help="directory of machine modules (default: ./machines)",
-    )
-    for command in (replay, promote):
+    for command in (run, replay, promote, mutants):
         command.add_argument(
             "--machines",
             dest="machine_dir",
