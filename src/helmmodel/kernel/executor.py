@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 
+import attrs
+
 from helmmodel.canonical import JSONValue, prefixed_hash
 from helmmodel.errors import ExecutionRefused, SignatureInvalid
 from helmmodel.kernel.clock import SimClock
@@ -20,6 +22,7 @@ from helmmodel.kernel.guardian import (
     SYSTEM_FROZEN,
     VERDICT_NOT_ALLOW,
     Guardian,
+    PendingCall,
 )
 from helmmodel.kernel.key_ring import KeyRing
 from helmmodel.kernel.proofgraph import NODE_EFFECT, ProofGraph, ReceiptChains
@@ -52,6 +55,21 @@ EXECUTION_REFUSAL_CODES = (
     INTENT_EXPIRED,
     SIGNER_UNAVAILABLE,
 )
+
+
+@attrs.frozen
+class Dispatched:
+    """An effect that ran, and the chain link its receipt will carry."""
+
+    decision: Decision
+    effect: Effect
+    call: PendingCall | None
+    output: JSONValue
+    status: str
+    output_hash: str
+    session_id: str
+    lamport: int
+    prev_hash: str
 
 
 class SafeExecutor:
@@ -120,7 +138,23 @@ class SafeExecutor:
     def execute(
         self, decision: Decision | None, intent: Intent | None, effect: Effect | None
     ) -> Receipt:
-        """Dispatch *effect* once under *decision* and *intent*; refuse in the spec's order."""
+        """Dispatch *effect* once under *decision* and *intent*; refuse in the spec's order.
+
+        Three steps, in one critical section of the facade: dispatch (after every check), sign
+        the receipt, record it. They are separate methods so that the concurrency mutants can
+        split them across critical sections, as a kernel that signs outside its lock would.
+        """
+        dispatched = self.dispatch(decision, intent, effect)
+        if isinstance(dispatched, Receipt):
+            return dispatched
+        receipt = self.sign_receipt(dispatched)
+        self.record(dispatched, receipt)
+        return receipt
+
+    def dispatch(
+        self, decision: Decision | None, intent: Intent | None, effect: Effect | None
+    ) -> Dispatched | Receipt:
+        """Check, then run the tool once; a retry of an executed decision gets its receipt."""
         code, message = self.refusal(decision, intent, effect)
         if code:
             self.guardian.refuse(ExecutionRefused, "execution", decision, code, message)
@@ -138,25 +172,36 @@ class SafeExecutor:
         if call is not None and call.request.session_id is not None:
             session_id = call.request.session_id
         lamport, prev_hash = self.chains.next_link(session_id)
+        return Dispatched(
+            decision, effect, call, output, status, output_hash, session_id, lamport, prev_hash
+        )
+
+    def sign_receipt(self, dispatched: Dispatched) -> Receipt:
+        """The receipt of a dispatched effect, linked to its session's chain."""
+        decision, effect = dispatched.decision, dispatched.effect
         signature_type = self.keys.signature_type()
-        receipt = make_signed(
+        return make_signed(
             Receipt,
             functools.partial(self.keys.sign, signature_type),
             receipt_id="rcpt-" + decision.id,
             decision_id=decision.id,
             effect_id=effect.effect_id,
-            status=status,
-            output_hash=output_hash,
-            prev_hash=prev_hash,
-            lamport_clock=lamport,
+            status=dispatched.status,
+            output_hash=dispatched.output_hash,
+            prev_hash=dispatched.prev_hash,
+            lamport_clock=dispatched.lamport,
             args_hash=effect.args_hash,
             verdict=decision.verdict,
             reason_code=decision.reason_code,
             policy_hash=decision.policy_version,
-            session_id=session_id,
+            session_id=dispatched.session_id,
             timestamp=self.clock.now_ms,
             signature_type=signature_type,
         )
+
+    def record(self, dispatched: Dispatched, receipt: Receipt) -> None:
+        """Chain *receipt*, attest its effect, and remember it for retries."""
+        decision, call = dispatched.decision, dispatched.call
         self.chains.append(receipt)
         self.graph.append(
             NODE_EFFECT,
@@ -169,9 +214,8 @@ class SafeExecutor:
             receipt.signature,
         )
         self.executed[decision.id] = receipt
-        self.outputs[receipt.receipt_id] = output
+        self.outputs[receipt.receipt_id] = dispatched.output
         self._executed_digest.add(f"{decision.id}|{receipt.signature}".encode())
-        return receipt
 
     def digest_material(self) -> bytes:
         return self._executed_digest.value()

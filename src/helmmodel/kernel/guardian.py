@@ -91,6 +91,17 @@ class PendingCall:
     decision: Decision | None = None
 
 
+@attrs.frozen
+class Settlement:
+    """The verdict *decide* will sign, and whether it charged the call's budget."""
+
+    verdict: str
+    code: str
+    reason: str
+    set_hash: str
+    charged: bool
+
+
 class Guardian:
     """Decides, signs and authorizes governed calls."""
 
@@ -183,7 +194,19 @@ class Guardian:
     # --- decide -------------------------------------------------------------------------------
 
     def decide(self, call: PendingCall) -> Decision:
-        """Turn the tentative verdict into a signed decision, or fail closed."""
+        """Turn the tentative verdict into a signed decision, or fail closed.
+
+        Three steps, in one critical section of the facade: settle the verdict (charging the
+        budget), sign it, record it. They are separate methods so that the concurrency mutants
+        can split them across critical sections, as a kernel that signs outside its lock would.
+        """
+        settlement = self.settle(call)
+        decision = self.sign_decision(call, settlement)
+        self.record_decision(call, decision)
+        return decision
+
+    def settle(self, call: PendingCall) -> Settlement:
+        """The verdict *decide* signs: *begin*'s, unless frozen now or the budget is spent now."""
         if self.calls.get(call.call_id) is not call or call.ended:
             raise UsageError(
                 f"call {call.call_id!r} cannot be decided: it was not begun here or is decided"
@@ -199,35 +222,47 @@ class Guardian:
         if verdict == ALLOW and self.frozen:
             verdict, code, reason, set_hash = DENY, SYSTEM_FROZEN, "the kernel is frozen", ""
         if verdict == ALLOW and budget_id is not None:
-            charged = self.budgets.consume(budget_id, call.call_id)
+            charged = self.charge(budget_id, call.call_id)
             if not charged:
                 reason = f"budget {budget_id!r} has nothing left"
                 verdict, code, set_hash = DENY, BUDGET_EXCEEDED, ""
+        return Settlement(verdict, code, reason, set_hash, charged)
+
+    def charge(self, budget_id: str, call_id: str) -> bool:
+        """Charge one request of *budget_id* to *call_id*, if it has room at this moment."""
+        return self.budgets.consume(budget_id, call_id)
+
+    def sign_decision(self, call: PendingCall, settlement: Settlement) -> Decision:
+        """Sign the settled verdict, or fail closed (releasing the charge) when nothing can sign."""
+        budget_id = call.request.budget_id
         try:
             signature_type = self.keys.signature_type()
         except SignerUnavailable:
-            self.fail_closed(call, budget_id if charged else None)
+            self.fail_closed(call, budget_id if settlement.charged else None)
             raise
-        decision = make_signed(
+        return make_signed(
             Decision,
             functools.partial(self.keys.sign, signature_type),
             id=self.ids.next("dec"),
             call_id=call.call_id,
-            verdict=verdict,
-            reason_code=code,
-            reason=reason,
-            reason_hash=reason_hash(reason),
+            verdict=settlement.verdict,
+            reason_code=settlement.code,
+            reason=settlement.reason,
+            reason_hash=reason_hash(settlement.reason),
             subject_id=call.request.principal,
             action=ACTION_EXECUTE_TOOL,
             resource=call.request.tool,
             effect_digest=call.effect.digest,
             policy_version=call.snapshot.version,
             policy_epoch=call.snapshot.epoch,
-            requirement_set_hash=set_hash,
+            requirement_set_hash=settlement.set_hash,
             budget_id=budget_id or "",
             timestamp=self.clock.now_ms,
             signature_type=signature_type,
         )
+
+    def record_decision(self, call: PendingCall, decision: Decision) -> None:
+        """Attest *decision* in the ProofGraph and end its call."""
         self.graph.append(
             NODE_ATTESTATION,
             call.request.principal,
@@ -242,7 +277,6 @@ class Guardian:
         call.decision = decision
         call.ended = ENDED_DECIDED
         self.decision_calls[decision.id] = call.call_id
-        return decision
 
     def fail_closed(self, call: PendingCall, charged_budget_id: str | None) -> None:
         """End *call* with no decision: release its consumption and attest the failure unsigned."""
