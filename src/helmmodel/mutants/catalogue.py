@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from helmmodel.mutants import (
     budgets,
+    concurrency,
     executor,
     guardian,
     key_ring,
@@ -22,6 +23,7 @@ CATALOGUE: tuple[Mutant, ...] = (
     *policy_graph.MUTANTS,
     *proofgraph.MUTANTS,
     *surfaces.MUTANTS,
+    *concurrency.MUTANTS,
 )
 BY_NAME: dict[str, Mutant] = {mutant.name: mutant for mutant in CATALOGUE}
 

@@ -1,0 +1,189 @@
+"""Scenario 4's storm: 1000 concurrent calls on a thread pool, then everything checked.
+
+The calls are charged to one budget whose limit is below their number, some re-execute their
+decision, and mid-storm a PRG mutation bumps the epoch, a new key is made and the first one
+revoked. Afterwards: the budget is charged exactly its ALLOW decisions and never above its limit,
+some calls were denied ``BUDGET_EXCEEDED``, no decision ran twice, every refusal has a code the
+storm can cause, chains and ProofGraph are intact, and the history is linearizable.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import attrs
+
+from helmmodel.concurrency.history import Recorder
+from helmmodel.concurrency.programs import (
+    FIRST_KEY,
+    Call,
+    Checked,
+    Command,
+    PutRule,
+    RevokeKey,
+    RotateKey,
+    check_run,
+    fast_switching,
+    model_factory,
+    perform,
+    setup,
+)
+from helmmodel.concurrency.programs import Run as ProgramRun
+from helmmodel.driver import KernelFactory
+from helmmodel.kernel import ALLOW, Decision, KernelConfig, PendingCall, Receipt
+
+BUDGET = "storm"
+# The refusals a storm can cause, by phase: the epoch bump refuses in-flight intents, and the
+# revocation invalidates what the first key signed.
+INTENT_REFUSALS = frozenset({"POLICY_EPOCH_CHANGED", "DECISION_SIGNATURE_INVALID"})
+EXECUTION_REFUSALS = frozenset({"DECISION_SIGNATURE_INVALID", "INTENT_SIGNATURE_INVALID"})
+
+
+@attrs.frozen
+class StormConfig:
+    """The storm's shape."""
+
+    calls: int = 1000
+    limit: int = 700
+    workers: int = 16
+    sessions: int = 8
+    retry_every: int = 10  # every n-th call executes its decision twice
+
+    def commands(self) -> list[Command]:
+        """The calls, with the mutation, the rotation and the revocation placed among them."""
+        work: list[Command] = [
+            Call(
+                principal=f"p{i % 5}",
+                x=i % 100,
+                budget=BUDGET,
+                session=f"s{i % self.sessions}",
+                retries=1 if i % self.retry_every == 0 else 0,
+            )
+            for i in range(self.calls)
+        ]
+        # Late enough that calls are in flight, early enough that the budget still has room.
+        for fraction, command in (
+            (0.30, PutRule("echo", "x-le-1000")),
+            (0.45, RotateKey()),
+            (0.55, RevokeKey(FIRST_KEY)),
+        ):
+            work.insert(int(self.calls * fraction), command)
+        return work
+
+
+@attrs.frozen
+class StormReport:
+    """What one storm did, and every problem the checks found."""
+
+    config: StormConfig
+    checked: Checked
+    tally: Counter[str]
+    consumed: int
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def lines(self) -> list[str]:
+        lines = [
+            f"{self.config.calls} calls on {self.config.workers} threads, budget limit "
+            f"{self.config.limit}: consumed {self.consumed}",
+            "  " + " · ".join(f"{key} {value}" for key, value in sorted(self.tally.items())),
+            *(f"  {line}" for line in self.checked.verdict.lines()),
+        ]
+        if self.ok:
+            lines.append("  result: every check held")
+        else:
+            lines.extend(f"  PROBLEM: {problem}" for problem in self.problems)
+        return lines
+
+
+def run_storm(factory: KernelFactory, config: StormConfig) -> ProgramRun:
+    """Run the storm on a fresh kernel from *factory* and record its history."""
+    budgets = {BUDGET: config.limit}
+    kernel = setup(factory(KernelConfig()), budgets)
+    recorder = Recorder(kernel)
+    work = list(enumerate(config.commands()))
+    start = threading.Barrier(min(config.workers, len(work)))
+
+    def task(item: tuple[int, Command]) -> None:
+        index, command = item
+        if index < start.parties:
+            start.wait(timeout=60)
+        perform(recorder, f"task{index}", command, {})
+
+    with fast_switching(), ThreadPoolExecutor(max_workers=config.workers) as pool:
+        for _ in pool.map(task, work):
+            pass
+    return ProgramRun(kernel, recorder.history(), model_factory(budgets))
+
+
+def tally(run: ProgramRun) -> Counter[str]:
+    """How the storm's calls ended, and its refusals by phase and code."""
+    counts: Counter[str] = Counter()
+    for operation in run.history:
+        value: Any = operation.value
+        if operation.name == "decide":
+            if isinstance(value, Decision):
+                counts[f"decide {value.verdict} {value.reason_code}".rstrip()] += 1
+            else:
+                counts[f"decide raised {operation.answer[2]}"] += 1
+        elif operation.name in ("issue_intent", "execute") and operation.answer[0] == "raised":
+            counts[f"{operation.name} refused {operation.answer[2]}"] += 1
+        elif operation.name == "execute" and isinstance(value, Receipt):
+            counts["execute receipt"] += 1
+        elif operation.name == "begin" and not isinstance(value, PendingCall):
+            counts[f"begin raised {operation.answer[2]}"] += 1
+    return counts
+
+
+def storm_problems(run: ProgramRun, config: StormConfig, counts: Counter[str]) -> list[str]:
+    """The storm's own checks, beyond linearizability and the final-state invariants."""
+    problems = []
+    budget = run.kernel.budgets.get(BUDGET)
+    consumed = budget.consumed if budget is not None else 0
+    allowed = sum(
+        1
+        for operation in run.history
+        if isinstance(operation.value, Decision)
+        and operation.value.verdict == ALLOW
+        and operation.value.budget_id == BUDGET
+    )
+    if consumed > config.limit:
+        problems.append(f"the budget consumed {consumed}, above its limit {config.limit}")
+    if consumed != allowed:
+        problems.append(f"the budget consumed {consumed}, but {allowed} ALLOW decisions charged it")
+    if not counts["decide DENY BUDGET_EXCEEDED"]:
+        problems.append("no call was denied BUDGET_EXCEEDED: the storm never contended")
+    decided = sum(n for key, n in counts.items() if key.startswith("decide"))
+    if decided != config.calls:
+        problems.append(f"{decided} decide phases ran for {config.calls} calls")
+    for key in sorted(counts):
+        phase, _, rest = key.partition(" ")
+        code = rest.removeprefix("refused ").removeprefix("raised ")
+        if (phase == "issue_intent" and code not in INTENT_REFUSALS) or (
+            phase == "execute" and rest.startswith("refused") and code not in EXECUTION_REFUSALS
+        ):
+            problems.append(f"{counts[key]} x {key}: a refusal the storm cannot cause")
+        if phase in ("begin", "decide") and rest.startswith("raised"):
+            problems.append(f"{counts[key]} x {key}: nothing in the storm should fail there")
+    return problems
+
+
+def check_storm(run: ProgramRun, config: StormConfig) -> StormReport:
+    """Every check of the storm on one run."""
+    checked = check_run(run)
+    counts = tally(run)
+    budget = run.kernel.budgets.get(BUDGET)
+    problems = [*checked.problems, *storm_problems(run, config, counts)]
+    return StormReport(config, checked, counts, budget.consumed if budget else 0, tuple(problems))
+
+
+def storms(factory: KernelFactory, config: StormConfig, runs: int) -> Sequence[StormReport]:
+    """*runs* storms, each on a fresh kernel."""
+    return [check_storm(run_storm(factory, config), config) for _ in range(runs)]
