@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TypeVar
 
+from helmmodel.concurrency.storm import StormConfig, check_storm, run_storm
 from helmmodel.kernel import (
     ALLOW,
     DENY,
@@ -179,3 +180,19 @@ def test_concurrent_retries_of_many_decisions_dispatch_each_once() -> None:
     effect_ids = [effect_id for effect_id, _ in kernel.tools.dispatches]
     assert 100 == len(effect_ids) == len(set(effect_ids))
     assert 100 == len(check_intact(kernel))
+
+
+def test_the_storm_harness_finds_every_check_holding() -> None:
+    """`helmmodel storm`'s harness on the correct kernel: 1000 calls, limit 700, a mutation,
+    a rotation and a revocation mid-storm; linearizable, budget exactly at its limit."""
+    config = StormConfig()
+    run = run_storm(Kernel, config)
+    report = check_storm(run, config)
+    assert report.ok, "\n".join(report.lines())
+    assert report.checked.verdict.linearizable
+    assert config.limit == report.consumed
+    assert report.tally["decide DENY BUDGET_EXCEEDED"] == config.calls - config.limit
+    answers = {op.name: op.answer for op in run.history if op.thread.startswith("task")}
+    assert ("returned", None) == answers["put_rule"]
+    assert ("returned", "key-0002") == answers["rotate_key"]
+    assert ("returned", None) == answers["revoke_key"]

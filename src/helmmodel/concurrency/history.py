@@ -13,6 +13,7 @@ operation A precedes operation B in real time exactly when ``A.returned < B.invo
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -95,6 +96,14 @@ def answer(outcome: Any) -> Answer:
     return ("returned", outcome)
 
 
+# The members of a signed record that say how it was ordered and what it decided.
+SHOWN_MEMBERS = {
+    "decision": ("verdict", "reason_code", "policy_epoch", "signature_type"),
+    "intent": ("decision_id", "issued_at", "expires_at", "signature_type"),
+    "receipt": ("session_id", "lamport_clock", "prev_hash", "status", "signature_type"),
+}
+
+
 def describe(value: Answer) -> str:
     """An answer in a few words, for reports."""
     kind = value[0]
@@ -103,8 +112,9 @@ def describe(value: Answer) -> str:
     if kind == "begun":
         return f"{value[1]} {value[3]} {value[4] or ''} at epoch {value[5]}".rstrip()
     if kind in ("decision", "intent", "receipt"):
-        signed = value[2].decode("utf-8", "replace")
-        return f"{kind} {value[1]} {signed[:160]}"
+        members = json.loads(value[2])
+        shown = " ".join(f"{key}={members[key]}" for key in SHOWN_MEMBERS[kind] if key in members)
+        return f"{kind} {value[1]} {shown}"
     return f"returned {value[1]!r}"
 
 

@@ -46,6 +46,7 @@ CHECKPOINT_EVERY = 16
 # witnesses leave little to try), so only a failing history's search comes near the limit.
 EXPLORE_SLACK = 2000
 SECONDS_MAX = 60.0
+SHOWN = 8  # misfits printed in a verdict
 
 
 @attrs.frozen
@@ -107,7 +108,12 @@ class Verdict:
             f"NOT linearizable: {self.placed} of {self.operations} operations ordered, then "
             f"none of these {len(self.stuck)} can come next"
         )
-        return [head, *(f"  {misfit.line()}" for misfit in self.stuck)]
+        # The telling misfits first: those the model answered differently, then the rest.
+        ordered = sorted(self.stuck, key=lambda misfit: misfit.model_answer is None)
+        lines = [head, *(f"  {misfit.line()}" for misfit in ordered[:SHOWN])]
+        if len(ordered) > SHOWN:
+            lines.append(f"  ... and {len(ordered) - SHOWN} more, each ruled out by a witness")
+        return lines
 
 
 def snapshot(kernel: Kernel, results: dict[int, Any]) -> tuple[Kernel, dict[int, Any]]:
@@ -388,8 +394,12 @@ def check(
             return "operations that need the current policy epoch are still waiting"
         if operation.name == "rotate_key" and operation.answer[0] == "returned":
             signer = _signer(state.kernel)
-            if signed[signer] and not any(
-                key is not None and key > (signer or "") for key, n in revoking.items() if n
+            if (
+                signer is not None
+                and signed[signer]
+                and not any(
+                    key is not None and key > (signer or "") for key, n in revoking.items() if n
+                )
             ):
                 return f"operations signed by the current key {signer} are still waiting"
         if target_keys is not None:

@@ -16,7 +16,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import attrs
+from hypothesis import HealthCheck, given, settings
+from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
+from hypothesis.errors import Flaky
 
 from helmmodel.concurrency.history import Operation, Recorder, Ref, failed
 from helmmodel.concurrency.linearizability import Verdict, check
@@ -322,6 +325,51 @@ def check_program(factory: KernelFactory, program: Program, runs: int) -> Failur
         if not checked.ok:
             return Failure(program, run, checked, attempt)
     return None
+
+
+class ProgramFailed(AssertionError):
+    """A generated program failed the check (raised inside the Hypothesis property)."""
+
+
+def search(
+    factory: KernelFactory, *, runs: int = 5, max_examples: int = 100, seed: int | None = None
+) -> Failure | None:
+    """Generate programs, run each *runs* times on kernels from *factory*, and check them.
+
+    Returns the smallest failing program's failure after Hypothesis has shrunk it (fewer
+    branches, fewer commands, smaller values), or None when every program passed. A thread
+    schedule is not an input Hypothesis controls, so a shrunk candidate that passes its runs
+    is simply not smaller: each candidate is run *runs* times to make that rare, and the
+    smallest failure seen is kept whatever Hypothesis concludes (it may call the test flaky).
+    """
+    failures: list[Failure] = []
+
+    @settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        derandomize=seed is not None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    @given(programs())
+    def concurrent_programs_are_linearizable(program: Program) -> None:
+        failure = check_program(factory, program, runs)
+        if failure is not None:
+            failures.append(failure)
+            raise ProgramFailed(failure.text())
+
+    if seed is not None:
+        concurrent_programs_are_linearizable = hypothesis_seed(seed)(
+            concurrent_programs_are_linearizable
+        )
+    try:
+        concurrent_programs_are_linearizable()
+    except (ProgramFailed, Flaky, BaseExceptionGroup):
+        if not failures:
+            raise
+    if not failures:
+        return None
+    return min(failures, key=lambda failure: (failure.program.size(), len(failure.run.history)))
 
 
 def _calls() -> st.SearchStrategy[Call]:

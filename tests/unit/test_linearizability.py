@@ -1,0 +1,127 @@
+"""The linearizability search on histories whose answer is known."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from helmmodel.concurrency.history import Operation, Recorder, Ref
+from helmmodel.concurrency.linearizability import check
+from helmmodel.concurrency.programs import model_factory, setup
+from helmmodel.kernel import Kernel, KernelConfig, Request
+from helmmodel.runner import kernel_factory
+
+BUDGETS = {"b1": 1}
+
+
+def request(x: int = 1) -> Request:
+    return Request("alice", "echo", {"x": x}, {"budget_id": "b1", "session_id": "s1"})
+
+
+def sequential(
+    steps: list[tuple[str, tuple[Any, ...]]], factory: Callable[..., Kernel] = Kernel
+) -> tuple[Kernel, list[Operation]]:
+    """Run *steps* one after another from one thread; Refs name earlier steps by position."""
+    kernel = setup(factory(KernelConfig()), BUDGETS)
+    recorder = Recorder(kernel)
+    results: dict[int, Any] = {}
+    ids: list[int] = []
+    for name, args in steps:
+        resolved = tuple(Ref(ids[a.op]) if isinstance(a, Ref) else a for a in args)
+        operation = recorder.run("t1", name, resolved, results)
+        results[operation.id] = operation.value
+        ids.append(operation.id)
+    return kernel, recorder.history()
+
+
+TWO_CALLS = [
+    ("begin", (request(1),)),
+    ("begin", (request(2),)),
+    ("decide", (Ref(0),)),
+    ("decide", (Ref(1),)),
+]
+
+
+def test_a_sequential_history_is_linearizable_in_its_own_order() -> None:
+    kernel, history = sequential(TWO_CALLS)
+    verdict = check(history, model_factory(BUDGETS), final=kernel)
+    assert verdict.linearizable
+    assert tuple(op.id for op in history) == verdict.order
+    assert verdict.model_digest == kernel.state_digest()
+    assert verdict.explored == len(history)
+
+
+def test_a_second_allow_on_a_spent_budget_cannot_be_ordered() -> None:
+    """A kernel that lets one request too many through: the model says DENY for the second."""
+    kernel, history = sequential(TWO_CALLS, kernel_factory("budgets-limit-off-by-one"))
+    verdict = check(history, model_factory(BUDGETS), final=kernel)
+    assert not verdict.linearizable and not verdict.undecided
+    assert 3 == verdict.placed
+    [misfit] = verdict.stuck
+    assert "decide" == misfit.operation.name
+    assert misfit.model_answer is not None
+    assert "BUDGET_EXCEEDED" in misfit.model_answer[2].decode()
+    assert "NOT linearizable: 3 of 4 operations ordered" in verdict.lines()[0]
+
+
+def retimed(operation: Operation, invoked: int, returned: int) -> Operation:
+    return attrs.evolve(operation, invoked=invoked, returned=returned)
+
+
+def test_overlapping_operations_may_be_ordered_either_way() -> None:
+    """Two begins that overlap, listed with the second invoked first: the ids order them."""
+    kernel, history = sequential(TWO_CALLS[:2])
+    first, second = history
+    overlapping = [retimed(second, 1, 4), retimed(first, 2, 3)]
+    verdict = check(overlapping, model_factory(BUDGETS), final=kernel)
+    assert verdict.linearizable
+    assert (first.id, second.id) == verdict.order
+
+
+def test_real_time_order_is_respected() -> None:
+    """The begin that got call-000002 returned before the other was invoked: impossible."""
+    kernel, history = sequential(TWO_CALLS[:2])
+    first, second = history
+    swapped = [retimed(second, 1, 2), retimed(first, 3, 4)]
+    verdict = check(swapped, model_factory(BUDGETS), final=kernel)
+    assert not verdict.linearizable
+    assert 0 == verdict.placed
+    assert {"its call id is not the next one"} == {m.note for m in verdict.stuck}
+
+
+def test_a_final_state_no_order_explains_is_refuted() -> None:
+    """Every answer fits, but the kernel changed something the history does not show."""
+    kernel, history = sequential(TWO_CALLS)
+    kernel.set_budget_limit("b1", 5)  # not in the history
+    verdict = check(history, model_factory(BUDGETS), final=kernel)
+    assert not verdict.linearizable
+    assert "budgets" == verdict.final_state
+    assert "no such order leaves the model in the final state" in verdict.lines()[0]
+    # Without the final state, the answers alone are linearizable.
+    assert check(history, model_factory(BUDGETS)).linearizable
+
+
+def test_the_search_gives_up_and_says_so() -> None:
+    kernel, history = sequential(TWO_CALLS)
+    verdict = check(history, model_factory(BUDGETS), final=kernel, seconds_max=0.0)
+    assert verdict.undecided and not verdict.linearizable
+    assert verdict.lines()[0].startswith("UNDECIDED")
+
+
+def test_backing_up_restores_the_model() -> None:
+    """A limit change invoked first but landed last: placing it first makes the begin's answer
+    wrong, so the search must back up (restoring a copy of the model) and try another order."""
+    steps = [
+        ("begin", (request(1),)),
+        ("decide", (Ref(0),)),
+        ("set_budget_limit", ("b1", 0)),
+    ]
+    kernel, history = sequential(steps)
+    begin, decide, limit = history
+    mixed = [retimed(limit, 1, 8), retimed(begin, 2, 3), retimed(decide, 4, 5)]
+    verdict = check(mixed, model_factory(BUDGETS), final=kernel, checkpoint_every=1)
+    assert verdict.linearizable
+    assert (begin.id, decide.id, limit.id) == verdict.order
+    assert verdict.restores >= 1
