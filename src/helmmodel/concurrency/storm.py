@@ -1,7 +1,7 @@
 """Scenario 4's storm: 1000 concurrent calls on a thread pool, then everything checked.
 
 The calls are charged to one budget whose limit is below their number, some re-execute their
-decision, and mid-storm a PRG mutation bumps the epoch, a new key is made and the first one
+decision, and mid-storm a PRG mutation bumps the epoch, then a new key is made and the first one
 revoked. Afterwards: the budget is charged exactly its ALLOW decisions and never above its limit,
 some calls were denied ``BUDGET_EXCEEDED``, no decision ran twice, every refusal has a code the
 storm can cause, chains and ProofGraph are intact, and the history is linearizable.
@@ -53,25 +53,27 @@ class StormConfig:
     sessions: int = 8
     retry_every: int = 10  # every n-th call executes its decision twice
 
-    def commands(self) -> list[Command]:
-        """The calls, with the mutation, the rotation and the revocation placed among them."""
-        work: list[Command] = [
-            Call(
-                principal=f"p{i % 5}",
-                x=i % 100,
-                budget=BUDGET,
-                session=f"s{i % self.sessions}",
-                retries=1 if i % self.retry_every == 0 else 0,
+    def tasks(self) -> list[tuple[Command, ...]]:
+        """The work list: one task per call, with the mutation and the key change among them.
+
+        The rotation and the revocation of the key it replaces are one task, so that the
+        revocation never lands first (that would leave nothing to sign with).
+        """
+        work: list[tuple[Command, ...]] = [
+            (
+                Call(
+                    principal=f"p{i % 5}",
+                    x=i % 100,
+                    budget=BUDGET,
+                    session=f"s{i % self.sessions}",
+                    retries=1 if i % self.retry_every == 0 else 0,
+                ),
             )
             for i in range(self.calls)
         ]
         # Late enough that calls are in flight, early enough that the budget still has room.
-        for fraction, command in (
-            (0.30, PutRule("echo", "x-le-1000")),
-            (0.45, RotateKey()),
-            (0.55, RevokeKey(FIRST_KEY)),
-        ):
-            work.insert(int(self.calls * fraction), command)
+        work.insert(int(self.calls * 0.30), (PutRule("echo", "x-le-1000"),))
+        work.insert(int(self.calls * 0.45), (RotateKey(), RevokeKey(FIRST_KEY)))
         return work
 
 
@@ -108,14 +110,16 @@ def run_storm(factory: KernelFactory, config: StormConfig) -> ProgramRun:
     budgets = {BUDGET: config.limit}
     kernel = setup(factory(KernelConfig()), budgets)
     recorder = Recorder(kernel)
-    work = list(enumerate(config.commands()))
+    work = list(enumerate(config.tasks()))
     start = threading.Barrier(min(config.workers, len(work)))
 
-    def task(item: tuple[int, Command]) -> None:
-        index, command = item
+    def task(item: tuple[int, tuple[Command, ...]]) -> None:
+        index, commands = item
         if index < start.parties:
             start.wait(timeout=60)
-        perform(recorder, f"task{index}", command, {})
+        results: dict[int, Any] = {}
+        for command in commands:
+            perform(recorder, f"task{index}", command, results)
 
     with fast_switching(), ThreadPoolExecutor(max_workers=config.workers) as pool:
         for _ in pool.map(task, work):
