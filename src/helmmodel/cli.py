@@ -10,9 +10,13 @@ import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from helmmodel import __version__
 from helmmodel.errors import HelmModelError, InvalidInput
+
+if TYPE_CHECKING:
+    from helmmodel.driver import KernelFactory
 
 ADMIN_TOKEN_ENV = "HELMMODEL_ADMIN_TOKEN"
 
@@ -174,6 +178,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     storm.add_argument(
         "--workers", type=_positive, default=16, help="threads in the pool (default: 16)"
+    )
+    storm.add_argument(
+        "--programs",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="instead of storms: generate N small concurrent programs (Hypothesis), run each "
+        "5 times, and print the smallest failing one, shrunk",
     )
 
     for command in (run, replay, promote, show, mutants, storm):
@@ -466,6 +478,8 @@ def storm(args: argparse.Namespace) -> int:
     except HelmModelError as exc:
         print(f"helmmodel storm: {exc}", file=sys.stderr)
         return 2
+    if args.programs is not None:
+        return _programs(factory, args.kernel, args.programs)
     config = storms.StormConfig(calls=args.calls, limit=limit, workers=args.workers)
     failed = 0
     done = 0
@@ -486,6 +500,24 @@ def storm(args: argparse.Namespace) -> int:
         return 1
     print(f"every check held in {done} storms (the {args.kernel} kernel)")
     return 0
+
+
+def _programs(factory: KernelFactory, kernel: str, count: int) -> int:
+    """``helmmodel storm --programs N``: the Hypothesis property over generated programs."""
+    from helmmodel.concurrency.programs import search
+
+    print(f"generating {count} concurrent programs against the {kernel} kernel ...", flush=True)
+    try:
+        failure = search(factory, runs=5, max_examples=count)
+    except KeyboardInterrupt:
+        print("stopped by Ctrl-C")
+        return 130
+    if failure is None:
+        print(f"every generated program passed (the {kernel} kernel)")
+        return 0
+    print(f"smallest failing program (shrunk): {failure.program}")
+    print(failure.text())
+    return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,6 +23,15 @@ def test_a_concurrency_mutant_fails_the_storm(capsys: pytest.CaptureFixture[str]
     assert "1 of 1 storms broke a check (the facade-budget-check-not-atomic kernel)" in out
 
 
+def test_generated_programs_on_the_correct_kernel_pass(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert 0 == main(["storm", "--programs", "5"])
+    out = capsys.readouterr().out
+    assert "generating 5 concurrent programs against the correct kernel" in out
+    assert "every generated program passed (the correct kernel)" in out
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
