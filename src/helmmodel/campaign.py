@@ -205,6 +205,7 @@ class Options:
     progress_every_s: float = 60.0  # the plain progress line, when not on a terminal
     machine_dir: Path = Path("machines")
     imports: tuple[str, ...] = ()
+    swarm: str | None = None  # one configuration for every chunk, instead of one drawn per chunk
 
 
 def prepare_run_dir(run_dir: Path) -> None:
@@ -310,7 +311,10 @@ def worker_main(plan: WorkerPlan, conn: Connection) -> None:
         name = options.machines[(plan.worker + number * plan.workers) % len(options.machines)]
         machine = machines[name]
         chunk_seed = options.shard.seed(rng.getrandbits(64))
-        config = swarm.draw(machine, chunk_seed)
+        if options.swarm is None:
+            config = swarm.draw(machine, chunk_seed)
+        else:
+            config = swarm.named(machine, options.swarm)
         key = (name, config)
         if key not in variants:  # one class per configuration: Hypothesis caches per class
             variants[key] = chunks.campaign_variant(machine, options.kernel, factory, config)
@@ -647,6 +651,7 @@ def options_json(options: Options) -> dict[str, Any]:
         "run_dir": str(options.run_dir),
         "chunk_examples": options.chunk_examples,
         "shrink": options.shrink,
+        "swarm": options.swarm or "drawn per chunk",
     }
 
 
@@ -740,8 +745,19 @@ def run(options: Options, out: TextIO, *, tty: bool | None = None) -> int:
 
 
 def plan_machines(
-    machines: dict[str, type[TracedMachine]], names: Sequence[str], shard: Shard
+    machines: dict[str, type[TracedMachine]],
+    names: Sequence[str],
+    shard: Shard,
+    swarm_name: str | None = None,
 ) -> tuple[str, ...]:
-    """The machines named (all when none), in a stable order, and of those this shard's."""
+    """The machines named (all when none), in a stable order, and of those this shard's; each
+    must have the swarm configuration *swarm_name*, when one is given."""
     selected = [machine.name for machine in runner.select(machines, names)]  # type: ignore[attr-defined]
-    return tuple(shard.machines(sorted(selected)))
+    planned = tuple(shard.machines(sorted(selected)))
+    if swarm_name is not None:
+        for name in planned:
+            try:
+                swarm.named(machines[name], swarm_name)
+            except swarm.SwarmError as exc:
+                raise CampaignError(f"--swarm {swarm_name}: {exc}") from None
+    return planned

@@ -223,6 +223,13 @@ def _add_fuzz_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
         help="skip Hypothesis's shrinking (each saved trace is made 1-minimal either way)",
     )
     fuzz.add_argument(
+        "--swarm",
+        default=None,
+        metavar="CONFIG",
+        help="run every chunk under this swarm configuration (all, no-fault, "
+        "only-clock+clock-edges...; default: one drawn from each chunk's seed)",
+    )
+    fuzz.add_argument(
         "--progress-every",
         default="1m",
         metavar="DURATION",
@@ -253,7 +260,7 @@ def fuzz(args: argparse.Namespace) -> int:
         _import_modules(args.imports)
         runner.kernel_factory(args.kernel)
         machines = campaign.plan_machines(
-            runner.load_machines(args.machine_dir), args.machines, shard
+            runner.load_machines(args.machine_dir), args.machines, shard, args.swarm
         )
         corpus = corpus_for(args.kernel, args.corpus)
         if args.run_dir is None:
@@ -282,6 +289,7 @@ def fuzz(args: argparse.Namespace) -> int:
         progress_every_s=progress_s,
         machine_dir=Path(args.machine_dir),
         imports=tuple(args.imports),
+        swarm=args.swarm,
     )
     return campaign.run(options, sys.stdout)
 

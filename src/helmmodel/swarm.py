@@ -139,6 +139,20 @@ def draw(machine: type[TracedMachine], seed: int) -> SwarmConfig:
     return attrs.evolve(subset, name=f"{subset.name}+{chosen}", ranges=chosen)
 
 
+def named(machine: type[TracedMachine], name: str) -> SwarmConfig:
+    """The configuration called *name* (``all``, ``no-fault+clock-edges``...) of *machine*."""
+    subset_name, _, ranges = name.partition("+")
+    subset = next((c for c in subsets(machine) if c.name == subset_name), None)
+    if subset is None or (ranges and ranges not in ranges_of(machine)):
+        known = [c.name for c in subsets(machine)]
+        raise SwarmError(
+            f"{machine.name} has no swarm configuration {name!r}: its rule subsets are "  # type: ignore[attr-defined]
+            f"{', '.join(known)}, and its ranges (after a +) "
+            f"{', '.join(ranges_of(machine)) or 'none'}"
+        )
+    return attrs.evolve(subset, name=name, ranges=ranges or None)
+
+
 def overrides(machine: type[TracedMachine], config: SwarmConfig) -> dict[str, Any]:
     """Class attributes that make a subclass of *machine* run under *config*.
 

@@ -111,6 +111,8 @@ def closed_port() -> int:
         (["nosuch", "--duration", "1m"], "unknown machine 'nosuch'"),
         (["--duration", "1m", "--kernel", "nosuch"], "unknown kernel 'nosuch'"),
         (["--duration", "1m", "--db", "ftp://host/x"], "--db ftp://host/x: not a directory or"),
+        (["--duration", "1m", "--swarm", "no-such"], "--swarm no-such: budget_contention has no"),
+        (["kernel", "--duration", "1m", "--swarm", "all+x"], "no swarm configuration 'all+x'"),
     ],
 )
 def test_bad_fuzz_arguments_exit_2_with_one_line(
@@ -178,6 +180,17 @@ def test_swarm_configurations_are_drawn_from_the_seed(
     names = {swarm.draw(kernel, seed).name for seed in range(200)}
     assert {"all", "all+clock-edges", "no-fault", "only-policy"} <= names
     assert len(names) > 30
+
+
+def test_a_configuration_is_found_by_its_name(
+    machines: dict[str, type[TracedMachine]],
+) -> None:
+    """--swarm names a configuration as the summary does: a subset, then a range after a +."""
+    kernel = machines["kernel"]
+    named = swarm.named(kernel, "no-fault+clock-edges")
+    assert named.ranges == "clock-edges"
+    assert swarm.families(kernel)["fault"] <= named.disabled
+    assert swarm.SwarmConfig("all") == swarm.named(kernel, "all")
 
 
 def test_every_rule_subset_can_start_and_keeps_or_drops_whole_families(
