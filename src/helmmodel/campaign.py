@@ -38,7 +38,10 @@ from helmmodel.stateful import TracedMachine, machine_for
 from helmmodel.trace import git_commit
 
 PROFILE = "nightly"
-DEFAULT_CHUNK_EXAMPLES = 1000
+# Hypothesis keeps every example of a run in memory (its cache of results, its tree of choices):
+# about 100 kB per example of the kernel machine. 500 examples (about a minute of the kernel
+# machine) keep a worker near 130 MB; its resident size then stays flat from chunk to chunk.
+DEFAULT_CHUNK_EXAMPLES = 500
 # A chunk also ends after this long, so that a slow machine still moves on to the next.
 CHUNK_SECONDS_MAX = 600.0
 # After a stop request, a worker may still spend this long minimizing what it found; then it

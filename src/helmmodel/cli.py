@@ -212,9 +212,10 @@ def _add_fuzz_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
     )
     fuzz.add_argument(
         "--chunk-examples",
-        default="1000",
+        default=None,
         metavar="N",
-        help="examples per chunk: Hypothesis restarts after so many (default: 1000)",
+        help="examples per chunk: Hypothesis restarts after so many, so that its memory of "
+        "explored examples stays bounded (default: 500)",
     )
     fuzz.add_argument(
         "--no-shrink",
@@ -256,7 +257,9 @@ def fuzz(args: argparse.Namespace) -> int:
         progress_s = campaign.parse_duration(args.progress_every)
         shard = campaign.parse_shard(args.shard)
         workers = campaign.parse_workers(args.workers)
-        chunk_examples = campaign.parse_positive("--chunk-examples", args.chunk_examples)
+        chunk_examples = campaign.DEFAULT_CHUNK_EXAMPLES
+        if args.chunk_examples is not None:
+            chunk_examples = campaign.parse_positive("--chunk-examples", args.chunk_examples)
         _import_modules(args.imports)
         runner.kernel_factory(args.kernel)
         machines = campaign.plan_machines(

@@ -144,7 +144,11 @@ def summarize(record: Record, *, stopped_by: str, elapsed_s: float) -> dict[str,
                 "swarm": chunk["swarm"],
                 "chunk_started_s": chunk["started_s"],
             }
-            if finding["kind"] == REPEAT:
+            if finding["kind"] != REPEAT:
+                failures.append({**finding, **where})
+            # A repeat's hits, and a new failure's hits after the first, are repeats of it.
+            again = finding["hits"] - (finding["kind"] == NEW)
+            if finding["kind"] in (NEW, REPEAT) and again:
                 known = repeats.setdefault(
                     finding["identity"],
                     {
@@ -154,9 +158,7 @@ def summarize(record: Record, *, stopped_by: str, elapsed_s: float) -> dict[str,
                         "hits": 0,
                     },
                 )
-                known["hits"] += finding["hits"]
-            else:
-                failures.append({**finding, **where})
+                known["hits"] += again
     everything = group(chunks)
     steps = everything["steps"]
     return {
@@ -303,9 +305,10 @@ def heatmap_svg(rules: Sequence[str], matrix: Sequence[Sequence[int]], title: st
     The scale is logarithmic (a few counts of a rare pair stay visible next to thousands);
     pairs never seen are pale grey, rules never run are named in red.
     """
-    cell, label_w, label_h = 14, 230, 230
+    cell = 14
+    label_w = label_h = 7 * max((len(rule) for rule in rules), default=0) + 10
     n = len(rules)
-    size_w, size_h = label_w + n * cell + 10, label_h + n * cell + 30
+    size_w, size_h = max(label_w + n * cell + 10, 720), label_h + n * cell + 30
     peak = max((value for row in matrix for value in row), default=0)
     ran = [any(matrix[i]) or any(row[i] for row in matrix) for i in range(n)]
     parts = [
@@ -334,7 +337,7 @@ def heatmap_svg(rules: Sequence[str], matrix: Sequence[Sequence[int]], title: st
                 f"{html.escape(rules[j])}: {value:,}</title></rect>"
             )
     parts.append(
-        f'<text x="{label_w}" y="{label_h + n * cell + 20}">row: the rule run; column: the rule '
+        f'<text x="10" y="{label_h + n * cell + 20}">row: the rule run; column: the rule '
         f"run next; darker: more often (log scale, most {peak:,}); grey: never</text>"
     )
     parts.append("</svg>")

@@ -483,6 +483,11 @@ def test_the_summary_adds_matrices_on_the_union_of_rules_and_counts_failures() -
         summary["totals"]["repeated_failures"],
         summary["worker_restarts"],
     )
+    assert {"n1": 2, "r1": 2} == {
+        path.rsplit("/", 1)[1].removesuffix(".json"): repeat["hits"]
+        for repeat in summary["repeats"]
+        if (path := repeat["path"])
+    }
     assert [7, 7] == summary["seeds"]
     assert len(summary["timeline"]["points"]) <= fuzz_report.TIMELINE_POINTS_MAX
     json.dumps(summary)  # plain data all the way down
