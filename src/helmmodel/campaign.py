@@ -426,11 +426,11 @@ class Campaign:
             for slot in self.slots:
                 self._start(slot, deadline_wall)
             self._supervise(deadline_wall)
+            self.display.close()
+            return self._finish()  # a second Ctrl-C while writing must not lose the summary
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            self.display.close()
-        return self._finish()
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if self.stop_reason is None:
