@@ -150,7 +150,12 @@ def memory(workdir: Path, minutes: float, reference_minute: float) -> bool:
             f"(target within {MEMORY_TARGET:.0%}): {'met' if ok else 'MISSED'}"
         )
         peak = max(kb for _, _, kb in found)
-        print(f"    peak {peak / 1024:,.1f} MB over {len(found)} samples")
+        per_minute = [kb for seconds, _, kb in found if seconds % 60 < SAMPLE_EVERY_S]
+        print(
+            f"    peak {peak / 1024:,.1f} MB over {len(found)} samples; each minute: "
+            + ", ".join(f"{kb / 1024:.0f}" for kb in per_minute)
+            + " MB"
+        )
     if summary["worker_restarts"]:
         print(f"  {summary['worker_restarts']} worker restarts: the samples span several pids")
     return met

@@ -39,8 +39,9 @@ from helmmodel.trace import git_commit
 
 PROFILE = "nightly"
 # Hypothesis keeps every example of a run in memory (its cache of results, its tree of choices):
-# about 100 kB per example of the kernel machine. 500 examples (about a minute of the kernel
-# machine) keep a worker near 130 MB; its resident size then stays flat from chunk to chunk.
+# about 200 kB per example of the kernel machine. A chunk of 500 (half a minute of the kernel
+# machine) takes a worker to under 200 MB, and the next chunks reuse that memory: a worker's
+# resident size stays flat from chunk to chunk.
 DEFAULT_CHUNK_EXAMPLES = 500
 # A chunk also ends after this long, so that a slow machine still moves on to the next.
 CHUNK_SECONDS_MAX = 600.0
