@@ -47,6 +47,7 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench_kernel.py", *session.posargs, success_codes=[0, 1])
     session.run("python", "benchmarks/bench_machines.py", success_codes=[0, 1])
     session.run("python", "benchmarks/bench_concurrency.py", success_codes=[0, 1])
+    session.run("python", "benchmarks/bench_campaign.py", success_codes=[0, 1])
 
 
 @nox.session(python=PYTHON)
@@ -56,3 +57,13 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
+
+
+@nox.session(python=PYTHON, default=False)
+def fuzz(session: nox.Session) -> None:
+    """A long fuzz campaign on every core (helmmodel fuzz; default --duration 8h)."""
+    session.install("-e", ".")
+    arguments = list(session.posargs)
+    if not any(arg.split("=")[0] == "--duration" for arg in arguments):
+        arguments = ["--duration", "8h", *arguments]
+    session.run("helmmodel", "fuzz", *arguments)

@@ -15,10 +15,11 @@ before, so that Hypothesis interleaves the phases of several calls with everythi
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 from hypothesis import strategies as st
+from hypothesis import target
 from hypothesis.stateful import Bundle, consumes
 
 from helmmodel.driver import ADMIN_TOKEN, USER_TOKEN
@@ -197,6 +198,55 @@ def changed(value: Any) -> Any:
     return str(value) + "x"
 
 
+# --- hooks for the fuzz campaign (src/helmmodel/campaign.py); plain runs never use them ---------
+
+CLOCK_EDGES = st.sampled_from([0, 1, 299_999, 300_000, TWO_HOURS_MS, -TWO_HOURS_MS])
+BUDGETED_CONTEXTS = st.fixed_dictionaries(
+    {"budget_id": st.sampled_from(BUDGETS)}, optional={"session_id": st.sampled_from(SESSIONS)}
+)
+# Argument ranges a campaign's swarm configuration may narrow rules to: per range, per rule, a
+# strategy for every plain argument. Each draws only values the rule's own strategy can draw, so a
+# trace found under a range replays on the plain machine like any other.
+SWARM_RANGES: dict[str, dict[str, dict[str, st.SearchStrategy[Any]]]] = {
+    # The clocks jump only to the spec's edges: the 5-minute TTL and the 2-hour drift.
+    "clock-edges": {
+        "set_guardian_clock": {"now_ms": CLOCK_EDGES},
+        "fault_set_executor_clock": {"now_ms": CLOCK_EDGES},
+    },
+    # Limits of 0 and 1, and every call charged to a budget: the budgets run out early and often.
+    "tight-budgets": {
+        "set_budget_limit": {"budget": st.sampled_from(BUDGETS), "limit": st.integers(0, 1)},
+        "begin_call": {
+            "principal": principals,
+            "tool": tools,
+            "args": arguments,
+            "context": BUDGETED_CONTEXTS,
+        },
+        "whole_call": {
+            "principal": principals,
+            "tool": tools,
+            "args": arguments,
+            "context": BUDGETED_CONTEXTS,
+        },
+    },
+    # Arguments on either side of the rules' thresholds (x <= 10, x <= 100).
+    "x-thresholds": {
+        "begin_call": {
+            "principal": principals,
+            "tool": tools,
+            "args": st.fixed_dictionaries({"x": st.sampled_from([9, 10, 11, 100, 101])}),
+            "context": contexts,
+        },
+        "authorize_call": {
+            "principal": principals,
+            "tool": st.sampled_from(["echo", "sum", "fail"]),
+            "x": st.sampled_from([9, 10]),
+            "context": contexts,
+        },
+    },
+}
+
+
 class WorldMachine(TracedMachine):
     """The common set-up: four tools, a rule for each, two budgets."""
 
@@ -204,6 +254,43 @@ class WorldMachine(TracedMachine):
     decided = decided
     intended = intended
     executed = executed
+
+    swarm_ranges: ClassVar[dict[str, dict[str, dict[str, st.SearchStrategy[Any]]]]] = SWARM_RANGES
+    # Switched on by the campaign on its own variant classes only: target() changes what
+    # Hypothesis draws, and the ci profile's derandomized runs (the mutant catalogue, the coverage
+    # floor) must draw exactly what they always drew.
+    steer: ClassVar[bool] = False
+
+    def teardown(self) -> None:
+        if self.steer and self.check_replay:
+            self.steer_towards_boundaries()
+        super().teardown()
+
+    def steer_towards_boundaries(self) -> None:
+        """Report how close this run came to two boundaries, for Hypothesis's target phase.
+
+        Called once per run (target() takes one value per label and run), with the run's end
+        state: how far charges went past a budget's limit (limits are lowered below charges, and
+        calls charged up to them), and how close an execution came to its intent's expiry, from
+        either side (an exact edge scores 0, the most).
+        """
+        ghost = self.ghost
+        pressure = (
+            max(
+                ghost.budget_charged.get(budget, 0) - limit
+                for budget, limit in ghost.budget_limits.items()
+            )
+            if ghost.budget_limits
+            else 0
+        )
+        target(float(pressure), label="budget pressure (charged - limit)")
+        distances = [
+            abs(window[1] - attempt.executor_ms)
+            for attempt in ghost.executions
+            if (window := attempt.window or _intent_window(attempt.intent)) is not None
+        ]
+        if distances:
+            target(-float(min(distances)), label="closeness to intent expiry (-ms)")
 
     def set_up(self) -> None:
         driver = self.driver
@@ -216,6 +303,10 @@ class WorldMachine(TracedMachine):
             self.ghost.set_rules({**self.ghost.rules, tool: copy.deepcopy(RULES[template])})
         driver.create_budget("b0", 2)
         driver.create_budget("b1", 1)
+
+
+def _intent_window(intent: Intent | None) -> tuple[int, int] | None:
+    return (intent.issued_at, intent.expires_at) if intent is not None else None
 
 
 @attrs.frozen

@@ -188,6 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
         "5 times, and print the smallest failing one, shrunk",
     )
 
+    _add_fuzz_command(commands)
+
     for command in (run, replay, promote, show, mutants, storm):
         _add_import(command)
     for command in (run, replay, promote, mutants):
@@ -199,6 +201,140 @@ def build_parser() -> argparse.ArgumentParser:
             help="directory of machine modules (default: ./machines)",
         )
     return parser
+
+
+# --- helmmodel fuzz (issue #8) ---------------------------------------------------------------
+
+
+def _add_fuzz_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    fuzz = commands.add_parser(
+        "fuzz",
+        help="a long fuzz campaign: every core, until a time budget ends (docs/fuzzing.md)",
+        description="Run the machines (all, or those named) in worker processes under the "
+        "nightly profile, chunk after chunk with fresh seeds and swarm configurations, until "
+        "--duration ends; save every new failure into the corpus and write a run directory "
+        "(summary.json, junit.xml, report.html). Exit 1 if a new failure was found, 130 when "
+        "stopped by Ctrl-C or SIGTERM.",
+    )
+    fuzz.add_argument(
+        "machines", nargs="*", metavar="MACHINE", help="machines to run (default: all)"
+    )
+    fuzz.add_argument("--duration", required=True, help="the time budget: 90s, 20m, 8h, 1h30m")
+    fuzz.add_argument(
+        "--workers", default="auto", help="worker processes: auto (one per core) or a number"
+    )
+    fuzz.add_argument("--kernel", default="correct", help="the kernel to check (default: correct)")
+    fuzz.add_argument(
+        "--corpus",
+        default=None,
+        metavar="DIR",
+        help="where new counterexamples go and open cases are read (default: tests/regressions "
+        "for the correct kernel, a new temporary directory for any other kernel)",
+    )
+    fuzz.add_argument(
+        "--db",
+        default=None,
+        metavar="DIR|redis://HOST:PORT",
+        help="Hypothesis's example database, kept from one campaign to the next (default: "
+        ".hypothesis-fuzz beside the run directory)",
+    )
+    fuzz.add_argument(
+        "--shard",
+        default="1/1",
+        metavar="I/N",
+        help="run the I-th of N shares of the machines and seeds (N runners never overlap)",
+    )
+    fuzz.add_argument(
+        "--run-dir",
+        default=None,
+        metavar="DIR",
+        help="where the summary and report go (default: fuzz-runs/<UTC time>[-shard-I-of-N])",
+    )
+    fuzz.add_argument(
+        "--chunk-examples",
+        default=None,
+        metavar="N",
+        help="examples per chunk: Hypothesis restarts after so many, so that its memory of "
+        "explored examples stays bounded (default: 500)",
+    )
+    fuzz.add_argument(
+        "--no-shrink",
+        dest="shrink",
+        action="store_false",
+        help="skip Hypothesis's shrinking (each saved trace is made 1-minimal either way)",
+    )
+    fuzz.add_argument(
+        "--swarm",
+        default=None,
+        metavar="CONFIG",
+        help="run every chunk under this swarm configuration (all, no-fault, "
+        "only-clock+clock-edges...; default: one drawn from each chunk's seed)",
+    )
+    fuzz.add_argument(
+        "--progress-every",
+        default="1m",
+        metavar="DURATION",
+        help="when not on a terminal, print a progress line this often (default: 1m)",
+    )
+    _add_import(fuzz)
+    fuzz.add_argument(
+        "--machines",
+        dest="machine_dir",
+        default="machines",
+        metavar="DIR",
+        help="directory of machine modules (default: ./machines)",
+    )
+
+
+def fuzz(args: argparse.Namespace) -> int:
+    """Run ``helmmodel fuzz``: check every argument, then run the campaign."""
+    import datetime
+
+    from helmmodel import campaign, runner
+
+    try:
+        duration_s = campaign.parse_duration(args.duration)
+        progress_s = campaign.parse_duration(args.progress_every)
+        shard = campaign.parse_shard(args.shard)
+        workers = campaign.parse_workers(args.workers)
+        chunk_examples = campaign.DEFAULT_CHUNK_EXAMPLES
+        if args.chunk_examples is not None:
+            chunk_examples = campaign.parse_positive("--chunk-examples", args.chunk_examples)
+        _import_modules(args.imports)
+        runner.kernel_factory(args.kernel)
+        machines = campaign.plan_machines(
+            runner.load_machines(args.machine_dir), args.machines, shard, args.swarm
+        )
+        corpus = corpus_for(args.kernel, args.corpus)
+        if args.run_dir is None:
+            stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
+            suffix = f"-shard-{shard.index}-of-{shard.count}" if shard.count > 1 else ""
+            run_dir = Path("fuzz-runs") / f"{stamp}{suffix}"
+        else:
+            run_dir = Path(args.run_dir)
+        database = args.db or str(run_dir.parent / ".hypothesis-fuzz")
+        campaign.prepare_run_dir(run_dir)
+        campaign.check_database(database)
+    except HelmModelError as exc:
+        print(f"helmmodel fuzz: {exc}", file=sys.stderr)
+        return 2
+    options = campaign.Options(
+        machines=machines,
+        duration_s=duration_s,
+        workers=workers,
+        kernel=args.kernel,
+        corpus=corpus,
+        database=database,
+        shard=shard,
+        run_dir=run_dir,
+        chunk_examples=chunk_examples,
+        shrink=args.shrink,
+        progress_every_s=progress_s,
+        machine_dir=Path(args.machine_dir),
+        imports=tuple(args.imports),
+        swarm=args.swarm,
+    )
+    return campaign.run(options, sys.stdout)
 
 
 def _add_import(command: argparse.ArgumentParser) -> None:
@@ -526,6 +662,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "fuzz":
+        return fuzz(args)
     commands = {
         "run": run,
         "replay": replay,

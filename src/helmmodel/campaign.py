@@ -1,0 +1,767 @@
+"""Long fuzz campaigns: worker processes, a time budget, a shared example database, a report.
+
+``helmmodel fuzz`` (``nox -s fuzz``) runs the machines of its shard in worker processes, one per
+core by default, each running chunk after chunk (:mod:`helmmodel.chunks`) under the ``nightly``
+profile with fresh seeds until the time budget ends. The parent process starts the workers,
+restarts any that dies, shows progress, stops them all on Ctrl-C or SIGTERM, and writes the run
+directory (:mod:`helmmodel.fuzz_report`). ``docs/fuzzing.md`` says how to read it.
+
+Each worker reports to the parent over a pipe of its own (a ``multiprocessing`` connection): a
+worker killed in the middle of a message can then only break its own pipe, where a queue shared
+by every worker would be left with its lock held and block the others.
+"""
+
+from __future__ import annotations
+
+import importlib
+import multiprocessing
+import os
+import random
+import re
+import signal
+import sys
+import time
+import urllib.parse
+from collections.abc import Sequence
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+import attrs
+from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
+
+from helmmodel import chunks, fuzz_report, profiles, runner, swarm
+from helmmodel.errors import HelmModelError
+from helmmodel.stateful import TracedMachine, machine_for
+from helmmodel.trace import git_commit
+
+PROFILE = "nightly"
+# Hypothesis keeps every example of a run in memory (its cache of results, its tree of choices):
+# about 200 kB per example of the kernel machine. A chunk of 500 (half a minute of the kernel
+# machine) takes a worker to under 200 MB, and the next chunks reuse that memory: a worker's
+# resident size stays flat from chunk to chunk.
+DEFAULT_CHUNK_EXAMPLES = 500
+# A chunk also ends after this long, so that a slow machine still moves on to the next.
+CHUNK_SECONDS_MAX = 600.0
+# After a stop request, a worker may still spend this long minimizing what it found; then it
+# saves its failures unminimized into the run directory. The parent kills a worker still alive
+# after KILL_AFTER_S: everything stops within 10 seconds.
+STOP_GRACE_S = 4.0
+KILL_AFTER_S = 8.0
+# At the end of the time budget, workers may still settle their last chunk for this long.
+END_GRACE_S = 60.0
+# A worker slot that crashes this many times in a row without finishing a chunk is given up.
+CRASHES_IN_A_ROW_MAX = 3
+WORKER_PROGRESS_EVERY_S = 1.0
+TTY_REFRESH_EVERY_S = 0.5
+
+
+class CampaignError(HelmModelError):
+    """A campaign cannot start: a bad argument, an unreachable database, an unwritable path."""
+
+
+# --- arguments --------------------------------------------------------------------------------
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([hms])")
+_UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a duration such as ``90s``, ``20m``, ``8h`` or ``1h30m``."""
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(number + unit for number, unit in parts) != text:
+        raise CampaignError(
+            f"--duration {text!r} is not a duration: write it as 90s, 20m, 8h or 1h30m"
+        )
+    seconds = sum(float(number) * _UNIT_S[unit] for number, unit in parts)
+    if seconds <= 0:
+        raise CampaignError(f"--duration {text!r} is no time at all: give a positive duration")
+    return seconds
+
+
+@attrs.frozen
+class Shard:
+    """The *index*-th of *count* runners (from 1): which machines and seeds are its own."""
+
+    index: int = 1
+    count: int = 1
+
+    def machines(self, names: Sequence[str]) -> list[str]:
+        """This shard's machines: every *count*-th one, so that shards share none while there
+        are at least as many machines as shards; with more shards than machines, each runs
+        one machine, and shards that share it differ by their seeds."""
+        if self.count <= len(names):
+            return list(names[self.index - 1 :: self.count])
+        return [names[(self.index - 1) % len(names)]]
+
+    def seed(self, value: int) -> int:
+        """A seed from *value* that is this shard's own: congruent to index - 1 modulo count,
+        so no two shards ever run the same seed."""
+        return value - value % self.count + self.index - 1
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+def parse_shard(text: str) -> Shard:
+    """A shard written ``i/n``: the i-th (from 1) of n runners."""
+    match = re.fullmatch(r"(\d+)/(\d+)", text)
+    if match is None:
+        raise CampaignError(
+            f"--shard {text!r} is not a shard: write it as i/n, the i-th of n runners (2/4)"
+        )
+    index, count = int(match[1]), int(match[2])
+    if count < 1 or not 1 <= index <= count:
+        raise CampaignError(
+            f"--shard {text}: i must be within 1..n (shards count from 1), as in 1/{max(count, 1)}"
+        )
+    return Shard(index, count)
+
+
+def parse_workers(text: str) -> int:
+    """``auto`` (one per core this process may use) or a positive number."""
+    if text == "auto":
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    if not text.isdigit() or int(text) < 1:
+        raise CampaignError(f"--workers {text!r} is not auto or a positive number")
+    return int(text)
+
+
+def parse_positive(option: str, text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise CampaignError(f"{option} {text!r} is not a positive number")
+    return int(text)
+
+
+def _redis_address(spec: str) -> tuple[str, int, int]:
+    """Host, port and database number of a ``redis://HOST:PORT[/DB]`` URL."""
+    url = urllib.parse.urlsplit(spec)
+    if url.scheme != "redis" or not url.hostname or url.port is None:
+        raise CampaignError(
+            f"--db {spec}: not a directory or a redis://HOST:PORT URL (the only URLs it takes)"
+        )
+    number = url.path.strip("/") or "0"
+    if not number.isdigit():
+        raise CampaignError(f"--db {spec}: the database number {number!r} is not a number")
+    return url.hostname, url.port, int(number)
+
+
+def open_database(spec: str) -> ExampleDatabase:
+    """The example database *spec* names: ``redis://HOST:PORT[/DB]`` or a directory."""
+    if "://" not in spec:
+        return DirectoryBasedExampleDatabase(spec)
+    import redis
+    from hypothesis.extra.redis import RedisExampleDatabase
+
+    host, port, number = _redis_address(spec)
+    return RedisExampleDatabase(
+        redis.Redis(host=host, port=port, db=number, socket_connect_timeout=5)
+    )
+
+
+def check_database(spec: str) -> None:
+    """Raise CampaignError unless the database *spec* names can be used now."""
+    if "://" not in spec:
+        try:
+            Path(spec).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CampaignError(
+                f"--db {spec}: cannot create the directory ({exc.strerror or exc}); "
+                "give a writable directory"
+            ) from None
+        return
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    host, port, number = _redis_address(spec)
+    # No retries here (the workers' clients keep redis-py's): a wrong address fails at once.
+    client = redis.Redis(
+        host=host, port=port, db=number, socket_connect_timeout=5, retry=Retry(NoBackoff(), 0)
+    )
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise CampaignError(
+            f"--db {spec}: cannot reach Redis there ({exc}); start redis-server there, or give "
+            "a directory instead"
+        ) from None
+    finally:
+        client.close()
+
+
+@attrs.frozen
+class Options:
+    """A campaign, fully resolved and checked."""
+
+    machines: tuple[str, ...]  # this shard's machines
+    duration_s: float
+    workers: int
+    kernel: str
+    corpus: Path
+    database: str  # a directory or a redis:// URL
+    shard: Shard
+    run_dir: Path
+    chunk_examples: int = DEFAULT_CHUNK_EXAMPLES
+    shrink: bool = True
+    progress_every_s: float = 60.0  # the plain progress line, when not on a terminal
+    machine_dir: Path = Path("machines")
+    imports: tuple[str, ...] = ()
+    swarm: str | None = None  # one configuration for every chunk, instead of one drawn per chunk
+
+
+def prepare_run_dir(run_dir: Path) -> None:
+    """Create *run_dir*; refuse one that holds a finished campaign or cannot be written."""
+    if (run_dir / fuzz_report.SUMMARY).exists():
+        raise CampaignError(
+            f"--run-dir {run_dir} already holds a campaign's summary; give a new directory"
+        )
+    try:
+        (run_dir / "workers").mkdir(parents=True, exist_ok=True)
+        (run_dir / "campaign.pid").write_text(f"{os.getpid()}\n", encoding="utf-8")
+    except OSError as exc:
+        raise CampaignError(
+            f"--run-dir {run_dir}: cannot write there ({exc.strerror or exc}); give a writable "
+            "directory"
+        ) from None
+
+
+def import_modules(names: Sequence[str]) -> None:
+    """Import the ``--import`` modules (they may register kernels), from the current directory."""
+    if names and str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise CampaignError(f"cannot import {name!r} (--import): {exc}") from None
+
+
+# --- the worker process ----------------------------------------------------------------------
+
+
+@attrs.frozen
+class WorkerPlan:
+    """Everything a worker process needs; sent to it when it starts."""
+
+    worker: int
+    workers: int
+    first_chunk: int
+    options: Options
+    deadline_wall: float  # time.time() at which the campaign's budget ends
+
+
+_stop_requested = False  # in a worker: a signal asked it to stop
+
+
+def _request_stop(signum: int = 0, frame: FrameType | None = None) -> None:
+    global _stop_requested
+    _stop_requested = True
+
+
+def _stopping() -> bool:
+    return _stop_requested
+
+
+def worker_main(plan: WorkerPlan, conn: Connection) -> None:
+    """A worker: chunk after chunk until the deadline or a stop, each reported to the parent.
+
+    Ctrl-C reaches every process of the terminal's group, SIGTERM only the one it is sent to:
+    both ask the worker to stop at its next step, settle what it found, and say goodbye.
+    """
+    signal.signal(signal.SIGINT, _request_stop)
+    signal.signal(signal.SIGTERM, _request_stop)
+    parent = os.getppid()
+    options = plan.options
+
+    def send(kind: str, body: dict[str, Any]) -> None:
+        try:
+            conn.send((kind, body))
+        except OSError:  # the parent is gone: nobody to report to
+            _request_stop()
+
+    import_modules(options.imports)
+    machines = runner.load_machines(options.machine_dir)
+    profile_settings = profiles.load(PROFILE)
+    factory = runner.kernel_factory(options.kernel)
+    database = open_database(options.database)
+    deadline = time.monotonic() + (plan.deadline_wall - time.time())
+    stopped_at: list[float] = []
+
+    def give_up() -> bool:
+        now = time.monotonic()
+        if _stop_requested and not stopped_at:
+            stopped_at.append(now)
+        return (bool(stopped_at) and now > stopped_at[0] + STOP_GRACE_S) or (
+            now > deadline + END_GRACE_S
+        )
+
+    settler = chunks.Settler(
+        chunks.Corpus(options.corpus),
+        options.kernel,
+        PROFILE,
+        options.run_dir,
+        git_commit(),
+        give_up,
+    )
+    variants: dict[tuple[str, swarm.SwarmConfig], type[chunks.CampaignHooks]] = {}
+    plains: dict[str, type[TracedMachine]] = {}
+    reported: set[tuple[str, str]] = set()  # outcomes already sent to the parent
+    rng = random.SystemRandom()
+    number = plan.first_chunk
+    while not _stop_requested and time.monotonic() < deadline:
+        name = options.machines[(plan.worker + number * plan.workers) % len(options.machines)]
+        machine = machines[name]
+        chunk_seed = options.shard.seed(rng.getrandbits(64))
+        if options.swarm is None:
+            config = swarm.draw(machine, chunk_seed)
+        else:
+            config = swarm.named(machine, options.swarm)
+        key = (name, config)
+        if key not in variants:  # one class per configuration: Hypothesis caches per class
+            variants[key] = chunks.campaign_variant(machine, options.kernel, factory, config)
+        variant = variants[key]
+        if name not in plains:
+            plains[name] = machine_for(machine, options.kernel, factory)
+        job = chunks.Job(
+            number,
+            name,
+            chunk_seed,
+            config,
+            options.chunk_examples,
+            min(deadline, time.monotonic() + CHUNK_SECONDS_MAX),
+        )
+        send("chunk", {"chunk": number, "machine": name, "seed": chunk_seed, "swarm": config.name})
+
+        def progress(chunk: chunks.Chunk, variant: type[TracedMachine] = variant) -> None:
+            if os.getppid() != parent:  # orphaned: the parent died without stopping us
+                _request_stop()
+            stats = variant.stats
+            assert stats is not None
+            new = set(stats.outcomes) - reported
+            reported.update(new)
+            send(
+                "progress",
+                {"examples": stats.examples, "steps": stats.steps, "outcomes": sorted(new)},
+            )
+
+        ran = chunks.run_chunk(
+            job,
+            variant,
+            profile_settings=profile_settings,
+            database=database,
+            shrink=options.shrink,
+            stopping=_stopping,
+            known=settler.known(name),
+            progress=progress,
+            progress_every_s=WORKER_PROGRESS_EVERY_S,
+        )
+        findings = settler.settle(ran, plains[name])
+        reported.update(ran.stats.outcomes)
+        send("done", chunks.report(ran, findings, {"worker": plan.worker, "chunk": number}))
+        number += 1
+    send("bye", {})
+    conn.close()
+
+
+# --- the parent -------------------------------------------------------------------------------
+
+
+@attrs.define(eq=False)
+class Slot:
+    """One worker's place: its process (restarted when it dies) and what it is doing."""
+
+    index: int
+    process: BaseProcess | None = None
+    conn: Connection | None = None
+    pid: int | None = None
+    chunks_done: int = 0
+    said_bye: bool = False
+    crashes_in_a_row: int = 0
+    retired: bool = False  # crashed too often: not restarted
+    current: dict[str, Any] | None = None  # the chunk it is running
+    progress: dict[str, Any] = attrs.field(factory=dict)  # that chunk's figures so far
+    started: float = 0.0  # when that chunk started (time.monotonic())
+    new: int = 0
+    repeats: int = 0
+
+
+class Campaign:
+    """The parent process of a campaign: workers, signals, progress, and the run directory."""
+
+    def __init__(self, options: Options, out: TextIO, *, tty: bool | None = None) -> None:
+        self.options = options
+        self.out = out
+        self.display = Display(out, out.isatty() if tty is None else tty, options.progress_every_s)
+        # Spawned, not forked: a worker starts clean, without the parent's threads and state.
+        self.context = multiprocessing.get_context("spawn")
+        self.record = fuzz_report.Record(options_json(options))
+        self.slots = [Slot(i) for i in range(options.workers)]
+        self.stop_reason: str | None = None
+        self.stop_sent: float | None = None
+        self.seen_new: set[str] = set()
+        self.outcomes: set[tuple[str, str]] = set()
+        self.steps_done = 0
+        self.examples_done = 0
+
+    # --- running --------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Run the campaign to its end; write the run directory; return the exit status."""
+        options = self.options
+        self.started = time.monotonic()
+        self.deadline = self.started + options.duration_s
+        deadline_wall = time.time() + options.duration_s
+        previous = {
+            sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        self.display.event(
+            f"fuzzing {', '.join(options.machines)} (shard {options.shard}) against the "
+            f"{options.kernel} kernel for {_clock(options.duration_s)} with {options.workers} "
+            f"workers\n  run directory {options.run_dir}\n  example database {options.database}"
+            f"\n  corpus {options.corpus}"
+        )
+        try:
+            for slot in self.slots:
+                self._start(slot, deadline_wall)
+            self._supervise(deadline_wall)
+            self.display.close()
+            return self._finish()  # a second Ctrl-C while writing must not lose the summary
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self.stop_reason is None:
+            self.stop_reason = signal.Signals(signum).name
+
+    def _start(self, slot: Slot, deadline_wall: float) -> None:
+        reader, writer = self.context.Pipe(duplex=False)
+        plan = WorkerPlan(
+            slot.index, self.options.workers, slot.chunks_done, self.options, deadline_wall
+        )
+        process = self.context.Process(
+            target=worker_main, args=(plan, writer), name=f"helmmodel-fuzz-{slot.index}"
+        )
+        process.start()
+        writer.close()  # the worker holds the only writing end: its death closes the pipe
+        slot.process, slot.conn, slot.pid = process, reader, process.pid
+        slot.said_bye, slot.current, slot.progress = False, None, {}
+        pid_file = self.options.run_dir / "workers" / f"{slot.index}.pid"
+        pid_file.write_text(f"{process.pid}\n", encoding="utf-8")
+
+    def _supervise(self, deadline_wall: float) -> None:
+        while True:
+            now = time.monotonic()
+            live = [s for s in self.slots if s.process is not None]
+            if not live:
+                return
+            if self.stop_reason is not None and self.stop_sent is None:
+                self.display.event(f"{self.stop_reason}: stopping every worker")
+                self._signal_all(signal.SIGTERM)
+                self.stop_sent = now
+            elif self.stop_sent is None and now > self.deadline + END_GRACE_S:
+                self.stop_reason = "deadline"  # a worker still settling: stop it now
+                continue
+            if self.stop_sent is not None and now > self.stop_sent + KILL_AFTER_S:
+                for slot in live:
+                    self._kill(slot)
+                continue
+            handles: list[Any] = [s.conn for s in live if s.conn is not None]
+            handles += [s.process.sentinel for s in live if s.process is not None]
+            for ready in wait(handles, timeout=0.2):
+                for slot in live:
+                    if ready is slot.conn:
+                        self._read(slot)
+            for slot in live:
+                if slot.process is not None and not slot.process.is_alive():
+                    self._ended(slot, deadline_wall)
+            self.display.refresh(self, time.monotonic())
+
+    def _signal_all(self, sig: signal.Signals) -> None:
+        for slot in self.slots:
+            if slot.process is not None and slot.process.is_alive() and slot.pid is not None:
+                os.kill(slot.pid, sig)
+
+    def _kill(self, slot: Slot) -> None:
+        assert slot.process is not None
+        if slot.process.is_alive():
+            slot.process.kill()
+            self.display.event(f"worker {slot.index} (pid {slot.pid}) did not stop in time: killed")
+            self.record.deaths.append(
+                {
+                    "worker": slot.index,
+                    "pid": slot.pid,
+                    "cause": f"did not stop within {KILL_AFTER_S:.0f} s: killed",
+                    "at_s": round(time.monotonic() - self.started, 3),
+                    "lost_chunk": slot.current,
+                    "restarted": False,
+                }
+            )
+        slot.process.join()
+        self._read(slot)
+        self._close(slot)
+
+    def _read(self, slot: Slot) -> None:
+        conn = slot.conn
+        try:
+            while conn is not None and conn.poll():
+                kind, body = conn.recv()
+                self._message(slot, kind, body)
+        except (EOFError, OSError):  # the worker is gone; _ended tells why
+            return
+        except Exception as exc:  # a torn last message of a killed worker
+            self.display.event(f"worker {slot.index}: unreadable message ({exc})")
+
+    def _ended(self, slot: Slot, deadline_wall: float) -> None:
+        assert slot.process is not None
+        slot.process.join()
+        self._read(slot)
+        code = slot.process.exitcode
+        lost = slot.current
+        self._close(slot)
+        if slot.said_bye:
+            return
+        cause = (
+            f"signal {signal.Signals(-code).name}"
+            if code is not None and code < 0
+            else (f"exit status {code}")
+        )
+        slot.crashes_in_a_row += 1
+        time_left = self.deadline - time.monotonic()
+        restart = (
+            self.stop_reason is None
+            and time_left > 1
+            and slot.crashes_in_a_row < CRASHES_IN_A_ROW_MAX
+        )
+        entry = {
+            "worker": slot.index,
+            "pid": slot.pid,
+            "cause": cause,
+            "at_s": round(time.monotonic() - self.started, 3),
+            "lost_chunk": lost,
+            "restarted": restart,
+        }
+        self.record.deaths.append(entry)
+        if restart:
+            self._start(slot, deadline_wall)
+            entry["new_pid"] = slot.pid
+            self.display.event(
+                f"worker {slot.index} (pid {entry['pid']}) died ({cause}); restarted as pid "
+                f"{slot.pid}"
+            )
+        else:
+            slot.retired = self.stop_reason is None and time_left > 1
+            self.display.event(f"worker {slot.index} (pid {entry['pid']}) died ({cause})")
+
+    def _close(self, slot: Slot) -> None:
+        if slot.conn is not None:
+            slot.conn.close()
+        slot.process, slot.conn, slot.current = None, None, None
+
+    def _message(self, slot: Slot, kind: str, body: dict[str, Any]) -> None:
+        now = time.monotonic()
+        if kind == "chunk":
+            slot.current = {**body, "at_s": round(now - self.started, 3)}
+            slot.progress, slot.started = {}, now
+        elif kind == "progress":
+            slot.progress = body
+            self.outcomes.update(tuple(pair) for pair in body["outcomes"])
+            self._sample(now)
+        elif kind == "done":
+            self._done(slot, body, now)
+        elif kind == "bye":
+            slot.said_bye = True
+
+    def _done(self, slot: Slot, body: dict[str, Any], now: float) -> None:
+        assert slot.current is not None
+        body["started_s"] = slot.current["at_s"]
+        body["pid"] = slot.pid
+        slot.chunks_done = body["chunk"] + 1
+        slot.crashes_in_a_row = 0
+        slot.current, slot.progress = None, {}
+        self.steps_done += body["steps"]
+        self.examples_done += body["examples"]
+        for facet, values in body["outcomes"].items():
+            self.outcomes.update((facet, value) for value in values)
+        for finding in body["findings"]:
+            identity = finding["identity"]
+            if finding["kind"] == chunks.NEW and identity in self.seen_new:
+                finding["kind"] = chunks.REPEAT  # another worker saved it first
+            if finding["kind"] == chunks.NEW:
+                self.seen_new.add(identity)
+                slot.new += 1
+                slot.repeats += finding["hits"] - 1
+                fixed = (
+                    " (the corpus had it as fixed: it came back)" if finding["regressed"] else ""
+                )
+                self.display.event(
+                    f"NEW {finding['invariant']} in {body['machine']}{fixed}: "
+                    f"{finding['found_steps']} steps, 1-minimal {finding['minimal_steps']}, "
+                    f"saved to {finding['path']} (helmmodel show {finding['path']})"
+                )
+            elif finding["kind"] == chunks.REPEAT:
+                slot.repeats += finding["hits"]
+            else:
+                self.display.event(
+                    f"{finding['kind']} {finding['invariant']} in {body['machine']}: "
+                    f"{finding['path'] or finding['message']}"
+                )
+        for error in body["errors"]:
+            self.display.event(f"error in {body['machine']}: {error}")
+        self.record.chunks.append(body)
+        self._sample(now)
+
+    def _sample(self, now: float) -> None:
+        steps = self.steps_done + sum(s.progress.get("steps", 0) for s in self.slots)
+        examples = self.examples_done + sum(s.progress.get("examples", 0) for s in self.slots)
+        self.record.sample(round(now - self.started, 3), steps, examples, len(self.outcomes))
+
+    def _finish(self) -> int:
+        elapsed = time.monotonic() - self.started
+        self._sample(time.monotonic())
+        summary = fuzz_report.write(
+            self.record,
+            self.options.run_dir,
+            stopped_by=self.stop_reason or "deadline",
+            elapsed_s=elapsed,
+        )
+        totals = summary["totals"]
+        self.out.write(
+            f"{totals['examples']:,} examples, {totals['steps']:,} steps in {_clock(elapsed)} "
+            f"({totals['steps_per_s']:,.0f} steps/s): {totals['new_failures']} new failures, "
+            f"{totals['repeated_failures']} repeats, {totals['worker_restarts']} worker "
+            f"restarts\n"
+            f"run directory: {self.options.run_dir} (summary.json, junit.xml, report.html)\n"
+        )
+        self.out.flush()
+        if self.stop_reason in ("SIGINT", "SIGTERM"):
+            return 130
+        return 1 if totals["new_failures"] else 0
+
+
+def options_json(options: Options) -> dict[str, Any]:
+    return {
+        "machines": list(options.machines),
+        "duration_s": options.duration_s,
+        "workers": options.workers,
+        "kernel": options.kernel,
+        "profile": PROFILE,
+        "corpus": str(options.corpus),
+        "database": options.database,
+        "shard": {"index": options.shard.index, "count": options.shard.count},
+        "run_dir": str(options.run_dir),
+        "chunk_examples": options.chunk_examples,
+        "shrink": options.shrink,
+        "swarm": options.swarm or "drawn per chunk",
+    }
+
+
+def _clock(seconds: float) -> str:
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    return (
+        f"{hours}h{rest // 60:02d}m{rest % 60:02d}s" if hours else f"{rest // 60}m{rest % 60:02d}s"
+    )
+
+
+class Display:
+    """Progress for a person: live lines per worker on a terminal, else a plain line now and
+    then (every *every_s*), and events (a new failure, a restart) as they happen."""
+
+    def __init__(self, out: TextIO, tty: bool, every_s: float) -> None:
+        self.out, self.tty, self.every_s = out, tty, every_s
+        self.lines = 0  # live lines on screen, redrawn in place
+        self.next_at = time.monotonic() + (TTY_REFRESH_EVERY_S if tty else every_s)
+
+    def event(self, text: str) -> None:
+        self._clear()
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def refresh(self, campaign: Campaign, now: float) -> None:
+        if now < self.next_at:
+            return
+        self.next_at = now + (TTY_REFRESH_EVERY_S if self.tty else self.every_s)
+        if not self.tty:
+            self.out.write(status_line(campaign, now) + "\n")
+            self.out.flush()
+            return
+        lines = [status_line(campaign, now), *worker_lines(campaign, now)]
+        self._clear()
+        self.out.write("".join(f"{line}\n" for line in lines))
+        self.out.flush()
+        self.lines = len(lines)
+
+    def _clear(self) -> None:
+        if self.tty and self.lines:
+            self.out.write(f"\x1b[{self.lines}F\x1b[J")  # up to the first live line; erase below
+            self.lines = 0
+
+    def close(self) -> None:
+        self.lines = 0
+
+
+def status_line(campaign: Campaign, now: float) -> str:
+    """One line: time, steps, rate, outcomes, failures, restarts, and each worker's machine."""
+    elapsed = now - campaign.started
+    samples = campaign.record.timeline
+    steps = samples[-1][1] if samples else 0
+    new = sum(slot.new for slot in campaign.slots)
+    repeats = sum(slot.repeats for slot in campaign.slots)
+    restarts = sum(1 for death in campaign.record.deaths if death["restarted"])
+    busy = ", ".join(
+        f"w{slot.index} {slot.current['machine'] if slot.current else '-'}"
+        for slot in campaign.slots
+    )
+    return (
+        f"[{_clock(elapsed)} of {_clock(campaign.options.duration_s)}] {steps:,} steps "
+        f"({steps / elapsed if elapsed else 0:,.0f}/s), {len(campaign.outcomes)} distinct "
+        f"outcomes, {new} new failures, {repeats} repeats, {restarts} restarts; "
+        f"{busy}"
+    )
+
+
+def worker_lines(campaign: Campaign, now: float) -> list[str]:
+    """A line per worker: machine and swarm configuration, examples, steps/s, failures."""
+    lines = []
+    for slot in campaign.slots:
+        current = slot.current
+        if current is None:
+            lines.append(f"  worker {slot.index}: {'retired' if slot.retired else 'starting'}")
+            continue
+        steps = slot.progress.get("steps", 0)
+        rate = steps / (now - slot.started) if now > slot.started else 0.0
+        lines.append(
+            f"  worker {slot.index} (pid {slot.pid}): {current['machine']:<18} "
+            f"{current['swarm']:<28} {slot.progress.get('examples', 0):>7,} examples "
+            f"{rate:>6,.0f} steps/s  failures: {slot.new} new, {slot.repeats} repeats"
+        )
+    return lines
+
+
+def run(options: Options, out: TextIO, *, tty: bool | None = None) -> int:
+    """Run a campaign (``helmmodel fuzz``); return its exit status: 0, 1 with a new failure,
+    130 when stopped by Ctrl-C or SIGTERM."""
+    return Campaign(options, out, tty=tty).run()
+
+
+def plan_machines(
+    machines: dict[str, type[TracedMachine]],
+    names: Sequence[str],
+    shard: Shard,
+    swarm_name: str | None = None,
+) -> tuple[str, ...]:
+    """The machines named (all when none), in a stable order, and of those this shard's; each
+    must have the swarm configuration *swarm_name*, when one is given."""
+    selected = [machine.name for machine in runner.select(machines, names)]  # type: ignore[attr-defined]
+    planned = tuple(shard.machines(sorted(selected)))
+    if swarm_name is not None:
+        for name in planned:
+            try:
+                swarm.named(machines[name], swarm_name)
+            except swarm.SwarmError as exc:
+                raise CampaignError(f"--swarm {swarm_name}: {exc}") from None
+    return planned

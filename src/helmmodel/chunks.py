@@ -1,0 +1,489 @@
+"""One chunk of a fuzz campaign: a bounded Hypothesis run of one machine, inside a worker.
+
+A campaign restarts Hypothesis in chunks (design.md: a run's memory of explored examples grows
+with every example): each chunk runs one machine under one seed and one swarm configuration
+(:mod:`helmmodel.swarm`) for at most ``max_examples`` examples and until its deadline, and then
+its failures are settled: made 1-minimal, told apart from the corpus's open cases by identity,
+and saved when they are new.
+
+The machine runs as a variant class with :class:`CampaignHooks` mixed in before it, which
+
+1. ends the chunk at the next step once its deadline passes or a stop is requested
+   (:class:`ChunkStop`);
+2. notes a violation that looks like a known open case instead of raising it (see below);
+3. counts rule-to-rule transitions with numpy at the end of each run;
+4. switches ``target()`` on (``steer``; plain runs never steer).
+
+**Known failures keep exploring.** Hypothesis stops generating soon after a failure and then
+shrinks it, and it replays its database's failures first: a known bug that is raised would end
+every chunk within a few examples. So a violation whose *shape* (its invariant and its message
+with the numbers blanked, :func:`shape`) is the shape of an open case in the corpus, or of a
+failure already settled in this worker, is noted instead of raised: the run stops checking
+invariants (its state is already wrong) and passes, and Hypothesis goes on exploring. Because it
+passes, Hypothesis also drops that example from its database, where the corpus holds it anyway.
+After the chunk the shortest noted trace of each shape is made 1-minimal and its identity
+decides: an open case's identity is a repeat (every noted run of that shape counts), anything
+else is new and saved. A violation of another shape is raised as usual, shrunk by Hypothesis
+(unless ``shrink`` is off), and settled the same way.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+from hypothesis import Phase, seed
+from hypothesis import settings as Settings
+from hypothesis.database import ExampleDatabase
+from hypothesis.stateful import Bundle, run_state_machine_as_test
+
+from helmmodel import swarm
+from helmmodel.driver import KernelFactory
+from helmmodel.invariants import InvariantViolation
+from helmmodel.minimize import minimize
+from helmmodel.replay import replay, still_fails
+from helmmodel.stateful import Stats, TracedMachine, transitions
+from helmmodel.trace import STATUS_OPEN, Trace, TraceError, load, save
+
+Steps = list[dict[str, Any]]
+Shape = tuple[str, str]  # (invariant, message with its numbers blanked)
+
+NEW = "new"
+REPEAT = "repeat"
+PENDING = "pending"  # stopped before it was 1-minimal: saved raw in the run directory
+UNREPRODUCIBLE = "unreproducible"  # does not fail again on replay: a checker bug
+
+
+class ChunkStop(KeyboardInterrupt):
+    """Ends a chunk from inside its machine, at its deadline or on a stop request.
+
+    An interruption, as Ctrl-C is to Hypothesis: it lets it through at once, and neither saves
+    the example it cut short into the database nor records it as explored (any other exception
+    would be a failure of the test, and any other BaseException would leave Hypothesis's record
+    of explored examples inconsistent: FlakyStrategyDefinition).
+    """
+
+
+class _Noted(Exception):
+    """A violation of a known shape was noted: raised past the checker to :meth:`check`."""
+
+
+class _OutOfTime(Exception):
+    """A stop was requested and its grace time is over: minimizing gives up."""
+
+
+def shape(message: str) -> str:
+    """A violation message with its numbers (steps, ids, times, signed) blanked."""
+    return re.sub(r"-?\d+", "#", message)
+
+
+@attrs.frozen
+class Case:
+    """A saved regression case, as the campaign needs to know it."""
+
+    identity: str
+    invariant: str
+    status: str
+    path: Path
+    shape: str
+
+
+class Corpus:
+    """The corpus a campaign saves into, re-read as files appear or change (other workers,
+    other shards, a ``helmmodel promote``)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._read: dict[Path, tuple[int, Case | None]] = {}  # path -> (mtime_ns, case)
+
+    def cases(self, machine: str) -> dict[str, Case]:
+        """The machine's cases by identity (unreadable files are no cases)."""
+        folder = self.root / machine
+        found: dict[str, Case] = {}
+        for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+            if path.name.startswith("."):  # a save's temporary file
+                continue
+            mtime = path.stat().st_mtime_ns
+            known = self._read.get(path)
+            if known is None or known[0] != mtime:
+                known = (mtime, _case(path))
+                self._read[path] = known
+            if known[1] is not None:
+                found[known[1].identity] = known[1]
+        return found
+
+    def open_shapes(self, machine: str) -> set[Shape]:
+        """The shapes of the machine's open cases."""
+        return {
+            (case.invariant, case.shape)
+            for case in self.cases(machine).values()
+            if case.status == STATUS_OPEN
+        }
+
+
+def _case(path: Path) -> Case | None:
+    try:
+        trace = load(path)
+    except TraceError:
+        return None
+    return Case(trace.identity(), trace.invariant, trace.status, path, shape(trace.message))
+
+
+@attrs.define(eq=False)
+class Noted:
+    """The runs of one chunk that hit one known shape, and the shortest trace among them."""
+
+    invariant: str
+    message: str
+    steps: Steps
+    first_example: int  # the example of the chunk that hit it first (1: the database's first)
+    hits: int = 1
+
+
+@attrs.define(eq=False)
+class Chunk:
+    """A running chunk, shared by its machine's runs through their class."""
+
+    machine: str
+    seed: int
+    swarm: str
+    stop_at: float  # time.monotonic() deadline
+    stopping: Callable[[], bool]  # whether a stop was requested
+    known: frozenset[Shape]
+    rules: tuple[str, ...]  # the machine's rules: the axes of the transition matrix
+    progress: Callable[[Chunk], None] | None = None
+    progress_every_s: float = 1.0
+    ended_by: str | None = None  # examples, time, stop, failure, error
+    noted: dict[Shape, Noted] = attrs.field(factory=dict)
+    matrix: npt.NDArray[np.int64] = attrs.field(init=False)
+    _index: dict[str, int] = attrs.field(init=False)
+    _next_progress: float = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.matrix = np.zeros((len(self.rules), len(self.rules)), dtype=np.int64)
+        self._index = {name: i for i, name in enumerate(self.rules)}
+        self._next_progress = time.monotonic() + self.progress_every_s
+
+    def tick(self) -> None:
+        """Before each step: end the chunk past its deadline or on a stop; report progress."""
+        now = time.monotonic()
+        if now >= self.stop_at:
+            self.ended_by = "time"
+            raise ChunkStop
+        if self.stopping():
+            self.ended_by = "stop"
+            raise ChunkStop
+        if self.progress is not None and now >= self._next_progress:
+            self._next_progress = now + self.progress_every_s
+            self.progress(self)
+
+    def note(self, violation: InvariantViolation, steps: Steps, example: int) -> bool:
+        """Note *violation*, hit in the chunk's *example*-th run, if its shape is known (and
+        say so); keep the shortest trace."""
+        key = (violation.invariant, shape(str(violation)))
+        if key not in self.known:
+            return False
+        noted = self.noted.get(key)
+        if noted is None:
+            self.noted[key] = Noted(violation.invariant, str(violation), list(steps), example)
+            return True
+        noted.hits += 1
+        if len(steps) < len(noted.steps):
+            noted.message, noted.steps = str(violation), list(steps)
+        return True
+
+    def observe(self, steps: Steps) -> None:
+        """Count each pair of consecutive rules of a finished run."""
+        if len(steps) < 2:
+            return
+        index = self._index
+        order = np.fromiter((index[s["rule"]] for s in steps), dtype=np.intp, count=len(steps))
+        np.add.at(self.matrix, (order[:-1], order[1:]), 1)
+
+
+class CampaignHooks(TracedMachine):
+    """What a campaign adds to a machine, mixed in before it (see the module docstring)."""
+
+    chunk: ClassVar[Chunk | None] = None
+    steer: ClassVar[bool] = True
+    noted: bool = False  # this run hit a known shape: no further checks
+
+    def run_transition(
+        self,
+        rule_name: str,
+        function: Callable[..., tuple[dict[str, Any], Any]],
+        target: Bundle[Any] | None,
+        kwargs: dict[str, Any],
+    ) -> Any:
+        chunk = type(self).chunk
+        if chunk is not None and self.check_replay:  # a replay is never cut short
+            chunk.tick()
+        return super().run_transition(rule_name, function, target, kwargs)
+
+    def check(self, name: str, *, full: bool = False) -> None:
+        if self.noted:
+            return
+        try:
+            super().check(name, full=full)
+        except _Noted:
+            self.noted = self.failed = True
+
+    def _remember(self, violation: InvariantViolation) -> None:
+        chunk, stats = type(self).chunk, type(self).stats
+        example = stats.examples if stats is not None else 0
+        if chunk is not None and self.check_replay and chunk.note(violation, self.trace, example):
+            raise _Noted from violation
+        super()._remember(violation)
+
+    def teardown(self) -> None:
+        chunk = type(self).chunk
+        if chunk is not None and self.check_replay:
+            if chunk.ended_by is not None:  # cut short by the chunk's end: not a whole run
+                return
+            chunk.observe(self.trace)
+        super().teardown()
+
+
+def campaign_variant(
+    machine: type[TracedMachine], kernel: str, factory: KernelFactory, config: swarm.SwarmConfig
+) -> type[CampaignHooks]:
+    """*machine* against *kernel*, under the swarm configuration *config*, with the hooks.
+
+    It keeps the machine's name and module, so that Hypothesis's database key (a digest of the
+    class's source) is the machine's own, whatever the configuration.
+    """
+    namespace = {
+        **swarm.overrides(machine, config),
+        "kernel_factory": staticmethod(factory),
+        "kernel_name": kernel,
+        "__module__": machine.__module__,
+    }
+    variant: type[CampaignHooks] = type(machine.__name__, (CampaignHooks, machine), namespace)
+    return variant
+
+
+@attrs.frozen
+class Job:
+    """What one chunk runs."""
+
+    number: int  # the worker's chunk counter
+    machine: str
+    seed: int
+    swarm: swarm.SwarmConfig
+    max_examples: int
+    stop_at: float  # time.monotonic()
+
+
+@attrs.define
+class Finding:
+    """A failure a chunk found, once settled."""
+
+    kind: str  # NEW, REPEAT, PENDING or UNREPRODUCIBLE
+    invariant: str
+    message: str
+    found_steps: int
+    hits: int = 1
+    identity: str | None = None
+    path: str | None = None
+    minimal_steps: int | None = None
+    regressed: bool = False  # new, and the corpus held it as fixed: the bug came back
+    first_example: int | None = None  # for a noted shape: the chunk's run that hit it first
+
+    def to_json(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+@attrs.define
+class Ran:
+    """What a chunk's Hypothesis run left: its statistics, failures and noted shapes."""
+
+    chunk: Chunk
+    stats: Stats
+    seconds: float
+    failures: dict[str, tuple[str, Steps]]  # invariant -> (message, shortest trace), raised
+    errors: list[str]  # exceptions that were not violations (a machine or checker bug)
+
+
+def run_chunk(
+    job: Job,
+    variant: type[CampaignHooks],
+    *,
+    profile_settings: Settings,
+    database: ExampleDatabase | None,
+    shrink: bool,
+    stopping: Callable[[], bool],
+    known: frozenset[Shape],
+    progress: Callable[[Chunk], None] | None = None,
+    progress_every_s: float = 1.0,
+) -> Ran:
+    """Run one chunk; never raises for a violation or for the chunk's end."""
+    chunk = Chunk(
+        job.machine,
+        job.seed,
+        job.swarm.name,
+        job.stop_at,
+        stopping,
+        known,
+        tuple(sorted(transitions(variant))),
+        progress,
+        progress_every_s,
+    )
+    variant.chunk = chunk
+    variant.stats = Stats()
+    variant.failures = {}
+    seed(job.seed)(variant)
+    phases = [p for p in profile_settings.phases if shrink or p is not Phase.shrink]
+    run_settings = Settings(
+        profile_settings, max_examples=job.max_examples, database=database, phases=phases
+    )
+    errors: list[str] = []
+    started = time.monotonic()
+    try:
+        run_state_machine_as_test(variant, settings=run_settings)
+        chunk.ended_by = "examples"
+    except ChunkStop:
+        pass
+    except Exception as caught:  # violations (maybe several, as a group), or a bug
+        errors = [
+            f"{type(each).__name__}: {each}"
+            for each in _leaves(caught)
+            if not isinstance(each, InvariantViolation)
+        ]
+        chunk.ended_by = "failure" if variant.failures else "error"
+    finally:
+        variant.chunk = None
+    stats = variant.stats
+    assert stats is not None
+    failures = {name: (f.message, f.steps) for name, f in variant.failures.items()}
+    return Ran(chunk, stats, time.monotonic() - started, failures, errors)
+
+
+def _leaves(error: BaseException) -> Iterator[BaseException]:
+    if isinstance(error, BaseExceptionGroup):
+        for each in error.exceptions:
+            yield from _leaves(each)
+    else:
+        yield error
+
+
+@attrs.define
+class Settler:
+    """Settles a chunk's failures: 1-minimal, new or repeat, saved. One per worker."""
+
+    corpus: Corpus
+    kernel: str
+    profile: str
+    run_dir: Path
+    git_commit: str | None
+    give_up: Callable[[], bool]  # minimizing must stop now (a stop's grace time is over)
+    learnt: dict[str, set[Shape]] = attrs.field(factory=dict)  # machine -> shapes settled
+
+    def known(self, machine: str) -> frozenset[Shape]:
+        """The shapes a chunk of *machine* notes instead of raising."""
+        return frozenset(self.corpus.open_shapes(machine) | self.learnt.get(machine, set()))
+
+    def settle(self, ran: Ran, plain: type[TracedMachine]) -> list[Finding]:
+        """Every raised failure and every noted shape of *ran*, settled against the corpus."""
+        chunk = ran.chunk
+        found = [
+            self._one(chunk, plain, invariant, message, steps, hits=1)
+            for invariant, (message, steps) in ran.failures.items()
+        ]
+        found += [
+            attrs.evolve(
+                self._one(chunk, plain, noted.invariant, noted.message, noted.steps, noted.hits),
+                first_example=noted.first_example,
+            )
+            for noted in chunk.noted.values()
+        ]
+        return found
+
+    def _one(
+        self,
+        chunk: Chunk,
+        plain: type[TracedMachine],
+        invariant: str,
+        message: str,
+        steps: Steps,
+        hits: int,
+    ) -> Finding:
+        finding = Finding(UNREPRODUCIBLE, invariant, message, len(steps), hits)
+        fails = still_fails(plain, invariant)
+        if not fails(steps):
+            return finding
+        try:
+            minimal = minimize(steps, self._until_given_up(fails))
+        except _OutOfTime:
+            raw = self._trace(chunk, invariant, message, steps)
+            path = save(raw, self.run_dir / "pending")
+            return attrs.evolve(finding, kind=PENDING, identity=raw.identity(), path=str(path))
+        final = replay(plain, minimal)
+        trace = self._trace(
+            chunk,
+            invariant,
+            str(final.violation) if final.violation is not None else message,
+            final.steps,
+        )
+        identity = trace.identity()
+        finding = attrs.evolve(finding, identity=identity, minimal_steps=len(trace.steps))
+        self.learnt.setdefault(chunk.machine, set()).add((invariant, shape(message)))
+        case = self.corpus.cases(chunk.machine).get(identity)
+        if case is not None and case.status == STATUS_OPEN:
+            return attrs.evolve(finding, kind=REPEAT, path=str(case.path))
+        path = save(trace, self.corpus.root)
+        save(trace, self.run_dir / "new-cases")  # the run directory holds every new case too
+        return attrs.evolve(finding, kind=NEW, path=str(path), regressed=case is not None)
+
+    def _until_given_up(self, fails: Callable[[Steps], bool]) -> Callable[[Steps], bool]:
+        def test(steps: Steps) -> bool:
+            if self.give_up():
+                raise _OutOfTime
+            return fails(steps)
+
+        return test
+
+    def _trace(self, chunk: Chunk, invariant: str, message: str, steps: Sequence[Any]) -> Trace:
+        return Trace(
+            machine=chunk.machine,
+            kernel=self.kernel,
+            invariant=invariant,
+            message=message,
+            steps=list(steps),
+            profile=self.profile,
+            seed=chunk.seed,
+            git_commit=self.git_commit,
+        )
+
+
+def outcome_counts(stats: Stats) -> dict[str, dict[str, int]]:
+    """A run's outcome counts as ``{facet: {value: count}}``."""
+    found: dict[str, dict[str, int]] = {}
+    for (facet, value), count in sorted(stats.outcomes.items()):
+        found.setdefault(facet, {})[value] = count
+    return found
+
+
+def report(ran: Ran, findings: Sequence[Finding], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """The chunk's report to the parent, as plain data."""
+    chunk = ran.chunk
+    return {
+        **extra,
+        "machine": chunk.machine,
+        "seed": chunk.seed,
+        "swarm": chunk.swarm,
+        "ended_by": chunk.ended_by,
+        "seconds": ran.seconds,
+        "examples": ran.stats.examples,
+        "steps": ran.stats.steps,
+        "rules": dict(ran.stats.rules),
+        "outcomes": outcome_counts(ran.stats),
+        "transitions": {"rules": list(chunk.rules), "matrix": chunk.matrix.tolist()},
+        "findings": [finding.to_json() for finding in findings],
+        "errors": ran.errors,
+    }

@@ -1,0 +1,594 @@
+"""A campaign's run directory: ``summary.json``, ``junit.xml`` and ``report.html``.
+
+The summary holds the figures per machine and per swarm configuration (examples, steps, steps/s,
+new and repeated failures, invariants violated, rule counts, the rule-to-rule transition matrix,
+outcome counts), the run's metadata (options, seeds, shard, duration, worker deaths and restarts),
+every chunk, and a timeline of steps and distinct outcomes. The JUnit file has one test case per
+machine, failing with the path of each new counterexample. The HTML report draws the transition
+matrices as heatmaps and the timeline as a plot, in inline SVG made here (no plotting library),
+so that a person sees at a glance what was explored and what was not.
+"""
+
+from __future__ import annotations
+
+import datetime
+import html
+import math
+import xml.etree.ElementTree as ET
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import hypothesis
+import numpy as np
+
+from helmmodel import __version__
+from helmmodel.chunks import NEW, PENDING, REPEAT, UNREPRODUCIBLE
+from helmmodel.runner import EXPECTED_OUTCOMES
+from helmmodel.trace import git_commit, write_atomically
+
+SUMMARY = "summary.json"
+JUNIT = "junit.xml"
+REPORT = "report.html"
+FORMAT_VERSION = 1
+TIMELINE_POINTS_MAX = 500
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
+@attrs.define
+class Record:
+    """What the parent collects while a campaign runs."""
+
+    options: dict[str, Any]
+    chunks: list[dict[str, Any]] = attrs.field(factory=list)  # the workers' chunk reports
+    deaths: list[dict[str, Any]] = attrs.field(factory=list)  # workers that died, and why
+    timeline: list[list[float]] = attrs.field(factory=list)  # [seconds, steps, examples, outcomes]
+    started_at: str = attrs.field(factory=_now)
+
+    def sample(self, seconds: float, steps: int, examples: int, outcomes: int) -> None:
+        """Add a point to the timeline: one per TIMELINE_POINTS_MAX-th of the time budget,
+        the latest of each."""
+        width = self.options["duration_s"] / TIMELINE_POINTS_MAX
+        point = [seconds, steps, examples, outcomes]
+        if self.timeline and int(self.timeline[-1][0] / width) == int(seconds / width):
+            self.timeline[-1] = point
+        else:
+            self.timeline.append(point)
+
+
+# --- the summary ------------------------------------------------------------------------------
+
+
+def _matrix(chunks: Iterable[Mapping[str, Any]]) -> tuple[list[str], np.ndarray[Any, Any]]:
+    """The transition matrices of *chunks* summed on the union of their rules."""
+    rules = sorted({rule for chunk in chunks for rule in chunk["transitions"]["rules"]})
+    index = {rule: i for i, rule in enumerate(rules)}
+    total = np.zeros((len(rules), len(rules)), dtype=np.int64)
+    for chunk in chunks:
+        where = np.array([index[rule] for rule in chunk["transitions"]["rules"]], dtype=np.intp)
+        if where.size:
+            total[np.ix_(where, where)] += np.array(chunk["transitions"]["matrix"], dtype=np.int64)
+    return rules, total
+
+
+def group(chunks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The figures of a group of chunks (one machine's, or one swarm configuration's)."""
+    steps = sum(chunk["steps"] for chunk in chunks)
+    seconds = sum(chunk["seconds"] for chunk in chunks)
+    rules: Counter[str] = Counter()
+    outcomes: dict[str, Counter[str]] = {}
+    findings = [finding for chunk in chunks for finding in chunk["findings"]]
+    for chunk in chunks:
+        rules.update(chunk["rules"])
+        for facet, values in chunk["outcomes"].items():
+            outcomes.setdefault(facet, Counter()).update(values)
+    axis, matrix = _matrix(chunks)
+    reached = {(facet, value) for facet, values in outcomes.items() for value in values}
+    return {
+        "chunks": len(chunks),
+        "examples": sum(chunk["examples"] for chunk in chunks),
+        "steps": steps,
+        "seconds": round(seconds, 3),
+        "steps_per_s": round(steps / seconds, 1) if seconds else 0.0,
+        "new_failures": sum(1 for f in findings if f["kind"] in (NEW, PENDING)),
+        "repeated_failures": _repeats(findings),
+        "invariants_violated": sorted(
+            {f["invariant"] for f in findings if f["kind"] != UNREPRODUCIBLE}
+        ),
+        "rules": dict(sorted(rules.items())),
+        "rules_never_run": [rule for rule in axis if not rules[rule]],
+        "transitions": {"rules": axis, "matrix": matrix.tolist()},
+        "outcomes": {
+            facet: dict(sorted(values.items())) for facet, values in sorted(outcomes.items())
+        },
+        "outcomes_never_reached": {
+            facet: missing
+            for facet, expected in EXPECTED_OUTCOMES.items()
+            if (missing := [value for value in expected if (facet, value) not in reached])
+        },
+        "errors": [error for chunk in chunks for error in chunk["errors"]],
+    }
+
+
+def _repeats(findings: Iterable[Mapping[str, Any]]) -> int:
+    """Runs that hit a failure the corpus holds as open (a new one's other hits included)."""
+    return sum(
+        f["hits"] if f["kind"] == REPEAT else f["hits"] - 1
+        for f in findings
+        if f["kind"] in (REPEAT, NEW)
+    )
+
+
+def summarize(record: Record, *, stopped_by: str, elapsed_s: float) -> dict[str, Any]:
+    """The summary of a campaign (what ``summary.json`` holds)."""
+    chunks = record.chunks
+    by_machine: dict[str, list[Mapping[str, Any]]] = {
+        name: [] for name in record.options["machines"]
+    }
+    by_swarm: dict[str, list[Mapping[str, Any]]] = {}
+    failures: list[dict[str, Any]] = []
+    repeats: dict[str, dict[str, Any]] = {}
+    for chunk in chunks:
+        by_machine.setdefault(chunk["machine"], []).append(chunk)
+        by_swarm.setdefault(chunk["swarm"], []).append(chunk)
+        for finding in chunk["findings"]:
+            where = {
+                "machine": chunk["machine"],
+                "worker": chunk["worker"],
+                "seed": chunk["seed"],
+                "swarm": chunk["swarm"],
+                "chunk_started_s": chunk["started_s"],
+            }
+            if finding["kind"] != REPEAT:
+                failures.append({**finding, **where})
+            # A repeat's hits, and a new failure's hits after the first, are repeats of it.
+            again = finding["hits"] - (finding["kind"] == NEW)
+            if finding["kind"] in (NEW, REPEAT) and again:
+                known = repeats.setdefault(
+                    finding["identity"],
+                    {
+                        **where,
+                        "invariant": finding["invariant"],
+                        "path": finding["path"],
+                        "hits": 0,
+                    },
+                )
+                known["hits"] += again
+    everything = group(chunks)
+    steps = everything["steps"]
+    return {
+        "format_version": FORMAT_VERSION,
+        "helmmodel_version": __version__,
+        "hypothesis_version": hypothesis.__version__,
+        "git_commit": git_commit(),
+        "started_at": record.started_at,
+        "ended_at": _now(),
+        "elapsed_s": round(elapsed_s, 3),
+        "stopped_by": stopped_by,
+        "options": record.options,
+        "seeds": [chunk["seed"] for chunk in chunks],
+        "worker_restarts": sum(1 for death in record.deaths if death["restarted"]),
+        "worker_deaths": record.deaths,
+        "totals": {
+            "chunks": len(chunks),
+            "examples": everything["examples"],
+            "steps": steps,
+            "steps_per_s": round(steps / elapsed_s, 1) if elapsed_s else 0.0,
+            "new_failures": sum(1 for f in failures if f["kind"] in (NEW, PENDING)),
+            "repeated_failures": everything["repeated_failures"],
+            "invariants_violated": everything["invariants_violated"],
+            "distinct_outcomes": sum(len(v) for v in everything["outcomes"].values()),
+            "worker_restarts": sum(1 for death in record.deaths if death["restarted"]),
+        },
+        "failures": failures,
+        "repeats": sorted(repeats.values(), key=lambda r: (r["machine"], r["invariant"])),
+        "machines": {name: group(found) for name, found in sorted(by_machine.items())},
+        "swarm": {name: group(found) for name, found in sorted(by_swarm.items())},
+        "chunks": [_chunk_row(chunk) for chunk in chunks],
+        "timeline": {
+            "columns": ["seconds", "steps", "examples", "distinct_outcomes"],
+            "points": record.timeline,
+        },
+    }
+
+
+_CHUNK_KEYS = (
+    "worker", "pid", "chunk", "machine", "seed", "swarm", "started_s", "seconds", "examples",
+    "steps", "ended_by", "errors",
+)  # fmt: skip
+
+
+def _chunk_row(chunk: Mapping[str, Any]) -> dict[str, Any]:
+    """A chunk as the summary lists it: its figures and its findings' kinds and identities."""
+    row = {key: chunk[key] for key in _CHUNK_KEYS}
+    row["findings"] = [[f["kind"], f["invariant"], f["identity"]] for f in chunk["findings"]]
+    return row
+
+
+def write(record: Record, run_dir: Path, *, stopped_by: str, elapsed_s: float) -> dict[str, Any]:
+    """Write summary.json, junit.xml and report.html into *run_dir*; return the summary."""
+    summary = summarize(record, stopped_by=stopped_by, elapsed_s=elapsed_s)
+    write_atomically(run_dir / SUMMARY, summary)
+    ET.ElementTree(junit(summary)).write(run_dir / JUNIT, encoding="utf-8", xml_declaration=True)
+    (run_dir / REPORT).write_text(report_html(summary), encoding="utf-8")
+    return summary
+
+
+# --- JUnit ------------------------------------------------------------------------------------
+
+
+def junit(summary: Mapping[str, Any]) -> ET.Element:
+    """One test case per machine; a new failure is a <failure> naming its saved trace."""
+    options = summary["options"]
+    cases = []
+    failed = errored = skipped = 0
+    for name, figures in summary["machines"].items():
+        case = ET.Element(
+            "testcase",
+            classname=f"helmmodel.fuzz.{options['kernel']}",
+            name=name,
+            time=f"{figures['seconds']:.3f}",
+        )
+        mine = [f for f in summary["failures"] if f["machine"] == name]
+        violations = [f for f in mine if f["kind"] in (NEW, PENDING)]
+        if violations:
+            failed += 1
+            first = violations[0]
+            failure = ET.SubElement(
+                case,
+                "failure",
+                type="InvariantViolation",
+                message=f"{first['invariant']}: {first['message']} (saved to {first['path']})",
+            )
+            failure.text = "\n".join(
+                f"{f['kind']} {f['invariant']}: saved to {f['path']}"
+                + ("" if f["kind"] == NEW else " (stopped before it was made 1-minimal)")
+                for f in violations
+            )
+        problems = [
+            f"{f['invariant']} did not fail again on replay: {f['message']}"
+            for f in mine
+            if f["kind"] == UNREPRODUCIBLE
+        ] + figures["errors"]
+        if problems:
+            errored += 1
+            error = ET.SubElement(case, "error", message=f"{len(problems)} checker errors")
+            error.text = "\n".join(problems)
+        if not figures["chunks"]:
+            skipped += 1
+            ET.SubElement(case, "skipped", message="no chunk of this machine ran")
+        out = ET.SubElement(case, "system-out")
+        out.text = (
+            f"{figures['examples']} examples, {figures['steps']} steps, "
+            f"{figures['steps_per_s']} steps/s, {figures['repeated_failures']} repeats of open "
+            f"cases, invariants violated: {', '.join(figures['invariants_violated']) or 'none'}"
+        )
+        cases.append(case)
+    suites = ET.Element("testsuites", name="helmmodel fuzz")
+    suite = ET.SubElement(
+        suites,
+        "testsuite",
+        name=f"helmmodel.fuzz.shard-{options['shard']['index']}-of-{options['shard']['count']}",
+        tests=str(len(cases)),
+        failures=str(failed),
+        errors=str(errored),
+        skipped=str(skipped),
+        time=f"{summary['elapsed_s']:.3f}",
+        timestamp=summary["started_at"],
+    )
+    properties = ET.SubElement(suite, "properties")
+    for key in ("kernel", "profile", "workers", "database", "corpus"):
+        ET.SubElement(properties, "property", name=key, value=str(options[key]))
+    ET.SubElement(properties, "property", name="stopped_by", value=summary["stopped_by"])
+    suite.extend(cases)
+    return suites
+
+
+# --- pictures ---------------------------------------------------------------------------------
+
+
+def _colour(fraction: float) -> str:
+    """White to dark blue as *fraction* goes from 0 to 1."""
+    low, high = (247, 251, 255), (8, 48, 107)
+    r, g, b = (round(lo + (hi - lo) * fraction) for lo, hi in zip(low, high, strict=True))
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def heatmap_svg(rules: Sequence[str], matrix: Sequence[Sequence[int]], title: str) -> str:
+    """Rule-to-rule transitions as a heatmap: row = the rule run, column = the rule run next.
+
+    The scale is logarithmic (a few counts of a rare pair stay visible next to thousands);
+    pairs never seen are pale grey, rules never run are named in red.
+    """
+    cell = 14
+    label_w = label_h = 7 * max((len(rule) for rule in rules), default=0) + 10
+    n = len(rules)
+    size_w, size_h = max(label_w + n * cell + 10, 720), label_h + n * cell + 30
+    peak = max((value for row in matrix for value in row), default=0)
+    ran = [any(matrix[i]) or any(row[i] for row in matrix) for i in range(n)]
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size_w}" height="{size_h}" '
+        f'role="img" aria-label="{html.escape(title)}" font-family="sans-serif" font-size="11">',
+        f"<title>{html.escape(title)}</title>",
+    ]
+    for i, rule in enumerate(rules):
+        colour = "#000" if ran[i] else "#c00"
+        y = label_h + i * cell + cell - 3
+        x = label_w + i * cell + cell - 3
+        name = html.escape(rule)
+        parts.append(
+            f'<text x="{label_w - 4}" y="{y}" text-anchor="end" fill="{colour}">{name}</text>'
+        )
+        parts.append(
+            f'<text x="{x}" y="{label_h - 4}" transform="rotate(-90 {x} {label_h - 4})" '
+            f'fill="{colour}">{name}</text>'
+        )
+    for i, row in enumerate(matrix):
+        for j, value in enumerate(row):
+            fill = "#eeeeee" if value == 0 else _colour(math.log1p(value) / math.log1p(peak))
+            parts.append(
+                f'<rect x="{label_w + j * cell}" y="{label_h + i * cell}" width="{cell - 1}" '
+                f'height="{cell - 1}" fill="{fill}"><title>{html.escape(rules[i])} then '
+                f"{html.escape(rules[j])}: {value:,}</title></rect>"
+            )
+    parts.append(
+        f'<text x="10" y="{label_h + n * cell + 20}">row: the rule run; column: the rule '
+        f"run next; darker: more often (log scale, most {peak:,}); grey: never</text>"
+    )
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def _ticks(top: float, count: int = 5) -> list[float]:
+    if top <= 0:
+        return [0.0]
+    raw = top / count
+    step = 10 ** math.floor(math.log10(raw))
+    step *= next(m for m in (1, 2, 5, 10) if m * step >= raw)
+    return [step * k for k in range(int(top // step) + 1)]
+
+
+def _short(value: float) -> str:
+    for size, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:g}{unit}"
+    return f"{value:g}"
+
+
+def timeline_svg(points: Sequence[Sequence[float]]) -> str:
+    """Steps (blue, left axis) and distinct outcomes (orange, right axis) over time."""
+    width, height, left, right, top, bottom = 760, 280, 70, 60, 20, 40
+    plot_w, plot_h = width - left - right, height - top - bottom
+    end = max((p[0] for p in points), default=0.0) or 1.0
+    steps_top = max((p[1] for p in points), default=0.0) or 1.0
+    outcomes_top = max((p[3] for p in points), default=0.0) or 1.0
+
+    def x(t: float) -> float:
+        return left + plot_w * t / end
+
+    def y(value: float, highest: float) -> float:
+        return top + plot_h * (1 - value / highest)
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+        'aria-label="steps and distinct outcomes over time" font-family="sans-serif" '
+        'font-size="11">',
+        "<title>steps and distinct outcomes over time</title>",
+        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" '
+        'stroke="#999"/>',
+    ]
+    for tick in _ticks(end):
+        parts.append(
+            f'<text x="{x(tick):.1f}" y="{top + plot_h + 16}" text-anchor="middle">'
+            f"{_minutes(tick)}</text>"
+        )
+    for tick in _ticks(steps_top):
+        parts.append(
+            f'<text x="{left - 6}" y="{y(tick, steps_top) + 4:.1f}" text-anchor="end" '
+            f'fill="#1f5fa8">{_short(tick)}</text>'
+        )
+    for tick in _ticks(outcomes_top):
+        parts.append(
+            f'<text x="{left + plot_w + 6}" y="{y(tick, outcomes_top) + 4:.1f}" '
+            f'fill="#d2691e">{_short(tick)}</text>'
+        )
+    for column, highest, colour in ((1, steps_top, "#1f5fa8"), (3, outcomes_top, "#d2691e")):
+        line = " ".join(f"{x(p[0]):.1f},{y(p[column], highest):.1f}" for p in points)
+        parts.append(f'<polyline points="{line}" fill="none" stroke="{colour}" stroke-width="2"/>')
+    parts.append(
+        f'<text x="{left}" y="{height - 6}">time (min:s) · <tspan fill="#1f5fa8">steps</tspan> '
+        '(left) · <tspan fill="#d2691e">distinct outcomes</tspan> (right)</text>'
+    )
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def _minutes(seconds: float) -> str:
+    whole = round(seconds)
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+# --- the HTML report --------------------------------------------------------------------------
+
+_STYLE = """
+body { font-family: sans-serif; margin: 2em; color: #222; max-width: 1200px; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; }
+.bad { color: #c00; font-weight: bold; }
+code { background: #f4f4f4; padding: 0 3px; }
+details { margin: 0.5em 0 1.5em; }
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def _table(head: Sequence[str], rows: Iterable[Sequence[Any]], numeric: set[int]) -> str:
+    cells = "".join(f"<th>{_e(h)}</th>" for h in head)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="n">{value:,}</td>' if i in numeric and isinstance(value, int | float)
+            else f"<td>{value}</td>"
+            for i, value in enumerate(row)
+        )
+        + "</tr>"
+        for row in rows
+    )  # fmt: skip
+    return f"<table><tr>{cells}</tr>{body}</table>"
+
+
+def _figures_rows(groups: Mapping[str, Mapping[str, Any]]) -> list[list[Any]]:
+    return [
+        [
+            f"<b>{_e(name)}</b>",
+            g["chunks"],
+            g["examples"],
+            g["steps"],
+            g["steps_per_s"],
+            g["new_failures"],
+            g["repeated_failures"],
+            _e(", ".join(g["invariants_violated"])) or "none",
+        ]
+        for name, g in groups.items()
+    ]
+
+
+_FIGURE_HEAD = (
+    "", "chunks", "examples", "steps", "steps/s", "new failures", "repeats", "invariants violated",
+)  # fmt: skip
+
+
+def report_html(summary: Mapping[str, Any]) -> str:
+    """The report a person reads: what ran, what it found, and what it explored."""
+    options, totals = summary["options"], summary["totals"]
+    shard = options["shard"]
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>helmmodel fuzz: {_e(options['kernel'])} kernel, shard {shard['index']}/"
+        f"{shard['count']}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>helmmodel fuzz: the {_e(options['kernel'])} kernel, shard {shard['index']}/"
+        f"{shard['count']}</h1>",
+        f"<p>Started {_e(summary['started_at'])}, ran {summary['elapsed_s']:,.0f} s of "
+        f"{options['duration_s']:,.0f} s (stopped by {_e(summary['stopped_by'])}) with "
+        f"{options['workers']} workers, {totals['chunks']} chunks, {len(summary['seeds'])} "
+        f"seeds. {totals['examples']:,} examples, {totals['steps']:,} steps "
+        f"({totals['steps_per_s']:,.0f} steps/s), {totals['distinct_outcomes']} distinct "
+        f"outcomes. Worker restarts: {totals['worker_restarts']}. Commit "
+        f"<code>{_e(summary['git_commit'] or 'unknown')}</code>, Hypothesis "
+        f"{_e(summary['hypothesis_version'])}.</p>",
+        f"<p>Corpus <code>{_e(options['corpus'])}</code>, example database "
+        f"<code>{_e(options['database'])}</code>.</p>",
+        "<h2>Failures</h2>",
+    ]
+    failures = summary["failures"]
+    if failures:
+        parts.append(
+            _table(
+                ("kind", "machine", "invariant", "steps found / 1-minimal", "saved to", "message"),
+                (
+                    [
+                        f'<span class="bad">{_e(f["kind"])}</span>',
+                        _e(f["machine"]),
+                        _e(f["invariant"]),
+                        f"{f['found_steps']} / {f['minimal_steps'] or '-'}",
+                        f"<code>{_e(f['path'] or '-')}</code>",
+                        _e(f["message"]),
+                    ]
+                    for f in failures
+                ),
+                set(),
+            )
+        )
+        parts.append("<p>Read one with <code>helmmodel show PATH</code>.</p>")
+    else:
+        parts.append("<p>No new failure.</p>")
+    if summary["repeats"]:
+        parts.append("<p>Repeats of open cases (known, not new):</p>")
+        parts.append(
+            _table(
+                ("machine", "invariant", "case", "runs that hit it"),
+                (
+                    [
+                        _e(r["machine"]),
+                        _e(r["invariant"]),
+                        f"<code>{_e(r['path'])}</code>",
+                        r["hits"],
+                    ]
+                    for r in summary["repeats"]
+                ),
+                {3},
+            )
+        )
+    deaths = summary["worker_deaths"]
+    if deaths:
+        parts.append("<h2>Worker deaths</h2>")
+        parts.append(
+            _table(
+                ("worker", "pid", "cause", "at s", "restarted"),
+                (
+                    [
+                        d["worker"],
+                        d["pid"],
+                        _e(d["cause"]),
+                        d["at_s"],
+                        "yes" if d["restarted"] else "no",
+                    ]
+                    for d in deaths
+                ),
+                {2},
+            )
+        )
+    parts += [
+        "<h2>Over time</h2>",
+        timeline_svg(summary["timeline"]["points"]),
+        "<h2>Machines</h2>",
+        _table(_FIGURE_HEAD, _figures_rows(summary["machines"]), {1, 2, 3, 4, 5, 6}),
+        "<h2>Swarm configurations</h2>",
+        "<p>Each chunk ran its machine with a named choice of rule families and argument ranges "
+        "(<code>docs/fuzzing.md</code>).</p>",
+        _table(_FIGURE_HEAD, _figures_rows(summary["swarm"]), {1, 2, 3, 4, 5, 6}),
+    ]
+    for name, figures in summary["machines"].items():
+        parts.append(f"<h2>{_e(name)}</h2>")
+        if not figures["chunks"]:
+            parts.append("<p>No chunk of this machine ran.</p>")
+            continue
+        never = figures["rules_never_run"]
+        parts.append(
+            f"<p>Rules never run: {_e(', '.join(never))}.</p>"
+            if never
+            else "<p>Every rule ran.</p>"
+        )
+        missing = figures["outcomes_never_reached"]
+        if missing:
+            parts.append(
+                "<p>Outcomes never reached (of those the spec defines; a focused machine cannot "
+                "reach all of them): "
+                + "; ".join(
+                    f"{_e(facet)}: {_e(', '.join(values))}" for facet, values in missing.items()
+                )
+                + "</p>"
+            )
+        transitions = figures["transitions"]
+        parts.append(
+            heatmap_svg(transitions["rules"], transitions["matrix"], f"{name}: rule transitions")
+        )
+        rows = [
+            [_e(facet), _e(value), count]
+            for facet, values in figures["outcomes"].items()
+            for value, count in values.items()
+        ]
+        parts.append("<details><summary>Outcome counts</summary>")
+        parts.append(_table(("facet", "value", "count"), rows, {2}))
+        parts.append("</details>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,92 @@
+"""`helmmodel fuzz --db redis://HOST:PORT`: a real campaign shares its example database through a
+real redis-server, started here on a free loopback port.
+
+Skipped, with the reason, on a developer machine without redis-server; never skipped on CI
+(``CI=true``), where `.ci/run` installs it: there its absence fails the test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+ROOT = Path(__file__).resolve().parents[2]
+MACHINES = ROOT / "machines"
+MUTANT = "executor-reads-guardian-clock"
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """A redis-server of this test's own on a free loopback port, stopped afterwards."""
+    server = shutil.which("redis-server")
+    if server is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("redis-server is missing on CI: .ci/run must install it (apt-get)")
+        pytest.skip("redis-server is not installed (apt-get install redis-server to run this)")
+    port = free_port()
+    process = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = redis.Redis(host="127.0.0.1", port=port)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        client.close()
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_a_campaign_keeps_its_examples_in_redis(redis_url: str, tmp_path: Path) -> None:
+    """A campaign with --db redis://... stores Hypothesis's examples (its failure among them)
+    in that Redis, and none in a directory."""
+    run_dir = tmp_path / "run"
+    argv = [sys.executable, "-m", "helmmodel", "fuzz", "clock_drift", "--kernel", MUTANT]
+    argv += ["--machines", str(MACHINES), "--db", redis_url, "--duration", "6s", "--workers", "1"]
+    argv += ["--corpus", str(tmp_path / "corpus"), "--run-dir", str(run_dir), "--no-shrink"]
+    argv += ["--swarm", "all"]  # every rule on: the mutant's bug is found within seconds
+    done = subprocess.run(
+        argv,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert 1 == done.returncode, done.stdout + done.stderr
+    assert f"example database {redis_url}" in done.stdout
+    host, port = redis_url.removeprefix("redis://").split(":")
+    client = redis.Redis(host=host, port=int(port))
+    try:
+        keys = client.keys("hypothesis-example:*")
+    finally:
+        client.close()
+    assert keys
+    assert not (tmp_path / ".hypothesis-fuzz").exists()
