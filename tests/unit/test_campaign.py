@@ -565,6 +565,26 @@ def test_the_report_draws_a_heatmap_and_a_timeline_as_svg(tmp_path: Path) -> Non
     assert "/corpus/n1.json" in text
 
 
+def test_workers_that_keep_crashing_are_given_up(tmp_path: Path) -> None:
+    """A worker that crashes three times in a row without finishing a chunk is restarted twice,
+    then given up; with no worker left the campaign ends at once, exit 1, saying why."""
+    options = campaign.Options(
+        ("clock_drift",), 120.0, 1, "correct", tmp_path / "corpus", str(tmp_path / "db"),
+        campaign.Shard(), tmp_path / "run", machine_dir=MACHINES,
+        imports=("no_such_module_of_the_test",),
+    )  # fmt: skip
+    campaign.prepare_run_dir(options.run_dir)
+    out = io.StringIO()
+    started = time.monotonic()
+    assert 1 == campaign.run(options, out, tty=False)
+    assert time.monotonic() - started < 60
+    summary = json.loads((options.run_dir / fuzz_report.SUMMARY).read_text())
+    assert campaign.CRASHED == summary["stopped_by"]
+    assert [True, True, False] == [death["restarted"] for death in summary["worker_deaths"]]
+    assert {"exit status 1"} == {death["cause"] for death in summary["worker_deaths"]}
+    assert "worker 0 (pid" in out.getvalue()
+
+
 def test_the_display_shows_each_worker_on_a_terminal(tmp_path: Path) -> None:
     """On a terminal, each worker gets a line with its machine, examples, steps/s and
     failures, redrawn in place."""
