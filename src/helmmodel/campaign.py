@@ -55,6 +55,7 @@ END_GRACE_S = 60.0
 # A worker slot that crashes this many times in a row without finishing a chunk is given up.
 CRASHES_IN_A_ROW_MAX = 3
 WORKER_PROGRESS_EVERY_S = 1.0
+CRASHED = "worker crashes"  # why a campaign ended early when no worker was left
 TTY_REFRESH_EVERY_S = 0.5
 
 
@@ -380,7 +381,7 @@ class Slot:
     chunks_done: int = 0
     said_bye: bool = False
     crashes_in_a_row: int = 0
-    retired: bool = False  # crashed too often: not restarted
+    idle: str = "starting"  # what it is doing when it runs no chunk
     current: dict[str, Any] | None = None  # the chunk it is running
     progress: dict[str, Any] = attrs.field(factory=dict)  # that chunk's figures so far
     started: float = 0.0  # when that chunk started (time.monotonic())
@@ -448,7 +449,7 @@ class Campaign:
         process.start()
         writer.close()  # the worker holds the only writing end: its death closes the pipe
         slot.process, slot.conn, slot.pid = process, reader, process.pid
-        slot.said_bye, slot.current, slot.progress = False, None, {}
+        slot.said_bye, slot.current, slot.progress, slot.idle = False, None, {}, "starting"
         pid_file = self.options.run_dir / "workers" / f"{slot.index}.pid"
         pid_file.write_text(f"{process.pid}\n", encoding="utf-8")
 
@@ -457,6 +458,8 @@ class Campaign:
             now = time.monotonic()
             live = [s for s in self.slots if s.process is not None]
             if not live:
+                if self.stop_reason is None and now < self.deadline:
+                    self.stop_reason = CRASHED  # every worker crashed too often
                 return
             if self.stop_reason is not None and self.stop_sent is None:
                 self.display.event(f"{self.stop_reason}: stopping every worker")
@@ -553,7 +556,8 @@ class Campaign:
                 f"{slot.pid}"
             )
         else:
-            slot.retired = self.stop_reason is None and time_left > 1
+            retired = self.stop_reason is None and time_left > 1  # it crashed too often
+            slot.idle = "retired: it crashed too often" if retired else "stopped"
             self.display.event(f"worker {slot.index} (pid {entry['pid']}) died ({cause})")
 
     def _close(self, slot: Slot) -> None:
@@ -573,7 +577,7 @@ class Campaign:
         elif kind == "done":
             self._done(slot, body, now)
         elif kind == "bye":
-            slot.said_bye = True
+            slot.said_bye, slot.idle = True, "finished"
 
     def _done(self, slot: Slot, body: dict[str, Any], now: float) -> None:
         assert slot.current is not None
@@ -581,7 +585,7 @@ class Campaign:
         body["pid"] = slot.pid
         slot.chunks_done = body["chunk"] + 1
         slot.crashes_in_a_row = 0
-        slot.current, slot.progress = None, {}
+        slot.current, slot.progress, slot.idle = None, {}, "between chunks"
         self.steps_done += body["steps"]
         self.examples_done += body["examples"]
         for facet, values in body["outcomes"].items():
@@ -639,7 +643,7 @@ class Campaign:
         self.out.flush()
         if self.stop_reason in ("SIGINT", "SIGTERM"):
             return 130
-        return 1 if totals["new_failures"] else 0
+        return 1 if totals["new_failures"] or self.stop_reason == CRASHED else 0
 
 
 def options_json(options: Options) -> dict[str, Any]:
@@ -730,7 +734,7 @@ def worker_lines(campaign: Campaign, now: float) -> list[str]:
     for slot in campaign.slots:
         current = slot.current
         if current is None:
-            lines.append(f"  worker {slot.index}: {'retired' if slot.retired else 'starting'}")
+            lines.append(f"  worker {slot.index}: {slot.idle}")
             continue
         steps = slot.progress.get("steps", 0)
         rate = steps / (now - slot.started) if now > slot.started else 0.0
@@ -743,8 +747,8 @@ def worker_lines(campaign: Campaign, now: float) -> list[str]:
 
 
 def run(options: Options, out: TextIO, *, tty: bool | None = None) -> int:
-    """Run a campaign (``helmmodel fuzz``); return its exit status: 0, 1 with a new failure,
-    130 when stopped by Ctrl-C or SIGTERM."""
+    """Run a campaign (``helmmodel fuzz``); return its exit status: 0, 1 with a new failure or
+    when every worker crashed too often, 130 when stopped by Ctrl-C or SIGTERM."""
     return Campaign(options, out, tty=tty).run()
 
 

@@ -413,6 +413,10 @@ class Settler:
         steps: Steps,
         hits: int,
     ) -> Finding:
+        # From now on this worker notes the shape instead of raising it, whatever it turns out
+        # to be: a new case is open in the corpus once saved, and a failure that does not
+        # reproduce would otherwise end every chunk early.
+        self.learnt.setdefault(chunk.machine, set()).add((invariant, shape(message)))
         finding = Finding(UNREPRODUCIBLE, invariant, message, len(steps), hits)
         fails = still_fails(plain, invariant)
         if not fails(steps):
@@ -432,7 +436,6 @@ class Settler:
         )
         identity = trace.identity()
         finding = attrs.evolve(finding, identity=identity, minimal_steps=len(trace.steps))
-        self.learnt.setdefault(chunk.machine, set()).add((invariant, shape(message)))
         case = self.corpus.cases(chunk.machine).get(identity)
         if case is not None and case.status == STATUS_OPEN:
             return attrs.evolve(finding, kind=REPEAT, path=str(case.path))

@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import settings as Settings
 from hypothesis import strategies as st
@@ -251,8 +252,9 @@ def run_one(
     config: swarm.SwarmConfig | None = None,
     stop_in_s: float = 120.0,
     stopping: Any = lambda: False,
+    shrink: bool = False,
 ) -> chunks.Ran:
-    """One chunk in this process, Hypothesis's shrinking off (every rule on by default)."""
+    """One chunk in this process (every rule on by default; no shrinking unless asked)."""
     config = config or swarm.SwarmConfig(swarm.ALL)
     factory = runner.kernel_factory(kernel)
     variant = chunks.campaign_variant(machine, kernel, factory, config)
@@ -263,7 +265,7 @@ def run_one(
         variant,
         profile_settings=profiles.PROFILES["nightly"],
         database=database,
-        shrink=False,
+        shrink=shrink,
         stopping=stopping,
         known=known,
     )
@@ -333,6 +335,20 @@ def test_noted_runs_of_an_open_case_count_as_repeats(
     assert before == Path(saved.path).stat().st_mtime_ns
 
 
+def test_a_new_failure_is_shrunk_by_hypothesis_unless_told_not_to(
+    machines: dict[str, type[TracedMachine]],
+) -> None:
+    """With shrinking on (the default), the failing trace a chunk keeps is Hypothesis's shrunk
+    one, far shorter than the one it first found."""
+    machine = machines[MUTANT_MACHINE]
+    found = run_one(machine, MUTANT, seed=2, examples=200)
+    shrunk = run_one(machine, MUTANT, seed=2, examples=200, shrink=True)
+    [(_, (_, long_steps))] = found.failures.items()
+    [(_, (_, short_steps))] = shrunk.failures.items()
+    assert len(short_steps) < len(long_steps) / 2
+    assert shrunk.stats.examples > found.stats.examples  # the shrinker's runs
+
+
 def test_a_noted_failure_of_a_new_identity_is_saved_as_new(
     machines: dict[str, type[TracedMachine]], tmp_path: Path
 ) -> None:
@@ -349,6 +365,24 @@ def test_a_noted_failure_of_a_new_identity_is_saved_as_new(
     [found] = settler_in(tmp_path, MUTANT).settle(ran, plain)
     assert (chunks.NEW, 3, 4) == (found.kind, found.hits, found.first_example)
     assert found.path is not None and Path(found.path).exists()
+
+
+def test_a_failure_found_when_time_is_up_is_saved_as_found(
+    machines: dict[str, type[TracedMachine]], tmp_path: Path
+) -> None:
+    """When a stop's grace time is over, minimizing gives up and the trace is saved as found
+    into the run directory's pending/, never lost (and never into the corpus unminimized)."""
+    machine = machines[MUTANT_MACHINE]
+    plain = machine_for(machine, MUTANT, runner.kernel_factory(MUTANT))
+    ran = run_one(machine, MUTANT, seed=2, examples=200)
+    [(_, (_, steps))] = ran.failures.items()
+    settler = attrs.evolve(settler_in(tmp_path, MUTANT), give_up=lambda: True)
+    [pending] = settler.settle(ran, plain)
+    assert (chunks.PENDING, None) == (pending.kind, pending.minimal_steps)
+    assert pending.path is not None
+    assert tmp_path / "run" / "pending" / MUTANT_MACHINE == Path(pending.path).parent
+    assert len(steps) == len(load(pending.path).steps)
+    assert not (tmp_path / "corpus").exists()
 
 
 def test_a_chunk_stops_at_its_deadline_and_on_a_stop_request(
@@ -529,6 +563,26 @@ def test_the_report_draws_a_heatmap_and_a_timeline_as_svg(tmp_path: Path) -> Non
     assert 2 == len(timeline.findall(f"{ns}polyline"))
     assert 9 == len(heatmap.findall(f"{ns}rect"))
     assert "/corpus/n1.json" in text
+
+
+def test_workers_that_keep_crashing_are_given_up(tmp_path: Path) -> None:
+    """A worker that crashes three times in a row without finishing a chunk is restarted twice,
+    then given up; with no worker left the campaign ends at once, exit 1, saying why."""
+    options = campaign.Options(
+        ("clock_drift",), 120.0, 1, "correct", tmp_path / "corpus", str(tmp_path / "db"),
+        campaign.Shard(), tmp_path / "run", machine_dir=MACHINES,
+        imports=("no_such_module_of_the_test",),
+    )  # fmt: skip
+    campaign.prepare_run_dir(options.run_dir)
+    out = io.StringIO()
+    started = time.monotonic()
+    assert 1 == campaign.run(options, out, tty=False)
+    assert time.monotonic() - started < 60
+    summary = json.loads((options.run_dir / fuzz_report.SUMMARY).read_text())
+    assert campaign.CRASHED == summary["stopped_by"]
+    assert [True, True, False] == [death["restarted"] for death in summary["worker_deaths"]]
+    assert {"exit status 1"} == {death["cause"] for death in summary["worker_deaths"]}
+    assert "worker 0 (pid" in out.getvalue()
 
 
 def test_the_display_shows_each_worker_on_a_terminal(tmp_path: Path) -> None:
