@@ -7,11 +7,20 @@ as parents, so lamports strictly increase along every edge.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import attrs
 
-from helmmodel.canonical import JSONValue, canonical_bytes, canonical_bytes_flat, sha256_hex
+from helmmodel.canonical import (
+    SAFE_INTEGER_MAX,
+    JSONValue,
+    canonical_bytes,
+    canonical_text,
+    encode_string,
+    flat_encoder,
+    sha256_hex,
+)
 from helmmodel.errors import IntegrityError
 from helmmodel.kernel.clock import SimClock
 from helmmodel.kernel.digest import SetDigest
@@ -24,7 +33,7 @@ NODE_EFFECT = "EFFECT"
 
 def receipt_hash(receipt: Receipt) -> str:
     """Bare hex SHA-256 of the receipt's JCS, signature included: the next ``prev_hash``."""
-    return sha256_hex(canonical_bytes_flat(receipt.as_json()))
+    return sha256_hex(receipt.member_bytes())
 
 
 @attrs.frozen
@@ -51,6 +60,9 @@ class Node:
         }
 
 
+_NODE_TEMPLATE = '{"kind":%s,"lamport":%d,"parents":[%s],"payload":%s,"principal":%s,"sig":%s}'
+
+
 def node_hash(
     kind: str,
     parents: tuple[str, ...],
@@ -60,6 +72,41 @@ def node_hash(
     sig: str,
 ) -> str:
     """Bare hex SHA-256 of the JCS of the hashed node members."""
+    if (
+        type(kind) is str
+        and type(principal) is str
+        and type(sig) is str
+        and type(lamport) is int
+        and -SAFE_INTEGER_MAX <= lamport <= SAFE_INTEGER_MAX
+        and type(payload) is dict
+    ):
+        # Every append hashes a node, so the object is written here, members in sorted order.
+        # The payload (flat, with keys fixed in code, as the kernel makes them) has a template of
+        # its own; anything else about it goes through the checking encoder at the path and depth
+        # it has inside the node, so a refusal is the one encoding the whole gives (the members
+        # before it are strings or a safe integer, which pass).
+        try:
+            parents_text = ",".join(map(encode_string, parents))
+        except TypeError:
+            parents_text = None  # a parent that is not a string: the full encoding refuses it
+        if parents_text is not None:
+            payload_text = None
+            with contextlib.suppress(ValueError):  # keys that are not identifiers
+                payload_text = flat_encoder(tuple(payload)).text(payload)
+            if payload_text is None:
+                payload_text = canonical_text(payload, "payload", 1)
+            text = _NODE_TEMPLATE % (
+                encode_string(kind),
+                lamport,
+                parents_text,
+                payload_text,
+                encode_string(principal),
+                encode_string(sig),
+            )
+            try:
+                return sha256_hex(text.encode("utf-8"))
+            except UnicodeEncodeError:
+                pass  # a lone surrogate: the full encoding below refuses it and names where
     members = {
         "kind": kind,
         "parents": list(parents),

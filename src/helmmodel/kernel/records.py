@@ -14,14 +14,16 @@ from typing import Any, ClassVar, TypeVar
 import attrs
 
 from helmmodel.canonical import (
+    SAFE_INTEGER_MAX,
     JSONValue,
     canonical_bytes,
-    canonical_bytes_flat,
     check_subset,
+    encode_string,
+    flat_encoder,
     hash_value,
     prefixed_hash,
 )
-from helmmodel.errors import InvalidInput
+from helmmodel.errors import CanonicalJSONError, InvalidInput
 
 IDENTIFIER = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
@@ -39,9 +41,17 @@ STATUS_SUCCESS = "SUCCESS"
 STATUS_TOOL_ERROR = "TOOL_ERROR"
 
 
+@functools.lru_cache(maxsize=4096)
+def _is_identifier(value: str) -> bool:
+    # Every call and every policy mutation checks a few identifiers, mostly the same ones; the
+    # answer is a pure function of the string, and only strings of at most 64 characters (the
+    # only ones that can match) reach this cache, so it stays small.
+    return IDENTIFIER.fullmatch(value) is not None
+
+
 def check_identifier(value: object, what: str) -> str:
     """Return *value* if it is an identifier (``[A-Za-z0-9_.-]{1,64}``); raise InvalidInput."""
-    if type(value) is not str or IDENTIFIER.fullmatch(value) is None:
+    if type(value) is not str or len(value) > 64 or not _is_identifier(value):
         raise InvalidInput(
             f"{what} {value!r} is not an identifier: use 1 to 64 characters from A-Z a-z 0-9 _ . -"
         )
@@ -169,7 +179,7 @@ class Decision:
 
     @functools.cached_property
     def _preimage(self) -> bytes:
-        return canonical_bytes_flat({name: getattr(self, name) for name in self.SIGNED_FIELDS})
+        return flat_encoder(self.SIGNED_FIELDS).from_object(self)
 
     def preimage(self) -> bytes:
         """The signed bytes: JCS of the signed fields (computed once; the record is frozen)."""
@@ -205,7 +215,7 @@ class Intent:
 
     @functools.cached_property
     def _preimage(self) -> bytes:
-        return canonical_bytes_flat({name: getattr(self, name) for name in self.SIGNED_FIELDS})
+        return flat_encoder(self.SIGNED_FIELDS).from_object(self)
 
     def preimage(self) -> bytes:
         """The signed bytes: JCS of the signed fields (computed once; the record is frozen)."""
@@ -251,15 +261,52 @@ class Receipt:
 
     @functools.cached_property
     def _preimage(self) -> bytes:
-        return canonical_bytes_flat({name: getattr(self, name) for name in self.SIGNED_FIELDS})
+        return flat_encoder(self.SIGNED_FIELDS).from_object(self)
 
     def preimage(self) -> bytes:
         """The signed bytes: JCS of the signed fields (computed once; the record is frozen)."""
         return self._preimage
 
-    def as_json(self) -> dict[str, JSONValue]:
-        """Every member, signature included: what the next receipt's ``prev_hash`` covers."""
-        return {name: getattr(self, name) for name in _RECEIPT_MEMBERS}
+    def member_bytes(self) -> bytes:
+        """JCS of every member, signature included: what the next receipt's ``prev_hash`` covers.
+
+        Computed from the preimage (kept from signing) with the three unsigned members spliced in
+        at their sorted places: ``signature`` and ``signature_type`` before
+        ``signature_version``, ``timestamp`` before ``verdict``. A JSON string never holds an
+        unescaped quote, so ``,"signature_version":`` and ``,"verdict":`` occur in JCS text only
+        where those members begin. Anything unusual (another set of signed fields, a value that
+        is not a string or a safe integer, a preimage that cannot be made) takes the full
+        encoder, which gives the same bytes or the same refusal.
+        """
+        signature, signature_type, timestamp = self.signature, self.signature_type, self.timestamp
+        if (
+            self.SIGNED_FIELDS is Receipt.SIGNED_FIELDS
+            and type(signature) is str
+            and type(signature_type) is str
+            and type(timestamp) is int
+            and -SAFE_INTEGER_MAX <= timestamp <= SAFE_INTEGER_MAX
+        ):
+            try:
+                preimage = self.preimage()
+                before_version = preimage.index(b',"signature_version":')
+                before_verdict = preimage.index(b',"verdict":', before_version)
+                signature_members = (
+                    f',"signature":{encode_string(signature)}'
+                    f',"signature_type":{encode_string(signature_type)}'
+                ).encode()
+            except (CanonicalJSONError, UnicodeEncodeError):
+                pass  # the full encoder refuses it, naming the member in its own order
+            else:
+                return b"".join(
+                    (
+                        preimage[:before_version],
+                        signature_members,
+                        preimage[before_version:before_verdict],
+                        b',"timestamp":%d' % timestamp,
+                        preimage[before_verdict:],
+                    )
+                )
+        return flat_encoder(_RECEIPT_MEMBERS).from_object(self)
 
 
 _RECEIPT_MEMBERS = tuple(field.name for field in attrs.fields(Receipt))
@@ -277,7 +324,7 @@ def make_signed(cls: type[SignedT], sign: Callable[[bytes], str], **fields: Any)
     if "signature_version" not in fields:
         version = _VERSIONS.get(cls) or attrs.fields(cls).signature_version.default
         fields["signature_version"] = version
-    preimage = canonical_bytes_flat({name: fields[name] for name in cls.SIGNED_FIELDS})
+    preimage = flat_encoder(cls.SIGNED_FIELDS).from_mapping(fields)
     record = cls(**fields, signature=sign(preimage))
     object.__setattr__(record, "_preimage", preimage)
     return record
