@@ -136,9 +136,12 @@ def _encode_full(value: JSONValue) -> str:
     return str(_dumps_scalar(value))
 
 
-def check_subset(value: JSONValue) -> None:
-    """Raise CanonicalJSONError unless *value* is inside the interoperable subset."""
-    _check(value, "", 0)
+def check_subset(value: JSONValue, path: str = "", depth: int = 0) -> None:
+    """Raise CanonicalJSONError unless *value* is inside the interoperable subset.
+
+    *path* and *depth* place it inside an enclosing value, as :func:`canonical_text` does.
+    """
+    _check(value, path, depth)
 
 
 def _surrogate_path(value: JSONValue, path: str) -> str | None:

@@ -7,7 +7,7 @@ as parents, so lamports strictly increase along every edge.
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
 from typing import Any
 
 import attrs
@@ -88,11 +88,12 @@ def node_hash(
         try:
             parents_text = ",".join(map(encode_string, parents))
         except TypeError:
-            parents_text = None  # a parent that is not a string: the full encoding refuses it
+            parents_text = None  # a parent that is not a string: the full encoding below
         if parents_text is not None:
-            payload_text = None
-            with contextlib.suppress(ValueError):  # keys that are not identifiers
+            try:
                 payload_text = flat_encoder(tuple(payload)).text(payload)
+            except ValueError:
+                payload_text = None  # keys that are not identifiers
             if payload_text is None:
                 payload_text = canonical_text(payload, "payload", 1)
             text = _NODE_TEMPLATE % (
@@ -104,7 +105,7 @@ def node_hash(
                 encode_string(sig),
             )
             try:
-                return sha256_hex(text.encode("utf-8"))
+                return hashlib.sha256(text.encode("utf-8")).hexdigest()
             except UnicodeEncodeError:
                 pass  # a lone surrogate: the full encoding below refuses it and names where
     members = {
@@ -170,6 +171,8 @@ class ReceiptChains:
         self.chains: dict[str, list[Receipt]] = {}
         self._head_hashes: dict[str, str] = {}
         self._heads_digest = SetDigest()
+        # Each session's head as a term of the digest, so replacing it needs no rehashing.
+        self._head_terms: dict[str, int] = {}
 
     def next_link(self, session_id: str) -> tuple[int, str]:
         """The ``(lamport_clock, prev_hash)`` the next receipt of *session_id* must carry."""
@@ -181,13 +184,13 @@ class ReceiptChains:
     def append(self, receipt: Receipt) -> None:
         """Append *receipt* to its session's chain."""
         session = receipt.session_id
-        old_head = self._head_hashes.get(session)
-        if old_head is not None:
-            self._heads_digest.remove(f"{session}|{old_head}".encode())
+        old_term = self._head_terms.get(session)
+        if old_term is not None:
+            self._heads_digest.remove_term(old_term)
         new_head = receipt_hash(receipt)
         self.chains.setdefault(session, []).append(receipt)
         self._head_hashes[session] = new_head
-        self._heads_digest.add(f"{session}|{new_head}".encode())
+        self._head_terms[session] = self._heads_digest.add(f"{session}|{new_head}".encode())
 
     def verify(self, session_id: str) -> None:
         """Raise IntegrityError unless *session_id*'s lamports run 1..n and each ``prev_hash``

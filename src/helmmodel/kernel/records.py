@@ -7,8 +7,9 @@ the JCS bytes of an object holding those fields, with ``signature_version`` insi
 from __future__ import annotations
 
 import functools
+import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
 import attrs
@@ -86,8 +87,10 @@ class Request:
             raise InvalidInput(f"args must be a JSON object, not {type(self.args).__name__}")
         if type(self.context) is not dict:
             raise InvalidInput(f"context must be a JSON object, not {type(self.context).__name__}")
-        # Refuse floats and unsafe integers here, before any phase sees them.
-        check_subset({"args": self.args, "context": self.context})
+        # Refuse floats and unsafe integers here, before any phase sees them: each checked as
+        # the member it is of {"args": ..., "context": ...}, so a refusal names it the same way.
+        check_subset(self.args, "args", 1)
+        check_subset(self.context, "context", 1)
         for key in ("session_id", "budget_id"):
             if key in self.context:
                 check_identifier(self.context[key], f"context.{key}")
@@ -325,13 +328,48 @@ def make_signed(cls: type[SignedT], sign: Callable[[bytes], str], **fields: Any)
         version = _VERSIONS.get(cls) or attrs.fields(cls).signature_version.default
         fields["signature_version"] = version
     preimage = flat_encoder(cls.SIGNED_FIELDS).from_mapping(fields)
-    record = cls(**fields, signature=sign(preimage))
+    signature = sign(preimage)
+    # Passed by position: binding some eighteen keywords costs more than the rest of making the
+    # record. Only when *fields* are exactly the members before the signature; otherwise by
+    # keyword, which gives the same record or the same TypeError.
+    names, values = _members_before_signature(cls)
+    if values is not None and fields.keys() == names:
+        record = cls(*values(fields), signature)  # type: ignore[call-arg]
+    else:
+        record = cls(**fields, signature=signature)
     object.__setattr__(record, "_preimage", preimage)
     return record
 
 
+_Construction = tuple[frozenset[str], Callable[[Mapping[str, Any]], tuple[Any, ...]] | None]
+_CONSTRUCTIONS: dict[type, _Construction] = {}  # a pure function of the class, made once
+
+
+def _members_before_signature(cls: type[SignedRecord]) -> _Construction:
+    """The names of *cls*'s members before ``signature``, and a getter of their values in that
+    order, if ``signature`` is its last member and more than two come before it."""
+    known = _CONSTRUCTIONS.get(cls)
+    if known is None:
+        names = tuple(field.name for field in attrs.fields(cls))
+        if len(names) < 3 or names[-1] != "signature":
+            known = (frozenset(names), None)
+        else:
+            known = (frozenset(names[:-1]), operator.itemgetter(*names[:-1]))
+        _CONSTRUCTIONS[cls] = known
+    return known
+
+
 def reason_hash(reason: str) -> str:
     """``sha256:`` of the reason text (UTF-8)."""
+    if len(reason) <= 64:
+        return _short_reason_hash(reason)
+    return prefixed_hash(reason.encode("utf-8"))
+
+
+@functools.lru_cache(maxsize=256)
+def _short_reason_hash(reason: str) -> str:
+    # Most decisions carry one of a few short reasons ("policy satisfied" on every ALLOW); the
+    # hash is a pure function of the text, and only short texts are kept.
     return prefixed_hash(reason.encode("utf-8"))
 
 
