@@ -285,10 +285,11 @@ def build_set(spec: Mapping[str, Any]) -> RequirementSet:
 
     Raises InvalidInput naming the bad member.
     """
-    if not isinstance(spec, Mapping):
+    # A dict is a Mapping; asking the ABC only for other types saves its check on every set.
+    if type(spec) is not dict and not isinstance(spec, Mapping):
         raise InvalidInput(f"a requirement set must be an object, not {spec!r}")
-    unknown = set(spec) - _SET_MEMBERS
-    if unknown:
+    if not _SET_MEMBERS.issuperset(spec):
+        unknown = set(spec) - _SET_MEMBERS
         raise InvalidInput(f"requirement set has unknown members {sorted(unknown)}")
     leaves = spec.get("leaves", [])
     children = spec.get("children", [])
@@ -296,17 +297,21 @@ def build_set(spec: Mapping[str, Any]) -> RequirementSet:
         raise InvalidInput("requirement set 'leaves' and 'children' must be lists")
     built_leaves = []
     for leaf in leaves:
-        if not isinstance(leaf, Mapping) or set(leaf) != _LEAF_MEMBERS:
+        if type(leaf) is dict:
+            shaped = leaf.keys() == _LEAF_MEMBERS
+        else:
+            shaped = isinstance(leaf, Mapping) and set(leaf) == _LEAF_MEMBERS
+        if not shaped:
             raise InvalidInput(f"a requirement must be {{'id', 'predicate'}}, not {leaf!r}")
         built_leaves.append(Requirement(leaf["id"], leaf["predicate"]))
     logic = spec.get("logic", "")
     if type(logic) is not str:
         raise InvalidInput(f"requirement set logic {logic!r} must be a string")
     return RequirementSet(
-        id=spec.get("id"),  # type: ignore[arg-type]  # checked in RequirementSet
-        logic=logic,
-        leaves=tuple(built_leaves),
-        children=tuple(map(build_set, children)),
+        spec.get("id"),  # type: ignore[arg-type]  # checked in RequirementSet
+        logic,
+        tuple(built_leaves),
+        tuple(map(build_set, children)),
     )
 
 

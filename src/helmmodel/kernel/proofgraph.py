@@ -131,7 +131,9 @@ class ProofGraph:
 
     def append(self, kind: str, principal: str, payload: dict[str, Any], sig: str = "") -> Node:
         """Append a node whose parents are the current heads; it becomes the only head."""
-        parents = tuple(sorted(self.heads))
+        heads = self.heads
+        # After the first append the heads are one node, already a sorted tuple.
+        parents = heads if type(heads) is tuple and len(heads) < 2 else tuple(sorted(heads))
         lamport = self.lamport + 1
         digest = node_hash(kind, parents, lamport, principal, payload, sig)
         node = Node(kind, parents, lamport, principal, payload, sig, self._clock.now_ms, digest)

@@ -70,6 +70,9 @@ def _effect_digest_from_jcs(tool: str, args_jcs: bytes) -> str:
     return prefixed_hash(b'{"args":' + args_jcs + b',"tool":"' + tool.encode("ascii") + b'"}')
 
 
+_CONTEXT_IDENTIFIERS = (("session_id", "context.session_id"), ("budget_id", "context.budget_id"))
+
+
 @attrs.frozen
 class Request:
     """A tool call as it comes in: who asks, which tool, its arguments and context."""
@@ -91,9 +94,9 @@ class Request:
         # the member it is of {"args": ..., "context": ...}, so a refusal names it the same way.
         check_subset(self.args, "args", 1)
         check_subset(self.context, "context", 1)
-        for key in ("session_id", "budget_id"):
+        for key, what in _CONTEXT_IDENTIFIERS:
             if key in self.context:
-                check_identifier(self.context[key], f"context.{key}")
+                check_identifier(self.context[key], what)
 
     @property
     def session_id(self) -> str | None:
@@ -291,8 +294,9 @@ class Receipt:
         ):
             try:
                 preimage = self.preimage()
-                before_version = preimage.index(b',"signature_version":')
-                before_verdict = preimage.index(b',"verdict":', before_version)
+                # Both are among the last members, so they are looked for from the end.
+                before_verdict = preimage.rindex(b',"verdict":')
+                before_version = preimage.rindex(b',"signature_version":', 0, before_verdict)
                 signature_members = (
                     f',"signature":{encode_string(signature)}'
                     f',"signature_type":{encode_string(signature_type)}'
