@@ -13,9 +13,11 @@ checks that while it validates, and otherwise the full encoder sorts keys by UTF
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-from collections.abc import Callable
+import operator
+from collections.abc import Callable, Mapping
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any, TypeAlias
 
@@ -52,6 +54,8 @@ def _make_dumps() -> Callable[[JSONValue], str]:
 
 
 _dumps = _make_dumps()
+# A JSON string literal exactly as the canonical encoder writes one (no ASCII escaping).
+encode_string: Callable[[str], str] = encode_basestring
 _dumps_scalar = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
@@ -132,9 +136,12 @@ def _encode_full(value: JSONValue) -> str:
     return str(_dumps_scalar(value))
 
 
-def check_subset(value: JSONValue) -> None:
-    """Raise CanonicalJSONError unless *value* is inside the interoperable subset."""
-    _check(value, "", 0)
+def check_subset(value: JSONValue, path: str = "", depth: int = 0) -> None:
+    """Raise CanonicalJSONError unless *value* is inside the interoperable subset.
+
+    *path* and *depth* place it inside an enclosing value, as :func:`canonical_text` does.
+    """
+    _check(value, path, depth)
 
 
 def _surrogate_path(value: JSONValue, path: str) -> str | None:
@@ -172,32 +179,98 @@ def _lone_surrogate_error(value: JSONValue) -> CanonicalJSONError:
     )
 
 
+def canonical_text(value: JSONValue, path: str = "", depth: int = 0) -> str:
+    """The JCS text of *value*, checked as the member at *path*, *depth* levels down.
+
+    Refusals name *path*, as they would if the enclosing value were encoded whole; JCS is
+    compositional, so a caller may splice this text into an object it writes itself. The text is
+    not yet UTF-8: a lone surrogate is refused when the caller encodes the whole.
+    """
+    needs_utf16 = _check(value, path, depth)
+    return _encode_full(value) if needs_utf16 else _dumps(value)
+
+
 def canonical_bytes(value: JSONValue) -> bytes:
     """Return the JCS bytes of *value*, refusing anything outside the interoperable subset."""
-    needs_utf16 = _check(value, "", 0)
-    text = _encode_full(value) if needs_utf16 else _dumps(value)
+    text = canonical_text(value)
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:
         raise _lone_surrogate_error(value) from None
 
 
-def canonical_bytes_flat(fields: dict[str, JSONValue]) -> bytes:
-    """JCS bytes of a flat record the kernel built: ASCII field names, scalar values.
+class FlatEncoder:
+    """JCS of flat objects whose member names are fixed in code: the kernel's records and nodes.
 
-    The kernel's records (decisions, intents, receipts) have field names fixed in code, so only
-    their values need checking, and only for integers out of range: a shortcut of
-    :func:`canonical_bytes` for the hottest path (every signature and chain link), with the
-    same bytes and the same refusals.
+    Every signature, chain link and ProofGraph node encodes one, so the work is done once per set
+    of names: they are sorted here (ASCII identifiers, so code-point order is JCS's UTF-16 order
+    and they need no escaping) into a template, and each value that is a string, a safe integer,
+    true, false or null is written into it as :func:`canonical_bytes` writes it (strings with the
+    same encoder). Any other value (something nested, or something to refuse) makes :meth:`text`
+    answer None, and the callers then encode the whole through :func:`canonical_bytes` with its
+    members in the order given: the same bytes, or the same refusal naming the same member.
     """
-    for value in fields.values():
-        kind = type(value)
-        if kind is not str and not (kind is int and -SAFE_INTEGER_MAX <= value <= SAFE_INTEGER_MAX):
-            return canonical_bytes(fields)  # bool, None, a nested value, or a refusal
-    try:
-        return _dumps(fields).encode("utf-8")
-    except UnicodeEncodeError:
-        raise _lone_surrogate_error(fields) from None
+
+    __slots__ = ("_attr_values", "_item_values", "_template", "names")
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        if len(names) < 2 or not all(name.isascii() and name.isidentifier() for name in names):
+            raise ValueError(f"a flat encoder takes two or more ASCII identifiers, not {names}")
+        self.names = names
+        ordered = sorted(names)
+        self._template = "{" + ",".join(f'"{name}":%s' for name in ordered) + "}"
+        # Both getters return the values in sorted order as one tuple (two or more names).
+        self._item_values = operator.itemgetter(*ordered)
+        self._attr_values = operator.attrgetter(*ordered)
+
+    def _text(self, values: tuple[JSONValue, ...]) -> str | None:
+        encoded = []
+        for value in values:
+            kind = type(value)
+            if kind is str:
+                encoded.append(encode_string(value))
+            elif kind is int and -SAFE_INTEGER_MAX <= value <= SAFE_INTEGER_MAX:
+                encoded.append(int.__repr__(value))
+            elif value is None:
+                encoded.append("null")
+            elif kind is bool:
+                encoded.append("true" if value else "false")
+            else:
+                return None
+        return self._template % tuple(encoded)
+
+    def text(self, fields: Mapping[str, JSONValue]) -> str | None:
+        """The JCS text of *fields* (exactly the names given), or None if a value is not flat.
+
+        The text is not yet UTF-8: a lone surrogate is refused when the caller encodes it.
+        """
+        return self._text(self._item_values(fields))
+
+    def from_mapping(self, fields: Mapping[str, JSONValue]) -> bytes:
+        """The JCS bytes of the object of *fields*' members named here (others are ignored)."""
+        text = self._text(self._item_values(fields))
+        if text is not None:
+            try:
+                return text.encode("utf-8")
+            except UnicodeEncodeError:
+                pass
+        return canonical_bytes({name: fields[name] for name in self.names})
+
+    def from_object(self, record: object) -> bytes:
+        """The JCS bytes of the object of *record*'s attributes named here."""
+        text = self._text(self._attr_values(record))
+        if text is not None:
+            try:
+                return text.encode("utf-8")
+            except UnicodeEncodeError:
+                pass
+        return canonical_bytes({name: getattr(record, name) for name in self.names})
+
+
+@functools.lru_cache(maxsize=64)
+def flat_encoder(names: tuple[str, ...]) -> FlatEncoder:
+    """The encoder of *names* (a record class's signed fields, say), made once."""
+    return FlatEncoder(names)
 
 
 def canonical_bytes_full(value: JSONValue) -> bytes:

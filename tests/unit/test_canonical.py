@@ -5,13 +5,20 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helmmodel.canonical import canonical_bytes, canonical_bytes_full, parse_strict
+from helmmodel.canonical import (
+    FlatEncoder,
+    canonical_bytes,
+    canonical_bytes_full,
+    flat_encoder,
+    parse_strict,
+)
 from helmmodel.errors import CanonicalJSONError
 
 # shared/ always sits beside the repository, wherever the repository is cloned.
@@ -407,3 +414,48 @@ def test_parse_strict_refusals_subclass_value_error() -> None:
     """A strict-reader refusal is a ValueError too, so generic callers can catch it."""
     with pytest.raises(ValueError):
         parse_strict(b"{} {}")
+
+
+# --- the flat encoder of records and nodes --------------------------------------------------------
+
+NAMES = st.lists(
+    st.from_regex(r"[a-z_][a-z0-9_]{0,12}", fullmatch=True), min_size=2, max_size=8, unique=True
+)
+# Flat values, and everything the flat encoder must hand to the full encoder: nested values,
+# floats, unsafe integers, lone surrogates, characters that need escaping.
+MEMBER_VALUES = st.one_of(
+    SCALARS,
+    JSON_VALUES,
+    st.floats(allow_nan=False),
+    st.sampled_from([SAFE + 1, -SAFE - 1, 2**64, "\ud800", "a\udfffb", '"\\\n\x00\u2028']),
+)
+
+
+def _outcome(encode: Any, value: Any) -> bytes | tuple[type[BaseException], str]:
+    """The bytes *encode* gives for *value*, or the type and message of its refusal."""
+    try:
+        return encode(value)  # type: ignore[no-any-return]
+    except CanonicalJSONError as exc:
+        return type(exc), str(exc)
+
+
+@settings(max_examples=300, deadline=None)
+@given(NAMES.flatmap(lambda names: st.fixed_dictionaries({n: MEMBER_VALUES for n in names})))
+def test_flat_encoder_agrees_with_canonical_bytes(fields: dict[str, Any]) -> None:
+    """The flat encoder gives canonical_bytes's bytes, or its refusal naming the same member,
+    from a mapping and from an object alike."""
+    encoder = flat_encoder(tuple(fields))
+    expected = _outcome(canonical_bytes, fields)
+    assert expected == _outcome(encoder.from_mapping, fields)
+    record = SimpleNamespace(**fields)
+    assert expected == _outcome(encoder.from_object, record)
+    text = encoder.text(fields)
+    if text is not None and isinstance(expected, bytes):
+        assert expected == text.encode("utf-8")
+
+
+@pytest.mark.parametrize("names", [(), ("one",), ("a", "b c"), ("a", "é"), ("a", 'b"')])
+def test_flat_encoder_takes_only_two_or_more_ascii_identifiers(names: tuple[str, ...]) -> None:
+    """Names it could not write into its template unescaped are refused when it is made."""
+    with pytest.raises(ValueError):
+        FlatEncoder(names)

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import jsonschema
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from helmmodel.errors import InvalidInput
 from helmmodel.kernel.budgets import RequestBudgets
@@ -13,7 +16,13 @@ from helmmodel.kernel.clock import SimClock
 from helmmodel.kernel.digest import SetDigest
 from helmmodel.kernel.error_budget import DEGRADED, HEALTHY, ErrorBudget
 from helmmodel.kernel.ids import IdCounters
-from helmmodel.kernel.tools import ERR_TOOL_NOT_FOUND, SCHEMA_VIOLATION, ToolError, ToolTable
+from helmmodel.kernel.tools import (
+    ERR_TOOL_NOT_FOUND,
+    SCHEMA_VIOLATION,
+    ToolError,
+    ToolTable,
+    passing_check,
+)
 
 SAFE_MAX = 2**53 - 1
 NOT_SAFE_INTEGERS = [1.0, 0.5, float("nan"), True, False, SAFE_MAX + 1, -SAFE_MAX - 1, "5", None]
@@ -689,3 +698,85 @@ def test_set_digest_tells_sets_apart() -> None:
     }
     assert 6 == len(values)
     assert all(32 == len(v) for v in values)
+
+
+# --- the firewall's fast test of valid arguments -------------------------------------------------
+
+TYPE_NAMES = ["object", "array", "string", "integer", "number", "boolean", "null"]
+SUBSCHEMAS = st.recursive(
+    st.one_of(
+        st.booleans(),
+        st.fixed_dictionaries(
+            {}, optional={"type": st.one_of(st.sampled_from(TYPE_NAMES), st.just([]))}
+        ),
+        st.fixed_dictionaries({"type": st.lists(st.sampled_from(TYPE_NAMES), min_size=1)}),
+        st.just({"minimum": 0}),  # a keyword the fast test does not know
+    ),
+    lambda inner: st.fixed_dictionaries(
+        {},
+        optional={
+            "type": st.sampled_from(TYPE_NAMES),
+            "properties": st.dictionaries(st.sampled_from("xyz"), inner, max_size=3),
+            "required": st.lists(st.sampled_from("xyz"), max_size=2, unique=True),
+            "additionalProperties": inner,
+        },
+    ),
+    max_leaves=6,
+)
+INSTANCES = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-3, max_value=3),
+        st.text(max_size=2),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.lists(inner, max_size=2).map(tuple),
+        st.dictionaries(st.sampled_from("xyzw"), inner, max_size=3),
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(SUBSCHEMAS, INSTANCES)
+def test_fast_test_passes_only_what_jsonschema_finds_valid(schema: Any, instance: Any) -> None:
+    """The firewall's fast test never passes a value jsonschema would refuse."""
+    passes = passing_check(schema)
+    if passes is not None and passes(instance):
+        assert jsonschema.Draft202012Validator(schema).is_valid(instance)
+
+
+@settings(max_examples=200, deadline=None)
+@given(SUBSCHEMAS.filter(lambda schema: isinstance(schema, dict)), INSTANCES)
+def test_firewall_verdicts_are_jsonschemas(schema: dict[str, Any], args: Any) -> None:
+    """With or without the fast test, the firewall's verdict and message are jsonschema's."""
+    assume(
+        jsonschema.Draft202012Validator(jsonschema.Draft202012Validator.META_SCHEMA).is_valid(
+            schema
+        )
+    )
+    table = ToolTable()
+    table.register("t", schema)
+    arguments = {"a": args}
+    validator = jsonschema.Draft202012Validator(schema)
+    expected = None
+    if not validator.is_valid(arguments):
+        error = jsonschema.exceptions.best_match(validator.iter_errors(arguments))
+        where = "/".join(str(p) for p in error.absolute_path) or "args"
+        expected = (SCHEMA_VIOLATION, f"{where}: {error.message}")
+    verdict = table.check("t", arguments)
+    assert expected == (None if verdict.code is None else (verdict.code, verdict.reason))
+
+
+def test_fast_test_covers_the_tools_schemas() -> None:
+    """The schemas tools declare here get the fast test; a keyword it does not know does not."""
+    for schema in (
+        {"type": "object", "properties": {"x": {"type": "integer"}}, "additionalProperties": False},
+        {"type": "object", "additionalProperties": {"type": "integer"}},
+        {"type": "object"},
+    ):
+        assert passing_check(schema) is not None
+    assert passing_check({"type": "object", "maxProperties": 1}) is None
+    assert passing_check({"properties": {"x": {"$ref": "#"}}}) is None

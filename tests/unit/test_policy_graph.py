@@ -8,6 +8,7 @@ out by hand, never by asking the module under test how it hashes.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -973,3 +974,76 @@ def test_evaluation_matches_reference(tree: PlainTree) -> None:
     if outcome is F:
         assert set(ids) <= leaf_ids(built)
     assert built.hash == build_set(set_to_json(built)).hash
+
+
+OPERANDS = st.recursive(
+    st.one_of(
+        st.none(), st.booleans(), st.integers(min_value=-9, max_value=9), st.text(max_size=3)
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.lists(inner, max_size=3).map(tuple),
+        st.dictionaries(st.text(max_size=2), inner, max_size=3),
+    ),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.tuples(st.just("eq"), OPERANDS),
+        st.tuples(st.just("in"), st.lists(OPERANDS, max_size=3)),
+        st.tuples(st.just("le"), st.integers(min_value=-9, max_value=9)),
+        st.tuples(st.just("has"), st.none()),
+        st.tuples(st.just("const"), st.booleans()),
+    )
+)
+def test_requirement_keeps_a_copy_equal_to_its_decoded_canonical_bytes(form: Any) -> None:
+    """A requirement's predicate is its own copy, exactly what decoding its canonical bytes
+    gives (lists for tuples, object members in canonical order), never the caller's list."""
+    op, operand = form
+    if op == "const":
+        predicate = [op, operand]
+    elif op == "has":
+        predicate = [op, "args.x"]
+    else:
+        predicate = [op, "args.x", operand]
+    requirement = Requirement("r", predicate)
+    assert repr(json.loads(requirement.predicate_jcs)) == repr(requirement.predicate)
+    assert requirement.predicate is not predicate
+    predicate.append("later")
+    assert "later" not in requirement.predicate
+
+
+def reference_blocking(built: RequirementSet) -> tuple[Outcome, list[str]]:
+    """The outcome and ids of a tree of constant leaves, written from the docstring: a part
+    stands for its leaf id, a false child for its blocking ids, a true child for every id in
+    it; AND reports the false parts, OR and NOT every part; an error, the one that erred."""
+    if not built.leaves and not built.children:
+        return T, []
+    parts: list[tuple[bool, list[str]]] = []
+    for leaf in built.leaves:
+        parts.append((leaf.predicate[1], [leaf.id]))
+    for child in built.children:
+        outcome, ids = reference_blocking(child)
+        if outcome is E:
+            return E, ids
+        parts.append((outcome is T, ids if outcome is F else child.requirement_ids()))
+    truths = [truth for truth, _ in parts]
+    logic = built.logic or "AND"
+    if logic not in ("AND", "OR", "NOT"):
+        return E, [f"{built.id}:logic={logic}"]
+    holds = {"AND": all(truths), "OR": any(truths), "NOT": not all(truths)}[logic]
+    if holds:
+        return T, []
+    reported = [ids for truth, ids in parts if logic != "AND" or not truth]
+    return F, [i for ids in reported for i in ids]
+
+
+@settings(max_examples=300, deadline=None)
+@given(plain_trees)
+def test_evaluation_reports_the_reference_ids_in_order(tree: PlainTree) -> None:
+    """Evaluating a random tree gives exactly the reference's outcome and ids, in order."""
+    built = build_tree(tree, [0])
+    assert reference_blocking(built) == built.evaluate({})

@@ -5,11 +5,21 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from helmmodel.errors import ExecutionRefused, IntegrityError, IntentRefused, SignerUnavailable
+from helmmodel.canonical import canonical_bytes
+from helmmodel.errors import (
+    CanonicalJSONError,
+    ExecutionRefused,
+    IntegrityError,
+    IntentRefused,
+    SignerUnavailable,
+)
 from helmmodel.kernel import Kernel, Node, Request
 from helmmodel.kernel.proofgraph import node_hash
 from tests.conftest import echo, make_kernel
@@ -402,3 +412,56 @@ def test_effect_of_a_relabelled_decision_stays_with_its_own_call(kernel: Kernel)
                 owner = kernel.guardian.calls[call_id].decision
                 assert owner is not None
                 assert owner.id == node.payload["decision_id"]
+
+
+# Strings the node writer can take as they are, and ones it must hand to the full encoder.
+NODE_TEXT = st.one_of(
+    st.text(max_size=8), st.sampled_from(["", "\ud800", 'a"b\\c\n', "é\u2028", "\U0001f600"])
+)
+NODE_VALUES = st.one_of(
+    NODE_TEXT,
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**60), max_value=2**60),
+    st.floats(allow_nan=False),
+    st.lists(st.integers(min_value=-3, max_value=3), max_size=2),
+    st.dictionaries(NODE_TEXT, st.integers(min_value=0, max_value=3), max_size=2),
+)
+NODE_MEMBERS = st.fixed_dictionaries(
+    {
+        "kind": st.one_of(NODE_TEXT, st.integers(min_value=0, max_value=3)),
+        "parents": st.one_of(st.tuples(), st.tuples(NODE_TEXT), st.tuples(NODE_TEXT, st.just(7))),
+        "lamport": st.one_of(
+            st.integers(min_value=0, max_value=10),
+            st.sampled_from([2**53 - 1, 2**53, -(2**53), True]),
+        ),
+        "principal": st.one_of(NODE_TEXT, st.none()),
+        "payload": st.one_of(
+            st.dictionaries(
+                st.one_of(st.sampled_from(["call_id", "stage", "code", "x"]), NODE_TEXT),
+                NODE_VALUES,
+                max_size=4,
+            ),
+            st.none(),
+        ),
+        "sig": st.one_of(NODE_TEXT, st.sampled_from(["ab" * 64, 5])),
+    }
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(NODE_MEMBERS)
+def test_node_hash_agrees_with_hashing_the_canonical_bytes(members: dict[str, Any]) -> None:
+    """node_hash is SHA-256 of canonical_bytes of the members (parents as a list), or refuses
+    with canonical_bytes's refusal, whatever the members hold."""
+    order = ("kind", "parents", "lamport", "principal", "payload", "sig")
+    whole = {name: members[name] for name in order} | {"parents": list(members["parents"])}
+    try:
+        expected: object = hashlib.sha256(canonical_bytes(whole)).hexdigest()
+    except (CanonicalJSONError, TypeError) as exc:
+        expected = (type(exc), str(exc))
+    try:
+        actual: object = node_hash(**members)
+    except (CanonicalJSONError, TypeError) as exc:
+        actual = (type(exc), str(exc))
+    assert expected == actual

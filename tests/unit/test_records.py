@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from helmmodel.errors import InvalidInput, SignatureInvalid
+from helmmodel.canonical import canonical_bytes
+from helmmodel.errors import CanonicalJSONError, InvalidInput, SignatureInvalid
 from helmmodel.kernel import Decision, Effect, Intent, Kernel, Receipt, Request
-from tests.conftest import echo
+from tests.conftest import echo, make_kernel
 from tests.spec import SPEC_SIGNED_FIELDS
 
 SignedRecord = Decision | Intent | Receipt
@@ -336,3 +341,42 @@ def test_request_accepts_safe_integer_bounds() -> None:
     """Args at ±(2^53−1) are accepted."""
     args = {"max": 2**53 - 1, "min": -(2**53 - 1)}
     assert args == Request("alice", "sum", args).args
+
+
+# --- the receipt's chain-link bytes -------------------------------------------------------------
+
+
+@functools.cache
+def a_receipt() -> Receipt:
+    """The receipt of one completed echo call (made once: hypothesis varies copies of it)."""
+    receipt = make_kernel().call(echo(1, session_id="s1")).receipt
+    assert receipt is not None
+    return receipt
+
+
+RECEIPT_MEMBERS = [field.name for field in attrs.fields(Receipt)]
+MEMBER_VALUES = st.one_of(
+    st.text(max_size=6),
+    st.sampled_from(["", "\ud800", 'x","verdict":"y', ',"signature_version":', "\\", "\x1f"]),
+    st.integers(min_value=-(2**54), max_value=2**54),
+    st.booleans(),
+    st.none(),
+    st.lists(st.integers(min_value=0, max_value=2), max_size=2),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(RECEIPT_MEMBERS), MEMBER_VALUES, max_size=4))
+def test_receipt_member_bytes_are_the_jcs_of_every_member(changes: dict[str, Any]) -> None:
+    """member_bytes (what the next receipt's prev_hash covers) is canonical_bytes of every
+    member in field order, or that encoding's refusal, whatever the members hold."""
+    receipt = attrs.evolve(a_receipt(), **changes)
+
+    def outcome(encode: Callable[[], bytes]) -> object:
+        try:
+            return encode()
+        except CanonicalJSONError as exc:
+            return str(exc)
+
+    everything = {name: getattr(receipt, name) for name in RECEIPT_MEMBERS}
+    assert outcome(lambda: canonical_bytes(everything)) == outcome(receipt.member_bytes)

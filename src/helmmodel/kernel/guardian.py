@@ -65,6 +65,9 @@ INTENT_REFUSAL_CODES = (
 
 DEFAULT_TTL_MS = 5 * 60 * 1000
 
+# Looked up once: reading a member off an Enum class is slow, and every call reads them.
+_ERROR, _FALSE = Outcome.ERROR, Outcome.FALSE
+
 # What the policy said at begin, recorded on the call for the checker (snapshot isolation).
 POLICY_NOT_EVALUATED = "not_evaluated"
 POLICY_NO_RULE = "no_rule"
@@ -160,10 +163,10 @@ class Guardian:
             reason = f"no rule for tool {request.tool!r}"
             return POLICY_NO_RULE, DENY, NO_POLICY_DEFINED, reason, ""
         outcome, ids = rule.evaluate(request.evaluation_input())
-        if outcome is Outcome.ERROR:
+        if outcome is _ERROR:
             reason = f"requirement {ids[0]!r} could not be evaluated"
             return outcome.value, DENY, PRG_EVALUATION_ERROR, reason, ""
-        if outcome is Outcome.FALSE:
+        if outcome is _FALSE:
             reason = "blocked by requirements: " + ", ".join(ids)
             return outcome.value, DENY, MISSING_REQUIREMENT, reason, ""
         tool = self.tools.get(request.tool)

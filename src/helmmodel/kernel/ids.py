@@ -17,8 +17,9 @@ class IdCounters:
 
     def next(self, kind: str) -> str:
         """The next id of *kind*, such as ``dec-000042``."""
-        self.counts[kind] += 1
-        return f"{kind}-{self.counts[kind]:06d}"
+        number = self.counts[kind] + 1
+        self.counts[kind] = number
+        return f"{kind}-{number:06d}"
 
     def digest_material(self) -> bytes:
         return ",".join(str(self.counts[k]) for k in ID_KINDS).encode()

@@ -72,9 +72,11 @@ class KeyRing:
         self._private: dict[str, Ed25519PrivateKey] = {}
         self._revoked: set[str] = set()
         self._count = 0
-        # Memo of verification results, keyed on exactly (public key, message, signature)
-        # bytes; revocation is checked outside it, so a revoked key can never be served.
-        self._memo: dict[tuple[bytes, bytes, bytes], bool] = {}
+        # Memo of verification results, keyed on exactly the public key and message bytes and
+        # the signature's hex (which stands for exactly one byte string: only 128 lowercase hex
+        # digits are ever stored); revocation is checked outside it, so a revoked key can never
+        # be served.
+        self._memo: dict[tuple[bytes, bytes, str], bool] = {}
         self._signing_key_id: str | None = None
         self.rotate()
 
@@ -172,14 +174,16 @@ class KeyRing:
             raise SignatureInvalid(f"signed by {key_id!r}, which this kernel never held")
         if key_id in self._revoked:
             raise SignatureInvalid(f"signed by {key_id!r}, which is revoked")
-        if type(signature) is not str or SIGNATURE_HEX.fullmatch(signature) is None:
+        if type(signature) is not str:
             raise SignatureInvalid("a signature is 128 lowercase hex digits")
-        signature_raw = bytes.fromhex(signature)
-        memo_key = (public, message, signature_raw)
+        memo_key = (public, message, signature)
         valid = self._memo.get(memo_key)
         if valid is None:
+            # Checked only here: a signature in the memo passed this check when it was stored.
+            if SIGNATURE_HEX.fullmatch(signature) is None:
+                raise SignatureInvalid("a signature is 128 lowercase hex digits")
             try:
-                self._public[key_id].verify(signature_raw, message)
+                self._public[key_id].verify(bytes.fromhex(signature), message)
                 valid = True
             except InvalidSignature:
                 valid = False

@@ -38,26 +38,32 @@ class Outcome(enum.Enum):
     ERROR = "error"
 
 
+# The outcomes as module constants: evaluation runs on every call and reads them often.
+_TRUE, _FALSE, _ERROR = Outcome.TRUE, Outcome.FALSE, Outcome.ERROR
 _MISSING = object()
 
 
 def _check_path(path: object, predicate: list[Any]) -> str:
-    if type(path) is not str or not path or any(not part for part in path.split(".")):
+    if type(path) is not str or not path or "" in path.split("."):
         raise InvalidInput(
             f"predicate {predicate!r}: the path {path!r} must be a dotted path like 'args.amount'"
         )
     return path
 
 
-def check_predicate(predicate: object) -> list[Any]:
-    """Return *predicate* if it is one of the five predicate forms; raise InvalidInput."""
+_ARITY = {"const": 2, "has": 2, "eq": 3, "in": 3, "le": 3}
+
+
+def _check_form(predicate: object) -> list[Any]:
+    """Return *predicate* if it has one of the five forms; its operands are not checked against
+    the canonical subset here."""
     if type(predicate) is not list or not predicate or predicate[0] not in PREDICATE_OPS:
         raise InvalidInput(
             f"predicate {predicate!r} is not one of ['const', bool], ['has', path], "
             "['eq', path, value], ['in', path, [values]], ['le', path, integer]"
         )
     op = predicate[0]
-    arity = {"const": 2, "has": 2, "eq": 3, "in": 3, "le": 3}[op]
+    arity = _ARITY[op]
     if len(predicate) != arity:
         raise InvalidInput(f"predicate {predicate!r}: {op!r} takes {arity - 1} operand(s)")
     if op == "const":
@@ -69,9 +75,40 @@ def check_predicate(predicate: object) -> list[Any]:
         raise InvalidInput(f"predicate {predicate!r}: 'in' takes a list of values")
     if op == "le" and type(predicate[2]) is not int:
         raise InvalidInput(f"predicate {predicate!r}: 'le' takes an integer bound")
-    # Refuses floats and unsafe integers in operands: the predicate is hashed into the policy.
-    check_subset(predicate)
     return predicate
+
+
+def check_predicate(predicate: object) -> list[Any]:
+    """Return *predicate* if it is one of the five predicate forms; raise InvalidInput."""
+    checked = _check_form(predicate)
+    # Refuses floats and unsafe integers in operands: the predicate is hashed into the policy.
+    check_subset(checked)
+    return checked
+
+
+def _detached(predicate: list[Any], predicate_jcs: bytes) -> list[Any]:
+    """A copy of *predicate* equal to decoding *predicate_jcs*, its canonical bytes.
+
+    Copied directly when its operands are scalars or lists of scalars (the usual case; a tuple
+    becomes a list, as decoding makes it); anything holding an object or deeper lists is
+    decoded, which puts object members in canonical order.
+    """
+    if _SCALARS.issuperset(map(type, predicate)):
+        return list(predicate)
+    copy: list[Any] = []
+    for item in predicate:
+        kind = type(item)
+        if (kind is list or kind is tuple) and _SCALARS.issuperset(map(type, item)):
+            copy.append(list(item))
+        elif kind in _SCALARS:
+            copy.append(item)
+        else:
+            return list(json.loads(predicate_jcs))
+    return copy
+
+
+# The types the canonical subset allows that decoding gives back as they are.
+_SCALARS = frozenset({str, int, bool, type(None)})
 
 
 def _lookup(document: Mapping[str, Any], path: str) -> Any:
@@ -98,21 +135,21 @@ def evaluate_predicate(predicate: list[Any], document: Mapping[str, Any]) -> Out
     """Evaluate one predicate: a missing path or a wrong type is ERROR, distinct from FALSE."""
     op = predicate[0]
     if op == "const":
-        return Outcome.TRUE if predicate[1] else Outcome.FALSE
+        return _TRUE if predicate[1] else _FALSE
     value = _lookup(document, predicate[1])
     if op == "has":
-        return Outcome.FALSE if value is _MISSING else Outcome.TRUE
+        return _FALSE if value is _MISSING else _TRUE
     if value is _MISSING:
-        return Outcome.ERROR
+        return _ERROR
     if op == "eq":
-        return Outcome.TRUE if _json_equal(value, predicate[2]) else Outcome.FALSE
+        return _TRUE if _json_equal(value, predicate[2]) else _FALSE
     if op == "in":
         found = any(_json_equal(value, candidate) for candidate in predicate[2])
-        return Outcome.TRUE if found else Outcome.FALSE
+        return _TRUE if found else _FALSE
     # "le": a bool is not an integer.
     if type(value) is not int:
-        return Outcome.ERROR
-    return Outcome.TRUE if value <= predicate[2] else Outcome.FALSE
+        return _ERROR
+    return _TRUE if value <= predicate[2] else _FALSE
 
 
 @attrs.frozen
@@ -126,12 +163,14 @@ class Requirement:
     @predicate_jcs.default
     def _encode(self) -> bytes:
         check_identifier(self.id, "requirement id")
-        return canonical_bytes(check_predicate(self.predicate))
+        # The canonical encoder makes check_predicate's subset check itself, with the same
+        # refusal, so the form is checked here and the subset only once.
+        return canonical_bytes(_check_form(self.predicate))
 
     def __attrs_post_init__(self) -> None:
-        # A private copy, decoded from the canonical bytes: a caller's later change to its list
-        # must not reach a policy that is already hashed.
-        object.__setattr__(self, "predicate", json.loads(self.predicate_jcs))
+        # A private copy, equal to the canonical bytes decoded: a caller's later change to its
+        # list must not reach a policy that is already hashed.
+        object.__setattr__(self, "predicate", _detached(self.predicate, self.predicate_jcs))
 
 
 @attrs.frozen
@@ -151,9 +190,10 @@ class RequirementSet:
         # the content string, so it keeps to the identifier alphabet to stay injective.
         if self.logic:
             check_identifier(self.logic, "requirement set logic")
-        leaf_ids = [leaf.id for leaf in self.leaves]
-        if len(set(leaf_ids)) != len(leaf_ids):
-            raise InvalidInput(f"requirement set {self.id!r} has duplicate leaf ids {leaf_ids}")
+        if len(self.leaves) > 1:  # one leaf or none cannot repeat an id
+            leaf_ids = [leaf.id for leaf in self.leaves]
+            if len(set(leaf_ids)) != len(leaf_ids):
+                raise InvalidInput(f"requirement set {self.id!r} has duplicate leaf ids {leaf_ids}")
         if len(self.leaves) > LEAVES_PER_SET_MAX:
             raise InvalidInput(f"requirement set {self.id!r} has more than 64 leaves")
         parts = [f"id={self.id}:logic={self.logic}:".encode()]
@@ -171,7 +211,9 @@ class RequirementSet:
         return ids
 
     def depth(self) -> int:
-        return 1 + max((child.depth() for child in self.children), default=0)
+        if not self.children:
+            return 1
+        return 1 + max(child.depth() for child in self.children)
 
     def replace(self, set_id: str, change: Any) -> RequirementSet:
         """Return this tree with the set *set_id* replaced by ``change(set)``."""
@@ -193,36 +235,49 @@ class RequirementSet:
 
         For FALSE the ids are the blocking requirements (under AND the false ones; under OR
         every one, all false; under NOT every one, all true); for ERROR, the one that errored.
+        Every part is evaluated (in order, leaves first) before the logic is looked at, so an
+        erroring part wins over an unknown logic.
         """
         if not self.leaves and not self.children:
-            return Outcome.TRUE, []
-        # (outcome, the requirement ids a FALSE result or a TRUE part stands for)
-        results: list[tuple[Outcome, list[str]]] = []
+            return _TRUE, []
+        all_true = True
+        any_true = False
+        false_ids: list[str] = []  # what AND reports: the ids behind each false part
+        every_id: list[str] = []  # what OR and NOT report: the ids behind every part
         for leaf in self.leaves:
             outcome = evaluate_predicate(leaf.predicate, document)
-            if outcome is Outcome.ERROR:
-                return Outcome.ERROR, [leaf.id]
-            results.append((outcome, [leaf.id]))
+            if outcome is _TRUE:
+                any_true = True
+            elif outcome is _FALSE:
+                all_true = False
+                false_ids.append(leaf.id)
+            else:
+                return _ERROR, [leaf.id]
+            every_id.append(leaf.id)
         for child in self.children:
             outcome, ids = child.evaluate(document)
-            if outcome is Outcome.ERROR:
-                return Outcome.ERROR, ids
-            results.append((outcome, ids if outcome is Outcome.FALSE else child.requirement_ids()))
+            if outcome is _TRUE:
+                any_true = True
+                every_id.extend(child.requirement_ids())
+            elif outcome is _FALSE:
+                all_true = False
+                false_ids.extend(ids)
+                every_id.extend(ids)
+            else:
+                return _ERROR, ids
         logic = self.logic or LOGIC_AND
-        trues = [outcome is Outcome.TRUE for outcome, _ in results]
         if logic == LOGIC_AND:
-            holds = all(trues)
-            blocking = [i for (o, ids) in results if o is Outcome.FALSE for i in ids]
-        elif logic == LOGIC_OR:
-            holds = any(trues)
-            blocking = [i for (_, ids) in results for i in ids]
-        elif logic == LOGIC_NOT:
+            return (_TRUE, []) if all_true else (_FALSE, false_ids)
+        if logic == LOGIC_OR:
+            return (_TRUE, []) if any_true else (_FALSE, every_id)
+        if logic == LOGIC_NOT:
             # NOT is "not all true" (a NAND), as HELM evaluates it.
-            holds = not all(trues)
-            blocking = [i for (_, ids) in results for i in ids]
-        else:
-            return Outcome.ERROR, [f"{self.id}:logic={logic}"]
-        return (Outcome.TRUE, []) if holds else (Outcome.FALSE, blocking)
+            return (_TRUE, []) if not all_true else (_FALSE, every_id)
+        return _ERROR, [f"{self.id}:logic={logic}"]
+
+
+_SET_MEMBERS = frozenset({"id", "logic", "leaves", "children"})
+_LEAF_MEMBERS = frozenset({"id", "predicate"})
 
 
 def build_set(spec: Mapping[str, Any]) -> RequirementSet:
@@ -230,10 +285,11 @@ def build_set(spec: Mapping[str, Any]) -> RequirementSet:
 
     Raises InvalidInput naming the bad member.
     """
-    if not isinstance(spec, Mapping):
+    # A dict is a Mapping; asking the ABC only for other types saves its check on every set.
+    if type(spec) is not dict and not isinstance(spec, Mapping):
         raise InvalidInput(f"a requirement set must be an object, not {spec!r}")
-    unknown = set(spec) - {"id", "logic", "leaves", "children"}
-    if unknown:
+    if not _SET_MEMBERS.issuperset(spec):
+        unknown = set(spec) - _SET_MEMBERS
         raise InvalidInput(f"requirement set has unknown members {sorted(unknown)}")
     leaves = spec.get("leaves", [])
     children = spec.get("children", [])
@@ -241,17 +297,21 @@ def build_set(spec: Mapping[str, Any]) -> RequirementSet:
         raise InvalidInput("requirement set 'leaves' and 'children' must be lists")
     built_leaves = []
     for leaf in leaves:
-        if not isinstance(leaf, Mapping) or set(leaf) != {"id", "predicate"}:
+        if type(leaf) is dict:
+            shaped = leaf.keys() == _LEAF_MEMBERS
+        else:
+            shaped = isinstance(leaf, Mapping) and set(leaf) == _LEAF_MEMBERS
+        if not shaped:
             raise InvalidInput(f"a requirement must be {{'id', 'predicate'}}, not {leaf!r}")
         built_leaves.append(Requirement(leaf["id"], leaf["predicate"]))
     logic = spec.get("logic", "")
     if type(logic) is not str:
         raise InvalidInput(f"requirement set logic {logic!r} must be a string")
     return RequirementSet(
-        id=spec.get("id"),  # type: ignore[arg-type]  # checked in RequirementSet
-        logic=logic,
-        leaves=tuple(built_leaves),
-        children=tuple(build_set(child) for child in children),
+        spec.get("id"),  # type: ignore[arg-type]  # checked in RequirementSet
+        logic,
+        tuple(built_leaves),
+        tuple(map(build_set, children)),
     )
 
 
@@ -270,7 +330,7 @@ def set_to_json(requirement_set: RequirementSet) -> dict[str, JSONValue]:
 
 def graph_content_hash(rules: Mapping[str, RequirementSet]) -> str:
     """Bare hex SHA-256 over ``<tool>=<set hash>;`` for the sorted tool names."""
-    text = "".join(f"{tool}={rules[tool].hash};" for tool in sorted(rules))
+    text = "".join([f"{tool}={rules[tool].hash};" for tool in sorted(rules)])
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -7,21 +7,24 @@ the JCS bytes of an object holding those fields, with ``signature_version`` insi
 from __future__ import annotations
 
 import functools
+import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
 import attrs
 
 from helmmodel.canonical import (
+    SAFE_INTEGER_MAX,
     JSONValue,
     canonical_bytes,
-    canonical_bytes_flat,
     check_subset,
+    encode_string,
+    flat_encoder,
     hash_value,
     prefixed_hash,
 )
-from helmmodel.errors import InvalidInput
+from helmmodel.errors import CanonicalJSONError, InvalidInput
 
 IDENTIFIER = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
@@ -39,9 +42,17 @@ STATUS_SUCCESS = "SUCCESS"
 STATUS_TOOL_ERROR = "TOOL_ERROR"
 
 
+@functools.lru_cache(maxsize=4096)
+def _is_identifier(value: str) -> bool:
+    # Every call and every policy mutation checks a few identifiers, mostly the same ones; the
+    # answer is a pure function of the string, and only strings of at most 64 characters (the
+    # only ones that can match) reach this cache, so it stays small.
+    return IDENTIFIER.fullmatch(value) is not None
+
+
 def check_identifier(value: object, what: str) -> str:
     """Return *value* if it is an identifier (``[A-Za-z0-9_.-]{1,64}``); raise InvalidInput."""
-    if type(value) is not str or IDENTIFIER.fullmatch(value) is None:
+    if type(value) is not str or len(value) > 64 or not _is_identifier(value):
         raise InvalidInput(
             f"{what} {value!r} is not an identifier: use 1 to 64 characters from A-Z a-z 0-9 _ . -"
         )
@@ -57,6 +68,9 @@ def _effect_digest_from_jcs(tool: str, args_jcs: bytes) -> str:
     # JCS of {"tool", "args"} is exactly this concatenation: "args" sorts before "tool", and a
     # tool name is an identifier, so it needs no escaping.
     return prefixed_hash(b'{"args":' + args_jcs + b',"tool":"' + tool.encode("ascii") + b'"}')
+
+
+_CONTEXT_IDENTIFIERS = (("session_id", "context.session_id"), ("budget_id", "context.budget_id"))
 
 
 @attrs.frozen
@@ -76,11 +90,13 @@ class Request:
             raise InvalidInput(f"args must be a JSON object, not {type(self.args).__name__}")
         if type(self.context) is not dict:
             raise InvalidInput(f"context must be a JSON object, not {type(self.context).__name__}")
-        # Refuse floats and unsafe integers here, before any phase sees them.
-        check_subset({"args": self.args, "context": self.context})
-        for key in ("session_id", "budget_id"):
+        # Refuse floats and unsafe integers here, before any phase sees them: each checked as
+        # the member it is of {"args": ..., "context": ...}, so a refusal names it the same way.
+        check_subset(self.args, "args", 1)
+        check_subset(self.context, "context", 1)
+        for key, what in _CONTEXT_IDENTIFIERS:
             if key in self.context:
-                check_identifier(self.context[key], f"context.{key}")
+                check_identifier(self.context[key], what)
 
     @property
     def session_id(self) -> str | None:
@@ -169,7 +185,7 @@ class Decision:
 
     @functools.cached_property
     def _preimage(self) -> bytes:
-        return canonical_bytes_flat({name: getattr(self, name) for name in self.SIGNED_FIELDS})
+        return flat_encoder(self.SIGNED_FIELDS).from_object(self)
 
     def preimage(self) -> bytes:
         """The signed bytes: JCS of the signed fields (computed once; the record is frozen)."""
@@ -205,7 +221,7 @@ class Intent:
 
     @functools.cached_property
     def _preimage(self) -> bytes:
-        return canonical_bytes_flat({name: getattr(self, name) for name in self.SIGNED_FIELDS})
+        return flat_encoder(self.SIGNED_FIELDS).from_object(self)
 
     def preimage(self) -> bytes:
         """The signed bytes: JCS of the signed fields (computed once; the record is frozen)."""
@@ -251,15 +267,53 @@ class Receipt:
 
     @functools.cached_property
     def _preimage(self) -> bytes:
-        return canonical_bytes_flat({name: getattr(self, name) for name in self.SIGNED_FIELDS})
+        return flat_encoder(self.SIGNED_FIELDS).from_object(self)
 
     def preimage(self) -> bytes:
         """The signed bytes: JCS of the signed fields (computed once; the record is frozen)."""
         return self._preimage
 
-    def as_json(self) -> dict[str, JSONValue]:
-        """Every member, signature included: what the next receipt's ``prev_hash`` covers."""
-        return {name: getattr(self, name) for name in _RECEIPT_MEMBERS}
+    def member_bytes(self) -> bytes:
+        """JCS of every member, signature included: what the next receipt's ``prev_hash`` covers.
+
+        Computed from the preimage (kept from signing) with the three unsigned members spliced in
+        at their sorted places: ``signature`` and ``signature_type`` before
+        ``signature_version``, ``timestamp`` before ``verdict``. A JSON string never holds an
+        unescaped quote, so ``,"signature_version":`` and ``,"verdict":`` occur in JCS text only
+        where those members begin. Anything unusual (another set of signed fields, a value that
+        is not a string or a safe integer, a preimage that cannot be made) takes the full
+        encoder, which gives the same bytes or the same refusal.
+        """
+        signature, signature_type, timestamp = self.signature, self.signature_type, self.timestamp
+        if (
+            self.SIGNED_FIELDS is Receipt.SIGNED_FIELDS
+            and type(signature) is str
+            and type(signature_type) is str
+            and type(timestamp) is int
+            and -SAFE_INTEGER_MAX <= timestamp <= SAFE_INTEGER_MAX
+        ):
+            try:
+                preimage = self.preimage()
+                # Both are among the last members, so they are looked for from the end.
+                before_verdict = preimage.rindex(b',"verdict":')
+                before_version = preimage.rindex(b',"signature_version":', 0, before_verdict)
+                signature_members = (
+                    f',"signature":{encode_string(signature)}'
+                    f',"signature_type":{encode_string(signature_type)}'
+                ).encode()
+            except (CanonicalJSONError, UnicodeEncodeError):
+                pass  # the full encoder refuses it, naming the member in its own order
+            else:
+                return b"".join(
+                    (
+                        preimage[:before_version],
+                        signature_members,
+                        preimage[before_version:before_verdict],
+                        b',"timestamp":%d' % timestamp,
+                        preimage[before_verdict:],
+                    )
+                )
+        return flat_encoder(_RECEIPT_MEMBERS).from_object(self)
 
 
 _RECEIPT_MEMBERS = tuple(field.name for field in attrs.fields(Receipt))
@@ -277,14 +331,49 @@ def make_signed(cls: type[SignedT], sign: Callable[[bytes], str], **fields: Any)
     if "signature_version" not in fields:
         version = _VERSIONS.get(cls) or attrs.fields(cls).signature_version.default
         fields["signature_version"] = version
-    preimage = canonical_bytes_flat({name: fields[name] for name in cls.SIGNED_FIELDS})
-    record = cls(**fields, signature=sign(preimage))
+    preimage = flat_encoder(cls.SIGNED_FIELDS).from_mapping(fields)
+    signature = sign(preimage)
+    # Passed by position: binding some eighteen keywords costs more than the rest of making the
+    # record. Only when *fields* are exactly the members before the signature; otherwise by
+    # keyword, which gives the same record or the same TypeError.
+    names, values = _members_before_signature(cls)
+    if values is not None and fields.keys() == names:
+        record = cls(*values(fields), signature)  # type: ignore[call-arg]
+    else:
+        record = cls(**fields, signature=signature)
     object.__setattr__(record, "_preimage", preimage)
     return record
 
 
+_Construction = tuple[frozenset[str], Callable[[Mapping[str, Any]], tuple[Any, ...]] | None]
+_CONSTRUCTIONS: dict[type, _Construction] = {}  # a pure function of the class, made once
+
+
+def _members_before_signature(cls: type[SignedRecord]) -> _Construction:
+    """The names of *cls*'s members before ``signature``, and a getter of their values in that
+    order, if ``signature`` is its last member and more than two come before it."""
+    known = _CONSTRUCTIONS.get(cls)
+    if known is None:
+        names = tuple(field.name for field in attrs.fields(cls))
+        if len(names) < 3 or names[-1] != "signature":
+            known = (frozenset(names), None)
+        else:
+            known = (frozenset(names[:-1]), operator.itemgetter(*names[:-1]))
+        _CONSTRUCTIONS[cls] = known
+    return known
+
+
 def reason_hash(reason: str) -> str:
     """``sha256:`` of the reason text (UTF-8)."""
+    if len(reason) <= 64:
+        return _short_reason_hash(reason)
+    return prefixed_hash(reason.encode("utf-8"))
+
+
+@functools.lru_cache(maxsize=256)
+def _short_reason_hash(reason: str) -> str:
+    # Most decisions carry one of a few short reasons ("policy satisfied" on every ALLOW); the
+    # hash is a pure function of the text, and only short texts are kept.
     return prefixed_hash(reason.encode("utf-8"))
 
 

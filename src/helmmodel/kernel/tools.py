@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -48,6 +48,90 @@ def _check_schema(schema_jcs: bytes, schema: Mapping[str, Any]) -> None:
         raise problem
 
 
+# The JSON types of the canonical subset: a value of any other type (a tuple, a subclass) is left
+# to jsonschema.
+_PLAIN_TYPES = frozenset({dict, list, str, int, bool, type(None)})
+
+# Draft 2020-12's type names, each as a test that implies jsonschema's own on plain values.
+_TYPE_TESTS: dict[str, Callable[[Any], bool]] = {
+    "object": lambda value: type(value) is dict,
+    "array": lambda value: type(value) is list,
+    "string": lambda value: type(value) is str,
+    "integer": lambda value: type(value) is int,
+    "number": lambda value: type(value) is int,
+    "boolean": lambda value: type(value) is bool,
+    "null": lambda value: value is None,
+}
+_PASSING_KEYWORDS = frozenset({"type", "properties", "required", "additionalProperties"})
+
+Passes = Callable[[Any], bool]
+
+
+def _always(value: Any) -> bool:
+    return True
+
+
+def _never(value: Any) -> bool:
+    return False
+
+
+def passing_check(schema: Any) -> Passes | None:
+    """A fast test that a value is certainly valid against *schema*, or None.
+
+    Only for schemas made of ``type``, ``properties``, ``required`` and ``additionalProperties``
+    (the shapes tools declare), with booleans as subschemas. The test is one-sided: True means
+    jsonschema would find no error; False means only that the firewall must ask jsonschema,
+    which decides, and words the error. So verdicts and messages are jsonschema's alone.
+    """
+    if schema is True:
+        return _always
+    if schema is False:
+        return _never
+    if type(schema) is not dict or not _PASSING_KEYWORDS.issuperset(schema):
+        return None
+    type_tests: list[Passes] = []
+    if "type" in schema:
+        names = schema["type"]
+        names = [names] if type(names) is str else names
+        if type(names) is not list or not names:
+            return None
+        for name in names:
+            if type(name) is not str or name not in _TYPE_TESTS:
+                return None
+            type_tests.append(_TYPE_TESTS[name])
+    required = schema.get("required", [])
+    properties = schema.get("properties", {})
+    if type(required) is not list or not all(type(name) is str for name in required):
+        return None
+    if type(properties) is not dict:
+        return None
+    property_checks = {}
+    for name, subschema in properties.items():
+        check = passing_check(subschema)
+        if check is None:
+            return None
+        property_checks[name] = check
+    additional = passing_check(schema.get("additionalProperties", True))
+    if additional is None:
+        return None
+
+    def passes(value: Any) -> bool:
+        if type(value) not in _PLAIN_TYPES:
+            return False
+        if type_tests and not any(test(value) for test in type_tests):
+            return False
+        if type(value) is dict:  # the other three keywords look at objects only
+            for name in required:
+                if name not in value:
+                    return False
+            for key, item in value.items():
+                if not property_checks.get(key, additional)(item):
+                    return False
+        return True
+
+    return passes
+
+
 @attrs.frozen
 class Tool:
     """An allowlisted tool: its name, argument schema, approval flag and behaviour."""
@@ -57,6 +141,8 @@ class Tool:
     approval: bool
     behaviour: str
     validator: Any = attrs.field(eq=False, repr=False)
+    # None when the schema uses more than the fast test knows: then jsonschema alone decides.
+    passes: Passes | None = attrs.field(default=None, eq=False, repr=False)
 
 
 def _run(behaviour: str, args: dict[str, Any]) -> JSONValue:
@@ -76,6 +162,9 @@ class Firewall:
 
     code: str | None
     reason: str = ""
+
+
+_ALLOWED = Firewall(None)
 
 
 class ToolTable:
@@ -122,7 +211,8 @@ class ToolTable:
         if name not in self._tools and len(self._tools) >= TOOLS_MAX:
             raise InvalidInput(f"the tool table holds at most {TOOLS_MAX} tools")
         validator = jsonschema.Draft202012Validator(schema)
-        self._tools[name] = Tool(name, schema, approval, behaviour, validator)
+        passes = passing_check(dict(schema))
+        self._tools[name] = Tool(name, schema, approval, behaviour, validator, passes)
         self._firewall_memo.clear()
         # Registration is rare and schemas can be large: encode them once, here.
         self._digest_material = "|".join(
@@ -141,8 +231,8 @@ class ToolTable:
         key = (name, args_jcs) if args_jcs is not None else None
         if key is not None and key in self._firewall_memo:
             return self._firewall_memo[key]
-        verdict = Firewall(None)
-        if not tool.validator.is_valid(args):
+        verdict = _ALLOWED
+        if (tool.passes is None or not tool.passes(args)) and not tool.validator.is_valid(args):
             error = jsonschema.exceptions.best_match(tool.validator.iter_errors(args))
             where = "/".join(str(p) for p in error.absolute_path) or "args"
             verdict = Firewall(SCHEMA_VIOLATION, f"{where}: {error.message}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from helmmodel.kernel import Kernel, KeyRing
-from helmmodel.kernel.key_ring import SIGNATURE_HEX, SIGNATURE_TYPE_PREFIX
+from helmmodel.kernel.key_ring import SIGNATURE_TYPE_PREFIX
 from helmmodel.mutants.mutant import Mutant
 
 
@@ -26,10 +26,7 @@ class MemoBeforeRevocationRing(KeyRing):
         # verified before its key was revoked keeps verifying.
         key_id = str(signature_type).removeprefix(SIGNATURE_TYPE_PREFIX)
         public = self._public_raw.get(key_id)
-        signature_raw = (
-            bytes.fromhex(str(signature)) if SIGNATURE_HEX.fullmatch(str(signature)) else b""
-        )
-        if public is not None and self._memo.get((public, message, signature_raw)):
+        if public is not None and self._memo.get((public, message, str(signature))):
             return
         super().verify(signature_type, message, signature)
 
