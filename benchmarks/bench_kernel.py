@@ -75,10 +75,16 @@ def main(argv: list[str] | None = None) -> int:
     public = key.public_key()
     counter = iter(range(10**12))
 
+    # The floor signs messages as long as a call's own decision, intent and receipt preimages
+    # (Ed25519 hashes the whole message), each made distinct by a counter in its last bytes.
+    sample = setup_kernel().call(Request("alice", "echo", {"x": 1}, {"session_id": "s1"}))
+    assert sample.decision is not None and sample.intent is not None and sample.receipt is not None
+    preimages = [r.preimage()[:-12] for r in (sample.decision, sample.intent, sample.receipt)]
+
     def crypto_floor(n: int) -> None:
         for _ in range(n):
-            i = next(counter)
-            messages = [b"decision %d" % i, b"intent %d" % i, b"receipt %d" % i]
+            last = b"%012d" % next(counter)
+            messages = [preimage + last for preimage in preimages]
             signatures = [key.sign(m) for m in messages]
             public.verify(signatures[0], messages[0])
             public.verify(signatures[1], messages[1])
