@@ -248,23 +248,27 @@ class FlatEncoder:
 
     def from_mapping(self, fields: Mapping[str, JSONValue]) -> bytes:
         """The JCS bytes of the object of *fields*' members named here (others are ignored)."""
-        text = self._text(self._item_values(fields))
-        if text is not None:
-            try:
-                return text.encode("utf-8")
-            except UnicodeEncodeError:
-                pass
-        return canonical_bytes({name: fields[name] for name in self.names})
+        return self._bytes(
+            self._text(self._item_values(fields)), lambda: {n: fields[n] for n in self.names}
+        )
 
     def from_object(self, record: object) -> bytes:
         """The JCS bytes of the object of *record*'s attributes named here."""
-        text = self._text(self._attr_values(record))
+        return self._bytes(
+            self._text(self._attr_values(record)),
+            lambda: {n: getattr(record, n) for n in self.names},
+        )
+
+    @staticmethod
+    def _bytes(text: str | None, members: Callable[[], dict[str, JSONValue]]) -> bytes:
+        # The template's text when every value was flat and it encodes; else the checking
+        # encoder over the members in the order given, for the same bytes or the same refusal.
         if text is not None:
             try:
                 return text.encode("utf-8")
             except UnicodeEncodeError:
                 pass
-        return canonical_bytes({name: getattr(record, name) for name in self.names})
+        return canonical_bytes(members())
 
 
 @functools.lru_cache(maxsize=64)
