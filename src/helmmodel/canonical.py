@@ -54,8 +54,6 @@ def _make_dumps() -> Callable[[JSONValue], str]:
 
 
 _dumps = _make_dumps()
-# A JSON string literal exactly as the canonical encoder writes one (no ASCII escaping).
-encode_string: Callable[[str], str] = encode_basestring
 _dumps_scalar = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
@@ -139,7 +137,8 @@ def _encode_full(value: JSONValue) -> str:
 def check_subset(value: JSONValue, path: str = "", depth: int = 0) -> None:
     """Raise CanonicalJSONError unless *value* is inside the interoperable subset.
 
-    *path* and *depth* place it inside an enclosing value, as :func:`canonical_text` does.
+    *path* and *depth* place it inside an enclosing value, so that a refusal names the member as
+    checking the enclosing value whole would.
     """
     _check(value, path, depth)
 
@@ -179,20 +178,10 @@ def _lone_surrogate_error(value: JSONValue) -> CanonicalJSONError:
     )
 
 
-def canonical_text(value: JSONValue, path: str = "", depth: int = 0) -> str:
-    """The JCS text of *value*, checked as the member at *path*, *depth* levels down.
-
-    Refusals name *path*, as they would if the enclosing value were encoded whole; JCS is
-    compositional, so a caller may splice this text into an object it writes itself. The text is
-    not yet UTF-8: a lone surrogate is refused when the caller encodes the whole.
-    """
-    needs_utf16 = _check(value, path, depth)
-    return _encode_full(value) if needs_utf16 else _dumps(value)
-
-
 def canonical_bytes(value: JSONValue) -> bytes:
     """Return the JCS bytes of *value*, refusing anything outside the interoperable subset."""
-    text = canonical_text(value)
+    needs_utf16 = _check(value, "", 0)
+    text = _encode_full(value) if needs_utf16 else _dumps(value)
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:
@@ -200,15 +189,15 @@ def canonical_bytes(value: JSONValue) -> bytes:
 
 
 class FlatEncoder:
-    """JCS of flat objects whose member names are fixed in code: the kernel's records and nodes.
+    """JCS of flat objects whose member names are fixed in code: the kernel's signed records.
 
-    Every signature, chain link and ProofGraph node encodes one, so the work is done once per set
-    of names: they are sorted here (ASCII identifiers, so code-point order is JCS's UTF-16 order
-    and they need no escaping) into a template, and each value that is a string, a safe integer,
-    true, false or null is written into it as :func:`canonical_bytes` writes it (strings with the
-    same encoder). Any other value (something nested, or something to refuse) makes :meth:`text`
-    answer None, and the callers then encode the whole through :func:`canonical_bytes` with its
-    members in the order given: the same bytes, or the same refusal naming the same member.
+    Every signature and chain link encodes one, so the work is done once per set of names: they
+    are sorted here (ASCII identifiers, so code-point order is JCS's UTF-16 order and they need no
+    escaping) into a template, and each value that is a string, a safe integer, true, false or
+    null is written into it as :func:`canonical_bytes` writes it (strings with the same encoder).
+    Any other value (something nested, or something to refuse) makes the encoder fall back to
+    :func:`canonical_bytes` over the members in the order given: the same bytes, or the same
+    refusal naming the same member.
     """
 
     __slots__ = ("_attr_values", "_item_values", "_template", "names")
@@ -228,7 +217,7 @@ class FlatEncoder:
         for value in values:
             kind = type(value)
             if kind is str:
-                encoded.append(encode_string(value))
+                encoded.append(encode_basestring(value))
             elif kind is int and -SAFE_INTEGER_MAX <= value <= SAFE_INTEGER_MAX:
                 encoded.append(int.__repr__(value))
             elif value is None:
@@ -238,13 +227,6 @@ class FlatEncoder:
             else:
                 return None
         return self._template % tuple(encoded)
-
-    def text(self, fields: Mapping[str, JSONValue]) -> str | None:
-        """The JCS text of *fields* (exactly the names given), or None if a value is not flat.
-
-        The text is not yet UTF-8: a lone surrogate is refused when the caller encodes it.
-        """
-        return self._text(self._item_values(fields))
 
     def from_mapping(self, fields: Mapping[str, JSONValue]) -> bytes:
         """The JCS bytes of the object of *fields*' members named here (others are ignored)."""

@@ -20,18 +20,11 @@ class SetDigest:
     def __init__(self) -> None:
         self._total = 0
 
-    def add(self, member: bytes) -> int:
-        """Add *member*; return its term, which :meth:`remove_term` takes out without hashing."""
-        term = int.from_bytes(hashlib.sha256(member).digest())
-        self._total = (self._total + term) % _MODULUS
-        return term
+    def add(self, member: bytes) -> None:
+        self._total = (self._total + int.from_bytes(hashlib.sha256(member).digest())) % _MODULUS
 
     def remove(self, member: bytes) -> None:
-        self.remove_term(int.from_bytes(hashlib.sha256(member).digest()))
-
-    def remove_term(self, term: int) -> None:
-        """Take out a member by the term :meth:`add` returned for it."""
-        self._total = (self._total - term) % _MODULUS
+        self._total = (self._total - int.from_bytes(hashlib.sha256(member).digest())) % _MODULUS
 
     def value(self) -> bytes:
         return self._total.to_bytes(32)

@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from helmmodel.canonical import JSONValue, canonical_bytes, check_subset
+from helmmodel.canonical import JSONValue, canonical_bytes
 from helmmodel.errors import InvalidInput
 from helmmodel.kernel.records import check_identifier
 
@@ -55,8 +55,8 @@ _ARITY = {"const": 2, "has": 2, "eq": 3, "in": 3, "le": 3}
 
 
 def _check_form(predicate: object) -> list[Any]:
-    """Return *predicate* if it has one of the five forms; its operands are not checked against
-    the canonical subset here."""
+    """Return *predicate* if it has one of the five forms; raise InvalidInput. Its operands are
+    checked against the canonical subset when the predicate is encoded."""
     if type(predicate) is not list or not predicate or predicate[0] not in PREDICATE_OPS:
         raise InvalidInput(
             f"predicate {predicate!r} is not one of ['const', bool], ['has', path], "
@@ -76,14 +76,6 @@ def _check_form(predicate: object) -> list[Any]:
     if op == "le" and type(predicate[2]) is not int:
         raise InvalidInput(f"predicate {predicate!r}: 'le' takes an integer bound")
     return predicate
-
-
-def check_predicate(predicate: object) -> list[Any]:
-    """Return *predicate* if it is one of the five predicate forms; raise InvalidInput."""
-    checked = _check_form(predicate)
-    # Refuses floats and unsafe integers in operands: the predicate is hashed into the policy.
-    check_subset(checked)
-    return checked
 
 
 def _detached(predicate: list[Any], predicate_jcs: bytes) -> list[Any]:
@@ -163,8 +155,7 @@ class Requirement:
     @predicate_jcs.default
     def _encode(self) -> bytes:
         check_identifier(self.id, "requirement id")
-        # The canonical encoder makes check_predicate's subset check itself, with the same
-        # refusal, so the form is checked here and the subset only once.
+        # Refuses floats and unsafe integers in operands: the predicate is hashed into the policy.
         return canonical_bytes(_check_form(self.predicate))
 
     def __attrs_post_init__(self) -> None:

@@ -7,20 +7,11 @@ as parents, so lamports strictly increase along every edge.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import attrs
 
-from helmmodel.canonical import (
-    SAFE_INTEGER_MAX,
-    JSONValue,
-    canonical_bytes,
-    canonical_text,
-    encode_string,
-    flat_encoder,
-    sha256_hex,
-)
+from helmmodel.canonical import JSONValue, canonical_bytes, sha256_hex
 from helmmodel.errors import IntegrityError
 from helmmodel.kernel.clock import SimClock
 from helmmodel.kernel.digest import SetDigest
@@ -60,9 +51,6 @@ class Node:
         }
 
 
-_NODE_TEMPLATE = '{"kind":%s,"lamport":%d,"parents":[%s],"payload":%s,"principal":%s,"sig":%s}'
-
-
 def node_hash(
     kind: str,
     parents: tuple[str, ...],
@@ -72,42 +60,6 @@ def node_hash(
     sig: str,
 ) -> str:
     """Bare hex SHA-256 of the JCS of the hashed node members."""
-    if (
-        type(kind) is str
-        and type(principal) is str
-        and type(sig) is str
-        and type(lamport) is int
-        and -SAFE_INTEGER_MAX <= lamport <= SAFE_INTEGER_MAX
-        and type(payload) is dict
-    ):
-        # Every append hashes a node, so the object is written here, members in sorted order.
-        # The payload (flat, with keys fixed in code, as the kernel makes them) has a template of
-        # its own; anything else about it goes through the checking encoder at the path and depth
-        # it has inside the node, so a refusal is the one encoding the whole gives (the members
-        # before it are strings or a safe integer, which pass).
-        try:
-            parents_text = ",".join(map(encode_string, parents))
-        except TypeError:
-            parents_text = None  # a parent that is not a string: the full encoding below
-        if parents_text is not None:
-            try:
-                payload_text = flat_encoder(tuple(payload)).text(payload)
-            except ValueError:
-                payload_text = None  # keys that are not identifiers
-            if payload_text is None:
-                payload_text = canonical_text(payload, "payload", 1)
-            text = _NODE_TEMPLATE % (
-                encode_string(kind),
-                lamport,
-                parents_text,
-                payload_text,
-                encode_string(principal),
-                encode_string(sig),
-            )
-            try:
-                return hashlib.sha256(text.encode("utf-8")).hexdigest()
-            except UnicodeEncodeError:
-                pass  # a lone surrogate: the full encoding below refuses it and names where
     members = {
         "kind": kind,
         "parents": list(parents),
@@ -131,9 +83,7 @@ class ProofGraph:
 
     def append(self, kind: str, principal: str, payload: dict[str, Any], sig: str = "") -> Node:
         """Append a node whose parents are the current heads; it becomes the only head."""
-        heads = self.heads
-        # After the first append the heads are one node, already a sorted tuple.
-        parents = heads if type(heads) is tuple and len(heads) < 2 else tuple(sorted(heads))
+        parents = tuple(sorted(self.heads))
         lamport = self.lamport + 1
         digest = node_hash(kind, parents, lamport, principal, payload, sig)
         node = Node(kind, parents, lamport, principal, payload, sig, self._clock.now_ms, digest)
@@ -173,8 +123,6 @@ class ReceiptChains:
         self.chains: dict[str, list[Receipt]] = {}
         self._head_hashes: dict[str, str] = {}
         self._heads_digest = SetDigest()
-        # Each session's head as a term of the digest, so replacing it needs no rehashing.
-        self._head_terms: dict[str, int] = {}
 
     def next_link(self, session_id: str) -> tuple[int, str]:
         """The ``(lamport_clock, prev_hash)`` the next receipt of *session_id* must carry."""
@@ -186,13 +134,13 @@ class ReceiptChains:
     def append(self, receipt: Receipt) -> None:
         """Append *receipt* to its session's chain."""
         session = receipt.session_id
-        old_term = self._head_terms.get(session)
-        if old_term is not None:
-            self._heads_digest.remove_term(old_term)
+        old_head = self._head_hashes.get(session)
+        if old_head is not None:
+            self._heads_digest.remove(f"{session}|{old_head}".encode())
         new_head = receipt_hash(receipt)
         self.chains.setdefault(session, []).append(receipt)
         self._head_hashes[session] = new_head
-        self._head_terms[session] = self._heads_digest.add(f"{session}|{new_head}".encode())
+        self._heads_digest.add(f"{session}|{new_head}".encode())
 
     def verify(self, session_id: str) -> None:
         """Raise IntegrityError unless *session_id*'s lamports run 1..n and each ``prev_hash``

@@ -7,24 +7,21 @@ the JCS bytes of an object holding those fields, with ``signature_version`` insi
 from __future__ import annotations
 
 import functools
-import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
 import attrs
 
 from helmmodel.canonical import (
-    SAFE_INTEGER_MAX,
     JSONValue,
     canonical_bytes,
     check_subset,
-    encode_string,
     flat_encoder,
     hash_value,
     prefixed_hash,
 )
-from helmmodel.errors import CanonicalJSONError, InvalidInput
+from helmmodel.errors import InvalidInput
 
 IDENTIFIER = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
@@ -274,45 +271,7 @@ class Receipt:
         return self._preimage
 
     def member_bytes(self) -> bytes:
-        """JCS of every member, signature included: what the next receipt's ``prev_hash`` covers.
-
-        Computed from the preimage (kept from signing) with the three unsigned members spliced in
-        at their sorted places: ``signature`` and ``signature_type`` before
-        ``signature_version``, ``timestamp`` before ``verdict``. A JSON string never holds an
-        unescaped quote, so ``,"signature_version":`` and ``,"verdict":`` occur in JCS text only
-        where those members begin. Anything unusual (another set of signed fields, a value that
-        is not a string or a safe integer, a preimage that cannot be made) takes the full
-        encoder, which gives the same bytes or the same refusal.
-        """
-        signature, signature_type, timestamp = self.signature, self.signature_type, self.timestamp
-        if (
-            self.SIGNED_FIELDS is Receipt.SIGNED_FIELDS
-            and type(signature) is str
-            and type(signature_type) is str
-            and type(timestamp) is int
-            and -SAFE_INTEGER_MAX <= timestamp <= SAFE_INTEGER_MAX
-        ):
-            try:
-                preimage = self.preimage()
-                # Both are among the last members, so they are looked for from the end.
-                before_verdict = preimage.rindex(b',"verdict":')
-                before_version = preimage.rindex(b',"signature_version":', 0, before_verdict)
-                signature_members = (
-                    f',"signature":{encode_string(signature)}'
-                    f',"signature_type":{encode_string(signature_type)}'
-                ).encode()
-            except (CanonicalJSONError, UnicodeEncodeError):
-                pass  # the full encoder refuses it, naming the member in its own order
-            else:
-                return b"".join(
-                    (
-                        preimage[:before_version],
-                        signature_members,
-                        preimage[before_version:before_verdict],
-                        b',"timestamp":%d' % timestamp,
-                        preimage[before_verdict:],
-                    )
-                )
+        """JCS of every member, signature included: what the next receipt's ``prev_hash`` covers."""
         return flat_encoder(_RECEIPT_MEMBERS).from_object(self)
 
 
@@ -332,35 +291,9 @@ def make_signed(cls: type[SignedT], sign: Callable[[bytes], str], **fields: Any)
         version = _VERSIONS.get(cls) or attrs.fields(cls).signature_version.default
         fields["signature_version"] = version
     preimage = flat_encoder(cls.SIGNED_FIELDS).from_mapping(fields)
-    signature = sign(preimage)
-    # Passed by position: binding some eighteen keywords costs more than the rest of making the
-    # record. Only when *fields* are exactly the members before the signature; otherwise by
-    # keyword, which gives the same record or the same TypeError.
-    names, values = _members_before_signature(cls)
-    if values is not None and fields.keys() == names:
-        record = cls(*values(fields), signature)  # type: ignore[call-arg]
-    else:
-        record = cls(**fields, signature=signature)
+    record = cls(**fields, signature=sign(preimage))
     object.__setattr__(record, "_preimage", preimage)
     return record
-
-
-_Construction = tuple[frozenset[str], Callable[[Mapping[str, Any]], tuple[Any, ...]] | None]
-_CONSTRUCTIONS: dict[type, _Construction] = {}  # a pure function of the class, made once
-
-
-def _members_before_signature(cls: type[SignedRecord]) -> _Construction:
-    """The names of *cls*'s members before ``signature``, and a getter of their values in that
-    order, if ``signature`` is its last member and more than two come before it."""
-    known = _CONSTRUCTIONS.get(cls)
-    if known is None:
-        names = tuple(field.name for field in attrs.fields(cls))
-        if len(names) < 3 or names[-1] != "signature":
-            known = (frozenset(names), None)
-        else:
-            known = (frozenset(names[:-1]), operator.itemgetter(*names[:-1]))
-        _CONSTRUCTIONS[cls] = known
-    return known
 
 
 def reason_hash(reason: str) -> str:
