@@ -16,7 +16,7 @@ import statistics
 import sys
 import time
 
-from helmmodel.concurrency.storm import StormConfig, check_storm, run_storm
+from helmmodel.concurrency.storm import StormConfig, check_storm, default_limit, run_storm
 from helmmodel.kernel import Kernel
 from helmmodel.mutants import CATALOGUE
 
@@ -30,7 +30,7 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=1000, help="calls per storm (default 1000)")
     parser.add_argument("--checks", type=int, default=5, help="correct storms to time (5)")
     args = parser.parse_args()
-    config = StormConfig(calls=args.calls, limit=args.calls * 7 // 10)
+    config = StormConfig(calls=args.calls, limit=default_limit(args.calls))
     missed = False
 
     seconds, sizes = [], []

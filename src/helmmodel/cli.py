@@ -605,7 +605,7 @@ def storm(args: argparse.Namespace) -> int:
     try:
         _import_modules(args.imports)
         factory = runner.kernel_factory(args.kernel)
-        limit = args.limit if args.limit is not None else max(1, args.calls * 7 // 10)
+        limit = args.limit if args.limit is not None else storms.default_limit(args.calls)
         if limit >= args.calls:
             raise HelmModelError(
                 f"--limit {limit} must be below --calls {args.calls}: the storm needs more "

@@ -189,7 +189,6 @@ def test_the_storm_harness_finds_every_check_holding() -> None:
     run = run_storm(Kernel, config)
     report = check_storm(run, config)
     assert report.ok, "\n".join(report.lines())
-    assert report.checked.verdict.linearizable
     assert config.limit == report.consumed
     assert report.tally["decide DENY BUDGET_EXCEEDED"] == config.calls - config.limit
     answers = {op.name: op.answer for op in run.history if op.thread.startswith("task")}

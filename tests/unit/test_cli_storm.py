@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from helmmodel.cli import main
@@ -16,11 +18,14 @@ def test_a_small_storm_on_the_correct_kernel_passes(capsys: pytest.CaptureFixtur
 
 
 def test_a_concurrency_mutant_fails_the_storm(capsys: pytest.CaptureFixture[str]) -> None:
-    status = main(["storm", "--kernel", "facade-budget-check-not-atomic", "--calls", "300"])
+    # Catching it is a rate (10 of 10 storms of 300 calls measured): four storms make a miss of
+    # all four rarer than one in 10,000, as in tests/quality/test_concurrency_mutants.py.
+    argv = ["storm", "--kernel", "facade-budget-check-not-atomic", "--calls", "300", "--runs", "4"]
+    status = main(argv)
     out = capsys.readouterr().out
     assert 1 == status, out
     assert "PROBLEM: " in out
-    assert "1 of 1 storms broke a check (the facade-budget-check-not-atomic kernel)" in out
+    assert re.search(r"[1-4] of 4 storms broke a check \(the facade-budget-check-not-atomic ", out)
 
 
 def test_generated_programs_on_the_correct_kernel_pass(

@@ -96,11 +96,12 @@ def answer(outcome: Any) -> Answer:
     return ("returned", outcome)
 
 
-# The members of a signed record that say how it was ordered and what it decided.
+# The members of a signed record that say how it was ordered and what it decided (only signed
+# members: the answer keeps the preimage, so a receipt's signing key is not among them).
 SHOWN_MEMBERS = {
     "decision": ("verdict", "reason_code", "policy_epoch", "signature_type"),
     "intent": ("decision_id", "issued_at", "expires_at", "signature_type"),
-    "receipt": ("session_id", "lamport_clock", "prev_hash", "status", "signature_type"),
+    "receipt": ("session_id", "lamport_clock", "prev_hash", "status"),
 }
 
 

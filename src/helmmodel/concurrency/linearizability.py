@@ -112,7 +112,7 @@ class Verdict:
         ordered = sorted(self.stuck, key=lambda misfit: misfit.model_answer is None)
         lines = [head, *(f"  {misfit.line()}" for misfit in ordered[:SHOWN])]
         if len(ordered) > SHOWN:
-            lines.append(f"  ... and {len(ordered) - SHOWN} more, each ruled out by a witness")
+            lines.append(f"  ... and {len(ordered) - SHOWN} more")
         return lines
 
 
@@ -335,11 +335,30 @@ def check(
     by_id = {operation.id: operation for operation in operations}
     # Per policy epoch, the unplaced operations that must run at that epoch: a policy mutation
     # cannot come while any is waiting (epochs only rise), which prunes without running it.
-    waiting = Counter(_epoch_bound(operation, by_id) for operation in operations)
     # Likewise per signing key, for a rotation (which moves signing to a newer key for good,
     # unless a newer key is revoked later: so only while no such revocation is waiting).
-    signed = Counter(_signed_by(operation) for operation in operations)
-    revoking = Counter(_revokes(operation) for operation in operations)
+    # What each operation counts for depends on it alone, so it is worked out once here.
+    marks = [
+        (_epoch_bound(operation, by_id), _signed_by(operation), _revokes(operation))
+        for operation in operations
+    ]
+    waiting: Counter[int] = Counter()
+    signed: Counter[str] = Counter()
+    revoking: Counter[str] = Counter()
+
+    def tally(position: int, change: int) -> None:
+        # Only real epochs and keys are counted: None (no bound, not signed, no revocation)
+        # would otherwise stand in the counters for every other operation.
+        bound, signer, revoked = marks[position]
+        if bound is not None:
+            waiting[bound] += change
+        if signer is not None:
+            signed[signer] += change
+        if revoked is not None:
+            revoking[revoked] += change
+
+    for position in range(count):
+        tally(position, 1)
     target_digest = final.state_digest() if final is not None else ""
     placed = bytearray(count)
     placed_mask = 0
@@ -381,9 +400,7 @@ def check(
         position = chosen.pop()
         placed[position] = 0
         placed_mask &= ~(1 << position)
-        waiting[_epoch_bound(operations[position], by_id)] += 1
-        signed[_signed_by(operations[position])] += 1
-        revoking[_revokes(operations[position])] += 1
+        tally(position, 1)
         state.back_to(len(chosen))
 
     def conflict(operation: Operation) -> str:
@@ -395,11 +412,9 @@ def check(
         if operation.name == "rotate_key" and operation.answer[0] == "returned":
             signer = _signer(state.kernel)
             if (
-                signer is not None
+                signer is not None  # nothing can sign now
                 and signed[signer]
-                and not any(
-                    key is not None and key > (signer or "") for key, n in revoking.items() if n
-                )
+                and not any(key > signer for key, n in revoking.items() if n)
             ):
                 return f"operations signed by the current key {signer} are still waiting"
         if target_keys is not None:
@@ -427,7 +442,8 @@ def check(
                 undecided=True,
             )
         if len(chosen) == count:
-            if final is None or state.kernel.state_digest() == target_digest:
+            digest = state.kernel.state_digest()
+            if final is None or digest == target_digest:
                 return Verdict(
                     True,
                     count,
@@ -437,7 +453,7 @@ def check(
                     explored,
                     state.restores,
                     time.perf_counter() - start,
-                    state.kernel.state_digest(),
+                    digest,
                 )
             final_state = final_state or ", ".join(differing_components(state.kernel, final))
             if not chosen:
@@ -474,9 +490,7 @@ def check(
             explored += 1
             placed[position] = 1
             placed_mask |= 1 << position
-            waiting[_epoch_bound(operation, by_id)] -= 1
-            signed[_signed_by(operation)] -= 1
-            revoking[_revokes(operation)] -= 1
+            tally(position, -1)
             chosen.append(position)
             advanced = True
             break

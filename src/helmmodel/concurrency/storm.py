@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -41,6 +40,11 @@ BUDGET = "storm"
 # revocation invalidates what the first key signed.
 INTENT_REFUSALS = frozenset({"POLICY_EPOCH_CHANGED", "DECISION_SIGNATURE_INVALID"})
 EXECUTION_REFUSALS = frozenset({"DECISION_SIGNATURE_INVALID", "INTENT_SIGNATURE_INVALID"})
+
+
+def default_limit(calls: int) -> int:
+    """The budget's limit for *calls* calls when none is given: 70% of them, so they contend."""
+    return max(1, calls * 7 // 10)
 
 
 @attrs.frozen
@@ -178,8 +182,3 @@ def check_storm(run: ProgramRun, config: StormConfig) -> StormReport:
     budget = run.kernel.budgets.get(BUDGET)
     problems = [*checked.problems, *storm_problems(run, config, counts)]
     return StormReport(config, checked, counts, budget.consumed if budget else 0, tuple(problems))
-
-
-def storms(factory: KernelFactory, config: StormConfig, runs: int) -> Sequence[StormReport]:
-    """*runs* storms, each on a fresh kernel."""
-    return [check_storm(run_storm(factory, config), config) for _ in range(runs)]
