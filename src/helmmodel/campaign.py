@@ -13,13 +13,11 @@ by every worker would be left with its lock held and block the others.
 
 from __future__ import annotations
 
-import importlib
 import multiprocessing
 import os
 import random
 import re
 import signal
-import sys
 import time
 import urllib.parse
 from collections.abc import Sequence
@@ -229,17 +227,6 @@ def prepare_run_dir(run_dir: Path) -> None:
         ) from None
 
 
-def import_modules(names: Sequence[str]) -> None:
-    """Import the ``--import`` modules (they may register kernels), from the current directory."""
-    if names and str(Path.cwd()) not in sys.path:
-        sys.path.insert(0, str(Path.cwd()))
-    for name in names:
-        try:
-            importlib.import_module(name)
-        except ImportError as exc:
-            raise CampaignError(f"cannot import {name!r} (--import): {exc}") from None
-
-
 # --- the worker process ----------------------------------------------------------------------
 
 
@@ -248,7 +235,6 @@ class WorkerPlan:
     """Everything a worker process needs; sent to it when it starts."""
 
     worker: int
-    workers: int
     first_chunk: int
     options: Options
     deadline_wall: float  # time.time() at which the campaign's budget ends
@@ -283,7 +269,7 @@ def worker_main(plan: WorkerPlan, conn: Connection) -> None:
         except OSError:  # the parent is gone: nobody to report to
             _request_stop()
 
-    import_modules(options.imports)
+    runner.import_modules(options.imports)
     machines = runner.load_machines(options.machine_dir)
     profile_settings = profiles.load(PROFILE)
     factory = runner.kernel_factory(options.kernel)
@@ -313,7 +299,7 @@ def worker_main(plan: WorkerPlan, conn: Connection) -> None:
     rng = random.SystemRandom()
     number = plan.first_chunk
     while not _stop_requested and time.monotonic() < deadline:
-        name = options.machines[(plan.worker + number * plan.workers) % len(options.machines)]
+        name = options.machines[(plan.worker + number * options.workers) % len(options.machines)]
         machine = machines[name]
         chunk_seed = options.shard.seed(rng.getrandbits(64))
         if options.swarm is None:
@@ -327,7 +313,6 @@ def worker_main(plan: WorkerPlan, conn: Connection) -> None:
         if name not in plains:
             plains[name] = machine_for(machine, options.kernel, factory)
         job = chunks.Job(
-            number,
             name,
             chunk_seed,
             config,
@@ -440,9 +425,7 @@ class Campaign:
 
     def _start(self, slot: Slot, deadline_wall: float) -> None:
         reader, writer = self.context.Pipe(duplex=False)
-        plan = WorkerPlan(
-            slot.index, self.options.workers, slot.chunks_done, self.options, deadline_wall
-        )
+        plan = WorkerPlan(slot.index, slot.chunks_done, self.options, deadline_wall)
         process = self.context.Process(
             target=worker_main, args=(plan, writer), name=f"helmmodel-fuzz-{slot.index}"
         )
@@ -594,10 +577,10 @@ class Campaign:
             identity = finding["identity"]
             if finding["kind"] == chunks.NEW and identity in self.seen_new:
                 finding["kind"] = chunks.REPEAT  # another worker saved it first
+            slot.repeats += fuzz_report.repeat_hits(finding)
             if finding["kind"] == chunks.NEW:
                 self.seen_new.add(identity)
                 slot.new += 1
-                slot.repeats += finding["hits"] - 1
                 fixed = (
                     " (the corpus had it as fixed: it came back)" if finding["regressed"] else ""
                 )
@@ -606,9 +589,7 @@ class Campaign:
                     f"{finding['found_steps']} steps, 1-minimal {finding['minimal_steps']}, "
                     f"saved to {finding['path']} (helmmodel show {finding['path']})"
                 )
-            elif finding["kind"] == chunks.REPEAT:
-                slot.repeats += finding["hits"]
-            else:
+            elif finding["kind"] != chunks.REPEAT:
                 self.display.event(
                     f"{finding['kind']} {finding['invariant']} in {body['machine']}: "
                     f"{finding['path'] or finding['message']}"
@@ -715,7 +696,7 @@ def status_line(campaign: Campaign, now: float) -> str:
     steps = samples[-1][1] if samples else 0
     new = sum(slot.new for slot in campaign.slots)
     repeats = sum(slot.repeats for slot in campaign.slots)
-    restarts = sum(1 for death in campaign.record.deaths if death["restarted"])
+    restarts = campaign.record.restarts()
     busy = ", ".join(
         f"w{slot.index} {slot.current['machine'] if slot.current else '-'}"
         for slot in campaign.slots

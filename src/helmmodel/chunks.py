@@ -46,12 +46,11 @@ from hypothesis.stateful import Bundle, run_state_machine_as_test
 from helmmodel import swarm
 from helmmodel.driver import KernelFactory
 from helmmodel.invariants import InvariantViolation
-from helmmodel.minimize import minimize
+from helmmodel.minimize import Steps, minimize
 from helmmodel.replay import replay, still_fails
 from helmmodel.stateful import Stats, TracedMachine, transitions
 from helmmodel.trace import STATUS_OPEN, Trace, TraceError, load, save
 
-Steps = list[dict[str, Any]]
 Shape = tuple[str, str]  # (invariant, message with its numbers blanked)
 
 NEW = "new"
@@ -212,7 +211,6 @@ class CampaignHooks(TracedMachine):
 
     chunk: ClassVar[Chunk | None] = None
     steer: ClassVar[bool] = True
-    noted: bool = False  # this run hit a known shape: no further checks
 
     def run_transition(
         self,
@@ -227,12 +225,12 @@ class CampaignHooks(TracedMachine):
         return super().run_transition(rule_name, function, target, kwargs)
 
     def check(self, name: str, *, full: bool = False) -> None:
-        if self.noted:
+        if self.failed:  # a known shape was noted: this run checks nothing more
             return
         try:
             super().check(name, full=full)
         except _Noted:
-            self.noted = self.failed = True
+            self.failed = True
 
     def _remember(self, violation: InvariantViolation) -> None:
         chunk, stats = type(self).chunk, type(self).stats
@@ -272,7 +270,6 @@ def campaign_variant(
 class Job:
     """What one chunk runs."""
 
-    number: int  # the worker's chunk counter
     machine: str
     seed: int
     swarm: swarm.SwarmConfig

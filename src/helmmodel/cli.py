@@ -300,7 +300,7 @@ def fuzz(args: argparse.Namespace) -> int:
         chunk_examples = campaign.DEFAULT_CHUNK_EXAMPLES
         if args.chunk_examples is not None:
             chunk_examples = campaign.parse_positive("--chunk-examples", args.chunk_examples)
-        _import_modules(args.imports)
+        runner.import_modules(args.imports)
         runner.kernel_factory(args.kernel)
         machines = campaign.plan_machines(
             runner.load_machines(args.machine_dir), args.machines, shard, args.swarm
@@ -348,18 +348,6 @@ def _add_import(command: argparse.ArgumentParser) -> None:
     )
 
 
-def _import_modules(names: list[str]) -> None:
-    import importlib
-
-    if names and "" not in sys.path and str(Path.cwd()) not in sys.path:
-        sys.path.insert(0, str(Path.cwd()))  # as `python -m` would: modules of the checkout
-    for name in names:
-        try:
-            importlib.import_module(name)
-        except ImportError as exc:
-            raise HelmModelError(f"cannot import {name!r} (--import): {exc}") from None
-
-
 REPOSITORY_CORPUS = Path("tests/regressions")
 
 
@@ -393,7 +381,7 @@ def run(args: argparse.Namespace) -> int:
     from helmmodel import profiles, runner
 
     try:
-        _import_modules(args.imports)
+        runner.import_modules(args.imports)
         profile = profiles.profile_name(args.profile)
         profile_settings = profiles.load(profile)
         runner.kernel_factory(args.kernel)
@@ -470,7 +458,7 @@ def replay(args: argparse.Namespace) -> int:
     from helmmodel import trace as traces
 
     try:
-        _import_modules(args.imports)
+        runner.import_modules(args.imports)
         machines = runner.load_machines(args.machine_dir)
         missing = [path for path in args.paths if not Path(path).exists()]
         if missing:
@@ -508,7 +496,7 @@ def promote(args: argparse.Namespace) -> int:
     from helmmodel import trace as traces
 
     try:
-        _import_modules(args.imports)
+        runner.import_modules(args.imports)
         machines = runner.load_machines(args.machine_dir)
         trace = traces.load(args.path)
     except HelmModelError as exc:
@@ -543,11 +531,12 @@ def promote(args: argparse.Namespace) -> int:
 
 def show(args: argparse.Namespace) -> int:
     """Run ``helmmodel show``: the trace as a table and a program (or a pytest file)."""
+    from helmmodel import runner
     from helmmodel import show as showing
     from helmmodel import trace as traces
 
     try:
-        _import_modules(args.imports)
+        runner.import_modules(args.imports)
         trace = traces.load(args.path)
     except HelmModelError as exc:
         print(f"helmmodel show: {exc}", file=sys.stderr)
@@ -568,10 +557,10 @@ def show(args: argparse.Namespace) -> int:
 def mutants(args: argparse.Namespace) -> int:
     """Run ``helmmodel mutants``: every (named) mutant against its machine, as a table."""
     from helmmodel import mutants as catalogue
-    from helmmodel import profiles
+    from helmmodel import profiles, runner
 
     try:
-        _import_modules(args.imports)
+        runner.import_modules(args.imports)
         unknown = [name for name in args.names if name not in catalogue.BY_NAME]
         if unknown:
             raise HelmModelError(
@@ -603,7 +592,7 @@ def storm(args: argparse.Namespace) -> int:
     from helmmodel.concurrency import storm as storms
 
     try:
-        _import_modules(args.imports)
+        runner.import_modules(args.imports)
         factory = runner.kernel_factory(args.kernel)
         limit = args.limit if args.limit is not None else storms.default_limit(args.calls)
         if limit >= args.calls:

@@ -60,6 +60,10 @@ class Record:
         else:
             self.timeline.append(point)
 
+    def restarts(self) -> int:
+        """How many dead workers were restarted."""
+        return sum(1 for death in self.deaths if death["restarted"])
+
 
 # --- the summary ------------------------------------------------------------------------------
 
@@ -115,13 +119,19 @@ def group(chunks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
+def repeat_hits(finding: Mapping[str, Any]) -> int:
+    """The runs of *finding* that repeat a failure: a repeat's hits, and a new failure's hits
+    after its first (other kinds repeat nothing)."""
+    if finding["kind"] == REPEAT:
+        return int(finding["hits"])
+    if finding["kind"] == NEW:
+        return int(finding["hits"]) - 1
+    return 0
+
+
 def _repeats(findings: Iterable[Mapping[str, Any]]) -> int:
     """Runs that hit a failure the corpus holds as open (a new one's other hits included)."""
-    return sum(
-        f["hits"] if f["kind"] == REPEAT else f["hits"] - 1
-        for f in findings
-        if f["kind"] in (REPEAT, NEW)
-    )
+    return sum(map(repeat_hits, findings))
 
 
 def summarize(record: Record, *, stopped_by: str, elapsed_s: float) -> dict[str, Any]:
@@ -146,9 +156,8 @@ def summarize(record: Record, *, stopped_by: str, elapsed_s: float) -> dict[str,
             }
             if finding["kind"] != REPEAT:
                 failures.append({**finding, **where})
-            # A repeat's hits, and a new failure's hits after the first, are repeats of it.
-            again = finding["hits"] - (finding["kind"] == NEW)
-            if finding["kind"] in (NEW, REPEAT) and again:
+            again = repeat_hits(finding)
+            if again:
                 known = repeats.setdefault(
                     finding["identity"],
                     {
@@ -172,18 +181,18 @@ def summarize(record: Record, *, stopped_by: str, elapsed_s: float) -> dict[str,
         "stopped_by": stopped_by,
         "options": record.options,
         "seeds": [chunk["seed"] for chunk in chunks],
-        "worker_restarts": sum(1 for death in record.deaths if death["restarted"]),
+        "worker_restarts": record.restarts(),
         "worker_deaths": record.deaths,
         "totals": {
             "chunks": len(chunks),
             "examples": everything["examples"],
             "steps": steps,
             "steps_per_s": round(steps / elapsed_s, 1) if elapsed_s else 0.0,
-            "new_failures": sum(1 for f in failures if f["kind"] in (NEW, PENDING)),
+            "new_failures": everything["new_failures"],
             "repeated_failures": everything["repeated_failures"],
             "invariants_violated": everything["invariants_violated"],
             "distinct_outcomes": sum(len(v) for v in everything["outcomes"].values()),
-            "worker_restarts": sum(1 for death in record.deaths if death["restarted"]),
+            "worker_restarts": record.restarts(),
         },
         "failures": failures,
         "repeats": sorted(repeats.values(), key=lambda r: (r["machine"], r["invariant"])),

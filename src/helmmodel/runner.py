@@ -97,6 +97,17 @@ def register_kernel(name: str, factory: KernelFactory) -> None:
     KERNELS[name] = factory
 
 
+def import_modules(names: Sequence[str]) -> None:
+    """Import the ``--import`` modules (they may register kernels), from the current directory."""
+    if names and "" not in sys.path and str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))  # as `python -m` would: modules of the checkout
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise HelmModelError(f"cannot import {name!r} (--import): {exc}") from None
+
+
 def kernel_factory(name: str) -> KernelFactory:
     """The kernel registered as *name*; the mutant catalogue registers its kernels on import."""
     if name not in KERNELS:

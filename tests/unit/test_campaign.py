@@ -259,7 +259,7 @@ def run_one(
     factory = runner.kernel_factory(kernel)
     variant = chunks.campaign_variant(machine, kernel, factory, config)
     name = machine.name  # type: ignore[attr-defined]
-    job = chunks.Job(0, name, seed, config, examples, time.monotonic() + stop_in_s)
+    job = chunks.Job(name, seed, config, examples, time.monotonic() + stop_in_s)
     return chunks.run_chunk(
         job,
         variant,
@@ -523,7 +523,6 @@ def test_the_summary_adds_matrices_on_the_union_of_rules_and_counts_failures() -
         if (path := repeat["path"])
     }
     assert [7, 7] == summary["seeds"]
-    assert len(summary["timeline"]["points"]) <= fuzz_report.TIMELINE_POINTS_MAX
     json.dumps(summary)  # plain data all the way down
 
 
