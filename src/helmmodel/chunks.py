@@ -46,8 +46,8 @@ from hypothesis.stateful import Bundle, run_state_machine_as_test
 from helmmodel import swarm
 from helmmodel.driver import KernelFactory
 from helmmodel.invariants import InvariantViolation
-from helmmodel.minimize import Steps, minimize
-from helmmodel.replay import replay, still_fails
+from helmmodel.minimize import Steps
+from helmmodel.replay import Test, minimal_failure
 from helmmodel.stateful import Stats, TracedMachine, transitions
 from helmmodel.trace import STATUS_OPEN, Trace, TraceError, load, save
 
@@ -415,22 +415,15 @@ class Settler:
         # reproduce would otherwise end every chunk early.
         self.learnt.setdefault(chunk.machine, set()).add((invariant, shape(message)))
         finding = Finding(UNREPRODUCIBLE, invariant, message, len(steps), hits)
-        fails = still_fails(plain, invariant)
-        if not fails(steps):
-            return finding
         try:
-            minimal = minimize(steps, self._until_given_up(fails))
+            minimal = minimal_failure(plain, invariant, steps, message, self._until_given_up)
         except _OutOfTime:
             raw = self._trace(chunk, invariant, message, steps)
             path = save(raw, self.run_dir / "pending")
             return attrs.evolve(finding, kind=PENDING, identity=raw.identity(), path=str(path))
-        final = replay(plain, minimal)
-        trace = self._trace(
-            chunk,
-            invariant,
-            str(final.violation) if final.violation is not None else message,
-            final.steps,
-        )
+        if minimal is None:
+            return finding
+        trace = self._trace(chunk, invariant, minimal[1], minimal[0])
         identity = trace.identity()
         finding = attrs.evolve(finding, identity=identity, minimal_steps=len(trace.steps))
         case = self.corpus.cases(chunk.machine).get(identity)
@@ -440,8 +433,8 @@ class Settler:
         save(trace, self.run_dir / "new-cases")  # the run directory holds every new case too
         return attrs.evolve(finding, kind=NEW, path=str(path), regressed=case is not None)
 
-    def _until_given_up(self, fails: Callable[[Steps], bool]) -> Callable[[Steps], bool]:
-        def test(steps: Steps) -> bool:
+    def _until_given_up(self, fails: Test) -> Test:
+        def test(steps: Sequence[Mapping[str, Any]]) -> bool:
             if self.give_up():
                 raise _OutOfTime
             return fails(steps)

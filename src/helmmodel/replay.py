@@ -22,6 +22,7 @@ import attrs
 
 from helmmodel.errors import HelmModelError
 from helmmodel.invariants import InvariantViolation
+from helmmodel.minimize import minimize
 from helmmodel.runner import kernel_factory
 from helmmodel.stateful import ReplayError, TracedMachine, machine_for, replay_steps
 from helmmodel.trace import STATUS_FIXED, STATUS_OPEN, Trace
@@ -139,3 +140,26 @@ def still_fails(
         return replayed.violation is not None and replayed.violation.invariant == invariant
 
     return test
+
+
+Test = Callable[[Sequence[Mapping[str, Any]]], bool]
+
+
+def minimal_failure(
+    machine: type[TracedMachine],
+    invariant: str,
+    steps: Sequence[Mapping[str, Any]],
+    message: str,
+    guard: Callable[[Test], Test] | None = None,
+) -> tuple[list[dict[str, Any]], str] | None:
+    """*steps* made 1-minimal while they still violate *invariant*, as replayed, and the message
+    the minimal steps give (*message* if they give none); None if *steps* do not fail again.
+
+    *guard* wraps the minimizer's test (a campaign's gives up when its time is over).
+    """
+    fails = still_fails(machine, invariant)
+    if not fails(steps):
+        return None
+    final = replay(machine, minimize(steps, guard(fails) if guard is not None else fails))
+    violation = final.violation
+    return final.steps, str(violation) if violation is not None else message

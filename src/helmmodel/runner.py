@@ -244,15 +244,14 @@ def capture(
 
     Prints the lengths before and after and the path; attaches the paths to the run's error.
     """
-    from helmmodel.minimize import minimize
-    from helmmodel.replay import replay, still_fails
+    from helmmodel.replay import minimal_failure
     from helmmodel.show import step_lines
     from helmmodel.trace import Trace, git_commit, save
 
     assert result.variant is not None
     for invariant, failure in sorted(result.failures.items()):
-        fails = still_fails(result.variant, invariant)
-        if not fails(failure.steps):
+        minimal = minimal_failure(result.variant, invariant, failure.steps, failure.message)
+        if minimal is None:
             print(
                 f"  {invariant}: the shortest trace ({len(failure.steps)} steps) does not fail "
                 "again on replay, so it is not saved (a failure that depends on more than the "
@@ -260,15 +259,13 @@ def capture(
                 file=out,
             )
             continue
-        minimal = minimize(failure.steps, fails)
-        final = replay(result.variant, minimal)
-        violation = final.violation
+        steps, message = minimal
         trace = Trace(
             machine=result.machine,
             kernel=result.kernel,
             invariant=invariant,
-            message=str(violation) if violation is not None else failure.message,
-            steps=final.steps,
+            message=message,
+            steps=steps,
             profile=result.profile,
             seed=seed,
             git_commit=git_commit(),
@@ -277,7 +274,7 @@ def capture(
         result.saved[invariant] = path
         print(
             f"  {invariant}: failing trace {len(failure.steps)} steps, 1-minimal "
-            f"{len(final.steps)} steps, saved to {path}",
+            f"{len(steps)} steps, saved to {path}",
             file=out,
         )
         print(f"    state = {trace.machine_class_name()}()", file=out)

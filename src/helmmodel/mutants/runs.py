@@ -19,10 +19,9 @@ from typing import TextIO
 import attrs
 
 from helmmodel import profiles, runner
-from helmmodel.minimize import minimize
 from helmmodel.mutants.catalogue import BY_NAME, CATALOGUE
 from helmmodel.mutants.mutant import Mutant
-from helmmodel.replay import replay, still_fails
+from helmmodel.replay import minimal_failure
 from helmmodel.stateful import TracedMachine
 from helmmodel.trace import Trace, git_commit, save
 
@@ -105,22 +104,20 @@ def run_one(
         found_length=len(found),
     )
     assert result.variant is not None
-    fails = still_fails(result.variant, fired)
-    if not fails(found):
+    minimal = minimal_failure(result.variant, fired, found, result.failures[fired].message)
+    if minimal is None:
         return attrs.evolve(row, note="the found trace does not fail again on replay")
-    final = replay(result.variant, minimize(found, fails))
+    steps, message = minimal
     trace = Trace(
         machine=mutant.machine,
         kernel=mutant.name,
         invariant=fired,
-        message=str(final.violation) if final.violation else result.failures[fired].message,
-        steps=final.steps,
+        message=message,
+        steps=steps,
         profile=PROFILE,
         git_commit=commit,
     )
-    return attrs.evolve(
-        row, minimal_length=len(final.steps), saved=save(trace, corpus / mutant.name)
-    )
+    return attrs.evolve(row, minimal_length=len(steps), saved=save(trace, corpus / mutant.name))
 
 
 def run_catalogue(
