@@ -1,6 +1,6 @@
 """One chunk of a fuzz campaign: a bounded Hypothesis run of one machine, inside a worker.
 
-A campaign restarts Hypothesis in chunks (design.md: a run's memory of explored examples grows
+A campaign restarts Hypothesis in chunks (docs/design.md: a run's memory of explored examples grows
 with every example): each chunk runs one machine under one seed and one swarm configuration
 (:mod:`helmmodel.swarm`) for at most ``max_examples`` examples and until its deadline, and then
 its failures are settled: made 1-minimal, told apart from the corpus's open cases by identity,

@@ -1,4 +1,4 @@
-"""Chaos scenario 1 (kernel-spec.md section 10): error budget exhaustion, over a real socket.
+"""Chaos scenario 1 (docs/kernel-spec.md section 10): error budget exhaustion, over a real socket.
 
 Method: serve the demo kernel on two ephemeral ports (standing for the chaos page's 8080 and
 9090), send the chaos page's curl commands byte for byte as curl would (same method, path,

@@ -1,4 +1,4 @@
-"""Chaos scenario 6 (kernel-spec.md section 10): malformed input at ``POST /v1/tools/execute``,
+"""Chaos scenario 6 (docs/kernel-spec.md section 10): malformed input at ``POST /v1/tools/execute``,
 over a real socket.
 
 Method: serve the demo kernel on two ephemeral ports (standing for 8080 and 9090) and send the

@@ -1,6 +1,6 @@
-"""The request surface through ``Kernel.handle``, without sockets (kernel-spec.md sections 8, 9 and
-invariants 18 and 19): every status code, the order of the checks, RFC 7807 problem bodies, what a
-refused request leaves unchanged, and the error budget."""
+"""The request surface through ``Kernel.handle``, without sockets (docs/kernel-spec.md
+sections 8, 9 and invariants 18 and 19): every status code, the order of the checks, RFC 7807
+problem bodies, what a refused request leaves unchanged, and the error budget."""
 
 from __future__ import annotations
 

@@ -21,9 +21,8 @@ from helmmodel.canonical import (
 )
 from helmmodel.errors import CanonicalJSONError
 
-# shared/ always sits beside the repository, wherever the repository is cloned.
-REPO = Path(__file__).resolve().parents[2]
-VECTORS_PATH = REPO.parent / "shared" / "vectors" / "helm-canonical-json-v1.json"
+# HELM's own vectors, copied into the repository with their provenance (tests/data/helm/README.md).
+VECTORS_PATH = Path(__file__).resolve().parents[1] / "data" / "helm" / "canonical-json-v1.json"
 VECTORS: list[dict[str, Any]] = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))["vectors"]
 
 INTEROPERABLE = [pytest.param(v, id=v["id"]) for v in VECTORS if v["interoperable"] is True]

@@ -1,5 +1,5 @@
 """Small kernel components: clocks, request budgets, the tool table, the error budget, id counters
-and the order-free set digest (kernel-spec.md sections 1, 2 and 8)."""
+and the order-free set digest (docs/kernel-spec.md sections 1, 2 and 8)."""
 
 from __future__ import annotations
 

@@ -69,7 +69,7 @@ from helmmodel.kernel.ids import IdCounters
 from helmmodel.kernel.proofgraph import node_hash
 from helmmodel.kernel.records import make_signed
 
-# The invariants of kernel-spec.md section 11, in the spec's order.
+# The invariants of docs/kernel-spec.md section 11, in the spec's order.
 SPEC_ORDER = (
     "default_deny",
     "fail_closed",

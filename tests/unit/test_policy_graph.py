@@ -1,4 +1,4 @@
-"""The Policy Requirement Graph (kernel-spec.md section 3): truth tables, validation, hashes,
+"""The Policy Requirement Graph (docs/kernel-spec.md section 3): truth tables, validation, hashes,
 mutations.
 
 Expected hashes are computed here from the spec's content strings, with each predicate's JCS written

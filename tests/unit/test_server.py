@@ -1,5 +1,5 @@
-"""``helmmodel serve`` and the HTTP server (kernel-spec.md section 9): the command as a process,
-its admin token, Ctrl-C, concurrent requests, and bad arguments."""
+"""``helmmodel serve`` and the HTTP server (docs/kernel-spec.md section 9): the command as a
+process, its admin token, Ctrl-C, concurrent requests, and bad arguments."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The record that describes one mutant kernel: its bug in a sentence, and who must catch it.
 
-The catalogue is data (design.md, "the must-fail catalogue is data"): each entry names the
+The catalogue is data (docs/design.md, "the must-fail catalogue is data"): each entry names the
 component whose one method carries the bug, the machine that must catch it, and the one invariant
 that must fire first (in ``ALL_INVARIANTS`` order, at the first failing step).
 """
