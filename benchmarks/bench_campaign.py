@@ -31,7 +31,7 @@ import threading
 import time
 from pathlib import Path
 
-from helmmodel import campaign
+from helmmodel.fuzz import campaign
 
 ROOT = Path(__file__).resolve().parents[1]
 SCALING_TARGET = 1.8

@@ -23,12 +23,12 @@ from typing import Any
 from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from helmmodel import profiles, runner
-from helmmodel.driver import Driver
-from helmmodel.invariants import ALL_INVARIANTS, Checker
+from helmmodel.checker.driver import Driver
+from helmmodel.checker.invariants import ALL_INVARIANTS, Checker
+from helmmodel.harness import profiles, runner
+from helmmodel.harness.stateful import Ref, Stats, TracedMachine
 from helmmodel.kernel import Kernel, KernelConfig
 from helmmodel.kernel.key_ring import KeyRing
-from helmmodel.stateful import Ref, Stats, TracedMachine
 
 RATIO_TARGET = 0.6
 GROWTH_TARGET = 1.5

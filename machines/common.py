@@ -22,16 +22,16 @@ from hypothesis import strategies as st
 from hypothesis import target
 from hypothesis.stateful import Bundle, consumes
 
-from helmmodel.driver import ADMIN_TOKEN, USER_TOKEN
-from helmmodel.ghost import (
+from helmmodel.checker.driver import ADMIN_TOKEN, USER_TOKEN
+from helmmodel.checker.ghost import (
     DECISION_SIGNED,
     INTENT_SIGNED,
     RECEIPT_SIGNED,
     expected_execution_code,
     expected_intent_code,
 )
+from helmmodel.harness.stateful import TracedMachine, transition
 from helmmodel.kernel.records import Effect, Intent, make_signed
-from helmmodel.stateful import TracedMachine, transition
 
 begun = Bundle("begun")
 decided = Bundle("decided")
@@ -198,7 +198,7 @@ def changed(value: Any) -> Any:
     return str(value) + "x"
 
 
-# --- hooks for the fuzz campaign (src/helmmodel/campaign.py); plain runs never use them ---------
+# --- hooks for the fuzz campaign (src/helmmodel/fuzz/campaign.py); plain runs never use them ---
 
 CLOCK_EDGES = st.sampled_from([0, 1, 299_999, 300_000, TWO_HOURS_MS, -TWO_HOURS_MS])
 BUDGETED_CONTEXTS = st.fixed_dictionaries(

@@ -16,7 +16,7 @@ from helmmodel import __version__
 from helmmodel.errors import HelmModelError, InvalidInput
 
 if TYPE_CHECKING:
-    from helmmodel.driver import KernelFactory
+    from helmmodel.kernel import KernelFactory
 
 ADMIN_TOKEN_ENV = "HELMMODEL_ADMIN_TOKEN"
 
@@ -290,7 +290,8 @@ def fuzz(args: argparse.Namespace) -> int:
     """Run ``helmmodel fuzz``: check every argument, then run the campaign."""
     import datetime
 
-    from helmmodel import campaign, runner
+    from helmmodel.fuzz import campaign
+    from helmmodel.harness import kernels, runner
 
     try:
         duration_s = campaign.parse_duration(args.duration)
@@ -300,8 +301,8 @@ def fuzz(args: argparse.Namespace) -> int:
         chunk_examples = campaign.DEFAULT_CHUNK_EXAMPLES
         if args.chunk_examples is not None:
             chunk_examples = campaign.parse_positive("--chunk-examples", args.chunk_examples)
-        runner.import_modules(args.imports)
-        runner.kernel_factory(args.kernel)
+        kernels.import_modules(args.imports)
+        kernels.kernel_factory(args.kernel)
         machines = campaign.plan_machines(
             runner.load_machines(args.machine_dir), args.machines, shard, args.swarm
         )
@@ -378,13 +379,13 @@ def _positive(text: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``helmmodel run``: machines, their figures, and a non-zero status on a violation."""
-    from helmmodel import profiles, runner
+    from helmmodel.harness import capture, kernels, profiles, runner
 
     try:
-        runner.import_modules(args.imports)
+        kernels.import_modules(args.imports)
         profile = profiles.profile_name(args.profile)
         profile_settings = profiles.load(profile)
-        runner.kernel_factory(args.kernel)
+        kernels.kernel_factory(args.kernel)
         corpus = corpus_for(args.kernel, args.corpus)
         machines = runner.load_machines(args.machine_dir)
         if args.list:
@@ -408,7 +409,7 @@ def run(args: argparse.Namespace) -> int:
         )
         runner.report(result, sys.stdout)
         if result.failures:
-            runner.capture(result, corpus, sys.stdout)
+            capture.save_failures(result, corpus, sys.stdout)
         results.append(result)
         if result.interrupted:
             print(runner.summary_line(results) + " (stopped by Ctrl-C)")
@@ -453,12 +454,12 @@ def serve(args: argparse.Namespace) -> int:
 
 def replay(args: argparse.Namespace) -> int:
     """Run ``helmmodel replay``: a verdict per file; 0 only if every file matches its status."""
-    from helmmodel import replay as replaying
-    from helmmodel import runner
-    from helmmodel import trace as traces
+    from helmmodel.harness import kernels, runner
+    from helmmodel.harness import replay as replaying
+    from helmmodel.harness import trace as traces
 
     try:
-        runner.import_modules(args.imports)
+        kernels.import_modules(args.imports)
         machines = runner.load_machines(args.machine_dir)
         missing = [path for path in args.paths if not Path(path).exists()]
         if missing:
@@ -491,12 +492,12 @@ def replay(args: argparse.Namespace) -> int:
 
 def promote(args: argparse.Namespace) -> int:
     """Run ``helmmodel promote``: re-record a trace under a new status, if it behaves so."""
-    from helmmodel import replay as replaying
-    from helmmodel import runner
-    from helmmodel import trace as traces
+    from helmmodel.harness import kernels, runner
+    from helmmodel.harness import replay as replaying
+    from helmmodel.harness import trace as traces
 
     try:
-        runner.import_modules(args.imports)
+        kernels.import_modules(args.imports)
         machines = runner.load_machines(args.machine_dir)
         trace = traces.load(args.path)
     except HelmModelError as exc:
@@ -531,12 +532,12 @@ def promote(args: argparse.Namespace) -> int:
 
 def show(args: argparse.Namespace) -> int:
     """Run ``helmmodel show``: the trace as a table and a program (or a pytest file)."""
-    from helmmodel import runner
-    from helmmodel import show as showing
-    from helmmodel import trace as traces
+    from helmmodel.harness import kernels
+    from helmmodel.harness import show as showing
+    from helmmodel.harness import trace as traces
 
     try:
-        runner.import_modules(args.imports)
+        kernels.import_modules(args.imports)
         trace = traces.load(args.path)
     except HelmModelError as exc:
         print(f"helmmodel show: {exc}", file=sys.stderr)
@@ -557,10 +558,10 @@ def show(args: argparse.Namespace) -> int:
 def mutants(args: argparse.Namespace) -> int:
     """Run ``helmmodel mutants``: every (named) mutant against its machine, as a table."""
     from helmmodel import mutants as catalogue
-    from helmmodel import profiles, runner
+    from helmmodel.harness import kernels, mutation, profiles
 
     try:
-        runner.import_modules(args.imports)
+        kernels.import_modules(args.imports)
         unknown = [name for name in args.names if name not in catalogue.BY_NAME]
         if unknown:
             raise HelmModelError(
@@ -581,19 +582,19 @@ def mutants(args: argparse.Namespace) -> int:
     except HelmModelError as exc:
         print(f"helmmodel mutants: {exc}", file=sys.stderr)
         return 2
-    return catalogue.run_and_report(
+    return mutation.run_and_report(
         args.names, machines_dir=args.machine_dir, corpus=corpus, out=sys.stdout
     )
 
 
 def storm(args: argparse.Namespace) -> int:
     """Run ``helmmodel storm``: storms on real threads, each checked; 1 if a check broke."""
-    from helmmodel import runner
     from helmmodel.concurrency import storm as storms
+    from helmmodel.harness import kernels
 
     try:
-        runner.import_modules(args.imports)
-        factory = runner.kernel_factory(args.kernel)
+        kernels.import_modules(args.imports)
+        factory = kernels.kernel_factory(args.kernel)
         limit = args.limit if args.limit is not None else storms.default_limit(args.calls)
         if limit >= args.calls:
             raise HelmModelError(

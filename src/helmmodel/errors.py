@@ -59,3 +59,17 @@ class ExecutionRefused(Refusal):
 
 class ReceiptInvalid(Refusal):
     """A receipt presented to the verifier does not verify (spec section 4)."""
+
+
+class RunnerError(HelmModelError):
+    """A bad machine directory, machine name or kernel name.
+
+    Run from the repository root (machines are imported from ``./machines``) or pass
+    ``--machines DIR``; ``helmmodel run --list`` and the message name the known machines and
+    kernels; a kernel of your own is registered by a module given with ``--import MODULE``."""
+
+
+class InterruptedRun(HelmModelError):
+    """A run stopped by Ctrl-C after it had found a violation.
+
+    The failures found until then were captured and saved; rerun to explore further."""

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from helmmodel import profiles, runner
-from helmmodel.runner import EXPECTED_OUTCOMES
+from helmmodel.checker.coverage import EXPECTED_OUTCOMES
+from helmmodel.harness import capture, profiles, runner
 
 MACHINES = Path(__file__).resolve().parents[2] / "machines"
 
@@ -22,7 +22,7 @@ def kernel_run() -> runner.MachineResult:
         machines["kernel"], profile_settings=profiles.load("ci"), profile="ci"
     )
     if result.failures:  # a failure found here becomes a regression case, as in `nox -s model`
-        runner.capture(result, MACHINES.parent / "tests" / "regressions", sys.stdout)
+        capture.save_failures(result, MACHINES.parent / "tests" / "regressions", sys.stdout)
     return result
 
 

@@ -17,19 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from helmmodel import runner
-from helmmodel.invariants import INVARIANT_NAMES
+from helmmodel.checker.invariants import INVARIANT_NAMES
+from helmmodel.harness import kernels, runner
+from helmmodel.harness.mutation import Row, exit_status, print_table, run_catalogue
+from helmmodel.harness.replay import REPRODUCED, judge
+from helmmodel.harness.trace import load
 from helmmodel.kernel import Kernel
-from helmmodel.mutants import (
-    CATALOGUE,
-    Mutant,
-    Row,
-    exit_status,
-    print_table,
-    run_catalogue,
-)
-from helmmodel.replay import REPRODUCED, judge
-from helmmodel.trace import load
+from helmmodel.mutants import CATALOGUE, Mutant
 
 MACHINES = Path(__file__).resolve().parents[2] / "machines"
 SEQUENTIAL = [mutant for mutant in CATALOGUE if not mutant.needs_threads]
@@ -152,7 +146,7 @@ def test_every_description_is_one_sentence() -> None:
 
 def test_every_mutant_is_registered_as_a_kernel() -> None:
     """Importing the catalogue makes each mutant runnable by name (``--kernel NAME``)."""
-    assert [m.factory for m in CATALOGUE] == [runner.kernel_factory(m.name) for m in CATALOGUE]
+    assert [m.factory for m in CATALOGUE] == [kernels.kernel_factory(m.name) for m in CATALOGUE]
 
 
 @pytest.mark.parametrize("mutant", SEQUENTIAL, ids=lambda mutant: mutant.name)

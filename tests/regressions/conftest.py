@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from helmmodel import replay, runner, trace
+from helmmodel.harness import replay, runner, trace
 
 MACHINES = Path(__file__).resolve().parents[2] / "machines"
 

@@ -20,9 +20,12 @@ from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.stateful import run_state_machine_as_test
 
-from helmmodel import campaign, chunks, cli, fuzz_report, profiles, runner, swarm
-from helmmodel.stateful import TracedMachine, machine_for, transitions
-from helmmodel.trace import load
+from helmmodel import cli
+from helmmodel.fuzz import campaign, chunks, swarm
+from helmmodel.fuzz import report as fuzz_report
+from helmmodel.harness import kernels, profiles, runner
+from helmmodel.harness.stateful import TracedMachine, machine_for, transitions
+from helmmodel.harness.trace import load
 
 MACHINES = Path(__file__).resolve().parents[2] / "machines"
 # Caught by its machine within about 4 to 12 examples, whatever the seed.
@@ -220,7 +223,7 @@ def test_a_configuration_hides_disabled_rules_from_hypothesis_and_narrows_ranges
     the machine's narrower strategies."""
     machine = machines["budget_contention"]
     config = swarm.SwarmConfig("test", frozenset({"rotate_key"}), "tight-budgets")
-    variant = chunks.campaign_variant(machine, "correct", runner.kernel_factory("correct"), config)
+    variant = chunks.campaign_variant(machine, "correct", kernels.kernel_factory("correct"), config)
     rules = {rule.function.__name__: rule for rule in variant.setup_state().rules}
     assert "rotate_key" not in rules
     assert "rotate_key" in transitions(variant)
@@ -256,7 +259,7 @@ def run_one(
 ) -> chunks.Ran:
     """One chunk in this process (every rule on by default; no shrinking unless asked)."""
     config = config or swarm.SwarmConfig(swarm.ALL)
-    factory = runner.kernel_factory(kernel)
+    factory = kernels.kernel_factory(kernel)
     variant = chunks.campaign_variant(machine, kernel, factory, config)
     name = machine.name  # type: ignore[attr-defined]
     job = chunks.Job(name, seed, config, examples, time.monotonic() + stop_in_s)
@@ -285,7 +288,7 @@ def test_a_known_failure_is_noted_and_the_chunk_explores_on(
     first (example 1), notes it instead of raising it, runs every one of its examples, and
     Hypothesis drops it from the database."""
     machine = machines[MUTANT_MACHINE]
-    plain = machine_for(machine, MUTANT, runner.kernel_factory(MUTANT))
+    plain = machine_for(machine, MUTANT, kernels.kernel_factory(MUTANT))
     database = DirectoryBasedExampleDatabase(tmp_path / "db")
     settler = settler_in(tmp_path, MUTANT)
 
@@ -317,7 +320,7 @@ def test_noted_runs_of_an_open_case_count_as_repeats(
     """A noted trace whose 1-minimal form is an open case of the corpus is a repeat: every run
     that hit it counts, and the case's file is left as it is."""
     machine = machines[MUTANT_MACHINE]
-    plain = machine_for(machine, MUTANT, runner.kernel_factory(MUTANT))
+    plain = machine_for(machine, MUTANT, kernels.kernel_factory(MUTANT))
     settler = settler_in(tmp_path, MUTANT)
     ran = run_one(machine, MUTANT, seed=2, examples=200)
     [saved] = settler.settle(ran, plain)
@@ -355,7 +358,7 @@ def test_a_noted_failure_of_a_new_identity_is_saved_as_new(
     """A noted shape decides nothing by itself: a trace of a known shape whose 1-minimal form
     is not in the corpus is new, and saved."""
     machine = machines[MUTANT_MACHINE]
-    plain = machine_for(machine, MUTANT, runner.kernel_factory(MUTANT))
+    plain = machine_for(machine, MUTANT, kernels.kernel_factory(MUTANT))
     ran = run_one(machine, MUTANT, seed=2, examples=200)
     [(invariant, (message, steps))] = ran.failures.items()
     ran.failures = {}
@@ -373,7 +376,7 @@ def test_a_failure_found_when_time_is_up_is_saved_as_found(
     """When a stop's grace time is over, minimizing gives up and the trace is saved as found
     into the run directory's pending/, never lost (and never into the corpus unminimized)."""
     machine = machines[MUTANT_MACHINE]
-    plain = machine_for(machine, MUTANT, runner.kernel_factory(MUTANT))
+    plain = machine_for(machine, MUTANT, kernels.kernel_factory(MUTANT))
     ran = run_one(machine, MUTANT, seed=2, examples=200)
     [(_, (_, steps))] = ran.failures.items()
     settler = attrs.evolve(settler_in(tmp_path, MUTANT), give_up=lambda: True)
@@ -426,7 +429,7 @@ def test_the_campaign_steers_with_target_and_plain_runs_never_do(
     observed: list[str] = []
     monkeypatch.setattr(common, "target", lambda value, label: observed.append(label))
     machine = machines["clock_drift"]
-    plain = machine_for(machine, "correct", runner.kernel_factory("correct"))
+    plain = machine_for(machine, "correct", kernels.kernel_factory("correct"))
     run_state_machine_as_test(plain, settings=Settings(profiles.PROFILES["ci"], max_examples=5))
     assert [] == observed
     ran = run_one(machine, "correct", seed=11, examples=30)

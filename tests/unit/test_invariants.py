@@ -22,9 +22,9 @@ from typing import Any
 import attrs
 import pytest
 
-from helmmodel.driver import ADMIN_TOKEN, USER_TOKEN, Driver
-from helmmodel.ghost import expected_execution_code, expected_intent_code
-from helmmodel.invariants import (
+from helmmodel.checker.driver import ADMIN_TOKEN, USER_TOKEN, Driver
+from helmmodel.checker.ghost import expected_execution_code, expected_intent_code
+from helmmodel.checker.invariants import (
     ALL_INVARIANTS,
     INVARIANT_NAMES,
     Checker,

@@ -10,8 +10,8 @@ import attrs
 from helmmodel.concurrency.history import Operation, Recorder, Ref
 from helmmodel.concurrency.linearizability import check
 from helmmodel.concurrency.programs import model_factory, setup
+from helmmodel.harness.kernels import kernel_factory
 from helmmodel.kernel import Kernel, KernelConfig, Request
-from helmmodel.runner import kernel_factory
 
 BUDGETS = {"b1": 1}
 

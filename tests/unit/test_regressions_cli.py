@@ -37,10 +37,11 @@ from machines.common import (
 )
 from machines.kernel_machine import KernelMachine
 
-from helmmodel import cli, profiles, replay, runner, trace
-from helmmodel.invariants import InvariantViolation
-from helmmodel.minimize import minimize, simpler_values
-from helmmodel.stateful import TracedMachine, machine_for, transition, transitions
+from helmmodel import cli
+from helmmodel.checker.invariants import InvariantViolation
+from helmmodel.harness import capture, kernels, profiles, replay, runner, trace
+from helmmodel.harness.minimize import minimize, simpler_values
+from helmmodel.harness.stateful import TracedMachine, machine_for, transition, transitions
 from tests.fixtures import planted
 
 REPO = Path(__file__).resolve().parents[2]
@@ -104,7 +105,7 @@ def machines_map() -> dict[str, type[TracedMachine]]:
 
 def planted_variant() -> type[TracedMachine]:
     """The kernel machine against the planted kernel."""
-    return machine_for(KernelMachine, planted.NAME, runner.kernel_factory(planted.NAME))
+    return machine_for(KernelMachine, planted.NAME, kernels.kernel_factory(planted.NAME))
 
 
 def step(rule: str, **args: Any) -> dict[str, Any]:
@@ -252,7 +253,7 @@ def test_steps_recorded_by_a_replay_replay_again(kernel: str) -> None:
     """The steps a replay records (what capture and promote write into a file) name each value
     as the later steps refer to it, so they replay again to the same end, whatever names the
     file gave its values (a minimized trace's may start anywhere)."""
-    variant = machine_for(KernelMachine, kernel, runner.kernel_factory(kernel))
+    variant = machine_for(KernelMachine, kernel, kernels.kernel_factory(kernel))
     steps = _renamed(trace.load(FREEZE).steps, {"begun_1": "begun_7", "decided_1": "decided_7"})
     first = replay.replay(variant, steps)
     assert first.invalid is None, first.invalid
@@ -737,7 +738,7 @@ def test_capture_prints_lengths_and_saves_under_the_machine(
     """capture makes the run's failure 1-minimal, prints the lengths before and after and the
     path, saves it under <corpus>/kernel/, and attaches the path to the run's error."""
     assert "freeze_respected" in planted_run.failures
-    saved = runner.capture(planted_run, tmp_path, sys.stdout)
+    saved = capture.save_failures(planted_run, tmp_path, sys.stdout)
     out = capsys.readouterr().out
     found = CAPTURED.search(out)
     assert found is not None, out
@@ -761,7 +762,7 @@ def test_capture_saves_a_one_minimal_trace(
     planted_run: runner.MachineResult, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The trace capture saves is 1-minimal."""
-    path = runner.capture(planted_run, tmp_path, sys.stdout)["freeze_respected"]
+    path = capture.save_failures(planted_run, tmp_path, sys.stdout)["freeze_respected"]
     capsys.readouterr()
     fails = replay.still_fails(planted_variant(), "freeze_respected")
     assert_one_minimal(trace.load(path).steps, fails)
@@ -772,8 +773,8 @@ def test_capture_twice_is_one_file(
     planted_run: runner.MachineResult, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Capturing the same failure twice writes one file (the same identity)."""
-    first = runner.capture(planted_run, tmp_path, sys.stdout)["freeze_respected"]
-    second = runner.capture(planted_run, tmp_path, sys.stdout)["freeze_respected"]
+    first = capture.save_failures(planted_run, tmp_path, sys.stdout)["freeze_respected"]
+    second = capture.save_failures(planted_run, tmp_path, sys.stdout)["freeze_respected"]
     capsys.readouterr()
     assert first == second
     assert [first] == sorted((tmp_path / "kernel").iterdir())

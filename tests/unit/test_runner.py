@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from helmmodel import cli, runner
-from helmmodel.invariants import InvariantViolation
-from helmmodel.stateful import Failure, Stats
+from helmmodel import cli
+from helmmodel.checker.invariants import InvariantViolation
+from helmmodel.errors import RunnerError
+from helmmodel.harness import runner
+from helmmodel.harness.stateful import Failure, Stats
 
 MACHINES = Path(__file__).resolve().parents[2] / "machines"
 
@@ -52,7 +54,7 @@ def test_load_machines_finds_every_named_machine() -> None:
 
 def test_load_machines_of_a_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
     """A directory that does not exist is refused with a message naming it and --machines."""
-    with pytest.raises(runner.RunnerError, match="--machines DIR"):
+    with pytest.raises(RunnerError, match="--machines DIR"):
         runner.load_machines(tmp_path / "nowhere")
 
 

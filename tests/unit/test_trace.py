@@ -15,8 +15,8 @@ import attrs
 import jsonschema
 import pytest
 
-from helmmodel import trace
-from helmmodel.trace import Trace, TraceError
+from helmmodel.harness import trace
+from helmmodel.harness.trace import Trace, TraceError
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "traces"
@@ -356,7 +356,7 @@ def test_schema_refuses_an_extra_step_field() -> None:
 
 
 def test_schema_is_the_one_in_the_package() -> None:
-    """schema() reads the trace.schema.json shipped beside helmmodel.trace."""
+    """schema() reads the trace.schema.json shipped beside helmmodel.harness.trace."""
     shipped = Path(trace.__file__).with_name("trace.schema.json")
     assert json.loads(shipped.read_text(encoding="utf-8")) == trace.schema()
 

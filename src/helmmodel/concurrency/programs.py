@@ -21,12 +21,11 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 
+from helmmodel.checker.ghost import receipt_link
 from helmmodel.concurrency.history import Operation, Recorder, Ref, failed
 from helmmodel.concurrency.linearizability import Verdict, check
-from helmmodel.driver import KernelFactory
 from helmmodel.errors import IntegrityError
-from helmmodel.ghost import receipt_link
-from helmmodel.kernel import ALLOW, Decision, Kernel, KernelConfig, Receipt, Request
+from helmmodel.kernel import ALLOW, Decision, Kernel, KernelConfig, KernelFactory, Receipt, Request
 
 # The switch interval during a run: tiny, so that threads change often, inside phases too.
 SWITCH_INTERVAL = 1e-6

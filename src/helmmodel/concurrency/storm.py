@@ -32,8 +32,7 @@ from helmmodel.concurrency.programs import (
     setup,
 )
 from helmmodel.concurrency.programs import Run as ProgramRun
-from helmmodel.driver import KernelFactory
-from helmmodel.kernel import Decision, KernelConfig, PendingCall, Receipt
+from helmmodel.kernel import Decision, KernelConfig, KernelFactory, PendingCall, Receipt
 
 BUDGET = "storm"
 # The refusals a storm can cause, by phase: the epoch bump refuses in-flight intents, and the

@@ -4,7 +4,7 @@ from helmmodel.kernel.budgets import RequestBudgets
 from helmmodel.kernel.clock import SimClock
 from helmmodel.kernel.error_budget import ErrorBudget
 from helmmodel.kernel.executor import EXECUTION_REFUSAL_CODES, SafeExecutor
-from helmmodel.kernel.facade import CallOutcome, Kernel, KernelConfig, Principal
+from helmmodel.kernel.facade import Kernel, KernelConfig, KernelFactory
 from helmmodel.kernel.guardian import INTENT_REFUSAL_CODES, Guardian, PendingCall
 from helmmodel.kernel.key_ring import KeyRing, derive_private_key
 from helmmodel.kernel.policy_graph import (
@@ -20,9 +20,11 @@ from helmmodel.kernel.records import (
     ALLOW,
     DENY,
     ESCALATE,
+    CallOutcome,
     Decision,
     Effect,
     Intent,
+    Principal,
     Receipt,
     Request,
 )
@@ -42,6 +44,7 @@ __all__ = [
     "Intent",
     "Kernel",
     "KernelConfig",
+    "KernelFactory",
     "KeyRing",
     "Node",
     "Outcome",

@@ -11,16 +11,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
 from helmmodel.canonical import JSONValue, canonical_bytes, parse_strict
 from helmmodel.errors import CanonicalJSONError, InvalidInput
-from helmmodel.kernel.records import IDENTIFIER, Request
-
-if TYPE_CHECKING:
-    from helmmodel.kernel.facade import CallOutcome, Kernel, Principal
+from helmmodel.kernel.ports import SurfaceKernel
+from helmmodel.kernel.records import IDENTIFIER, CallOutcome, Principal, Request
 
 BODY_BYTES_MAX = 1_048_576
 ANONYMOUS = "anonymous"
@@ -129,7 +127,7 @@ def bearer_token(headers: Mapping[str, str]) -> str | None:
 class RequestSurface:
     """The kernel's HTTP surface, as a pure function of a request and the kernel's state."""
 
-    def __init__(self, kernel: Kernel) -> None:
+    def __init__(self, kernel: SurfaceKernel) -> None:
         self.kernel = kernel
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Response:

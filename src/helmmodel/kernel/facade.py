@@ -37,7 +37,16 @@ from helmmodel.kernel.ids import IdCounters
 from helmmodel.kernel.key_ring import KeyRing
 from helmmodel.kernel.policy_graph import PolicyGraph, Requirement, RequirementSet, build_set
 from helmmodel.kernel.proofgraph import ProofGraph, ReceiptChains
-from helmmodel.kernel.records import ALLOW, Decision, Effect, Intent, Receipt, Request
+from helmmodel.kernel.records import (
+    ALLOW,
+    CallOutcome,
+    Decision,
+    Effect,
+    Intent,
+    Principal,
+    Receipt,
+    Request,
+)
 from helmmodel.kernel.tools import ToolTable
 
 RECEIPT_SIGNATURE_INVALID = "RECEIPT_SIGNATURE_INVALID"
@@ -73,28 +82,6 @@ class KernelConfig:
             raise InvalidInput(f"ttl_ms must be a positive integer, not {self.ttl_ms!r}")
         check_time_ms(self.guardian_start_ms, "guardian_start_ms")
         check_time_ms(self.executor_start_ms, "executor_start_ms")
-
-
-@attrs.frozen
-class Principal:
-    """Who a bearer token stands for, and its roles (``admin`` changes the error budget)."""
-
-    name: str
-    roles: frozenset[str] = frozenset()
-
-
-@attrs.frozen
-class CallOutcome:
-    """How a whole call ended: its decision, intent and receipt as far as they exist."""
-
-    call_id: str
-    decision: Decision | None
-    intent: Intent | None
-    receipt: Receipt | None
-    refusal_stage: str = ""  # "", "intent" or "execution"
-    refusal_code: str = ""
-    fail_closed: bool = False
-    output: Any = None
 
 
 class Kernel:
@@ -349,3 +336,8 @@ class Kernel:
             b"tools:" + self.tools.digest_material(),
         )
         return hashlib.sha256(b"\n".join(parts)).hexdigest()
+
+
+# How a run builds a kernel: the Kernel class itself, a mutant's subclass, or any function of a
+# configuration that returns a Kernel.
+KernelFactory = Callable[[KernelConfig], Kernel]

@@ -312,3 +312,25 @@ def _short_reason_hash(reason: str) -> str:
 
 # Every kernel record that is signed, for code that handles them alike.
 SignedRecord = Decision | Intent | Receipt
+
+
+@attrs.frozen
+class Principal:
+    """Who a bearer token stands for, and its roles (``admin`` changes the error budget)."""
+
+    name: str
+    roles: frozenset[str] = frozenset()
+
+
+@attrs.frozen
+class CallOutcome:
+    """How a whole call ended: its decision, intent and receipt as far as they exist."""
+
+    call_id: str
+    decision: Decision | None
+    intent: Intent | None
+    receipt: Receipt | None
+    refusal_stage: str = ""  # "", "intent" or "execution"
+    refusal_code: str = ""
+    fail_closed: bool = False
+    output: Any = None

@@ -1,4 +1,4 @@
-"""The catalogue: every mutant, in one tuple, each registered with the runner under its name."""
+"""The catalogue: every mutant, in one tuple, and by name (data only: nothing is registered)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from helmmodel.mutants import (
     surfaces,
 )
 from helmmodel.mutants.mutant import Mutant
-from helmmodel.runner import register_kernel
 
 CATALOGUE: tuple[Mutant, ...] = (
     *guardian.MUTANTS,
@@ -26,6 +25,3 @@ CATALOGUE: tuple[Mutant, ...] = (
     *concurrency.MUTANTS,
 )
 BY_NAME: dict[str, Mutant] = {mutant.name: mutant for mutant in CATALOGUE}
-
-for _mutant in CATALOGUE:
-    register_kernel(_mutant.name, _mutant.factory)

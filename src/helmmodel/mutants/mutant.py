@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import attrs
 
-from helmmodel.driver import KernelFactory
+from helmmodel.kernel import KernelFactory
 
 
 @attrs.frozen

@@ -2,7 +2,7 @@
 
 A campaign restarts Hypothesis in chunks (docs/design.md: a run's memory of explored examples grows
 with every example): each chunk runs one machine under one seed and one swarm configuration
-(:mod:`helmmodel.swarm`) for at most ``max_examples`` examples and until its deadline, and then
+(:mod:`helmmodel.fuzz.swarm`) for at most ``max_examples`` examples and until its deadline, and then
 its failures are settled: made 1-minimal, told apart from the corpus's open cases by identity,
 and saved when they are new.
 
@@ -43,13 +43,13 @@ from hypothesis import settings as Settings
 from hypothesis.database import ExampleDatabase
 from hypothesis.stateful import Bundle, run_state_machine_as_test
 
-from helmmodel import swarm
-from helmmodel.driver import KernelFactory
-from helmmodel.invariants import InvariantViolation
-from helmmodel.minimize import Steps
-from helmmodel.replay import Test, minimal_failure
-from helmmodel.stateful import Stats, TracedMachine, transitions
-from helmmodel.trace import STATUS_OPEN, Trace, TraceError, load, save
+from helmmodel.checker.invariants import InvariantViolation
+from helmmodel.fuzz import swarm
+from helmmodel.harness.minimize import Steps
+from helmmodel.harness.replay import Test, minimal_failure
+from helmmodel.harness.stateful import Stats, TracedMachine, transitions
+from helmmodel.harness.trace import STATUS_OPEN, Trace, TraceError, load, save
+from helmmodel.kernel import KernelFactory
 
 Shape = tuple[str, str]  # (invariant, message with its numbers blanked)
 

@@ -1,8 +1,8 @@
 """Run machines against the correct kernel or a named variant, and report what they reached.
 
 Machines are found in a directory (``./machines`` by default): every module there that defines a
-:class:`~helmmodel.stateful.TracedMachine` subclass with a ``name``. Kernels are found by name in
-:data:`KERNELS` (``correct``, and whatever :func:`register_kernel` adds, such as the mutants).
+:class:`~helmmodel.harness.stateful.TracedMachine` subclass with a ``name``. Kernels are found by
+name in :mod:`helmmodel.harness.kernels`.
 """
 
 from __future__ import annotations
@@ -21,100 +21,10 @@ from hypothesis import Phase
 from hypothesis import settings as Settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from helmmodel.driver import KernelFactory
-from helmmodel.errors import HelmModelError
-from helmmodel.kernel import Kernel
-from helmmodel.stateful import Failure, Stats, TracedMachine, machine_for, transitions
-
-KERNELS: dict[str, KernelFactory] = {"correct": Kernel}
-
-# What the spec says a run must be able to reach (the coverage floor of the kernel machine).
-VERDICTS = ("ALLOW", "DENY", "ESCALATE")
-REASON_CODES = (
-    "SYSTEM_FROZEN",
-    "ERR_TOOL_NOT_FOUND",
-    "SCHEMA_VIOLATION",
-    "BUDGET_ERROR",
-    "BUDGET_EXCEEDED",
-    "NO_POLICY_DEFINED",
-    "PRG_EVALUATION_ERROR",
-    "MISSING_REQUIREMENT",
-    "APPROVAL_REQUIRED",
-)
-INTENT_REFUSALS = (
-    "SYSTEM_FROZEN",
-    "VERDICT_NOT_ALLOW",
-    "DECISION_SIGNATURE_INVALID",
-    "POLICY_EPOCH_CHANGED",
-    "DIGEST_MISMATCH",
-    "SIGNER_UNAVAILABLE",
-)
-EXECUTION_REFUSALS = (
-    "SYSTEM_FROZEN",
-    "MISSING_ARTIFACT",
-    "INTENT_MISMATCH",
-    "DIGEST_MISMATCH",
-    "DECISION_SIGNATURE_INVALID",
-    "INTENT_SIGNATURE_INVALID",
-    "VERDICT_NOT_ALLOW",
-    "INTENT_NOT_YET_VALID",
-    "INTENT_EXPIRED",
-    "SIGNER_UNAVAILABLE",
-)
-HTTP_STATUSES = ("200", "201", "400", "401", "403", "404", "405", "413", "429", "503")
-EXPECTED_OUTCOMES: dict[str, tuple[str, ...]] = {
-    "verdict": VERDICTS,
-    "reason_code": REASON_CODES,
-    "intent_refused": INTENT_REFUSALS,
-    "execution_refused": EXECUTION_REFUSALS,
-    "http": HTTP_STATUSES,
-    "fail_closed": ("SIGNER_UNAVAILABLE",),
-    "executed": ("SUCCESS", "TOOL_ERROR"),
-    "receipt": ("accepted", "RECEIPT_SIGNATURE_INVALID"),
-}
-_LABELS = {
-    "verdict": "verdicts",
-    "reason_code": "reason codes",
-    "intent_refused": "intent refusals",
-    "execution_refused": "execution refusals",
-    "http": "HTTP statuses",
-    "fail_closed": "fail-closed",
-    "executed": "executions",
-    "receipt": "receipt checks",
-}
-
-
-class RunnerError(HelmModelError):
-    """A bad machine directory, machine name or kernel name."""
-
-
-class InterruptedRun(HelmModelError):
-    """A run stopped by Ctrl-C after it had found a violation."""
-
-
-def register_kernel(name: str, factory: KernelFactory) -> None:
-    """Make *factory* runnable as ``--kernel NAME``."""
-    KERNELS[name] = factory
-
-
-def import_modules(names: Sequence[str]) -> None:
-    """Import the ``--import`` modules (they may register kernels), from the current directory."""
-    if names and "" not in sys.path and str(Path.cwd()) not in sys.path:
-        sys.path.insert(0, str(Path.cwd()))  # as `python -m` would: modules of the checkout
-    for name in names:
-        try:
-            importlib.import_module(name)
-        except ImportError as exc:
-            raise HelmModelError(f"cannot import {name!r} (--import): {exc}") from None
-
-
-def kernel_factory(name: str) -> KernelFactory:
-    """The kernel registered as *name*; the mutant catalogue registers its kernels on import."""
-    if name not in KERNELS:
-        importlib.import_module("helmmodel.mutants")
-    if name not in KERNELS:
-        raise RunnerError(f"unknown kernel {name!r}; known kernels: {', '.join(sorted(KERNELS))}")
-    return KERNELS[name]
+from helmmodel.checker.coverage import EXPECTED_OUTCOMES, LABELS
+from helmmodel.errors import InterruptedRun, RunnerError
+from helmmodel.harness.kernels import kernel_factory
+from helmmodel.harness.stateful import Failure, Stats, TracedMachine, machine_for, transitions
 
 
 def load_machines(directory: str | Path = "machines") -> dict[str, type[TracedMachine]]:
@@ -237,55 +147,6 @@ def run_machine(
     return result
 
 
-def capture(
-    result: MachineResult, corpus: Path, out: TextIO, seed: int | None = None
-) -> dict[str, Path]:
-    """Make each violated invariant's shortest trace 1-minimal and save it into *corpus*.
-
-    Prints the lengths before and after and the path; attaches the paths to the run's error.
-    """
-    from helmmodel.replay import minimal_failure
-    from helmmodel.show import step_lines
-    from helmmodel.trace import Trace, git_commit, save
-
-    assert result.variant is not None
-    for invariant, failure in sorted(result.failures.items()):
-        minimal = minimal_failure(result.variant, invariant, failure.steps, failure.message)
-        if minimal is None:
-            print(
-                f"  {invariant}: the shortest trace ({len(failure.steps)} steps) does not fail "
-                "again on replay, so it is not saved (a failure that depends on more than the "
-                "trace records: report it as a checker bug)",
-                file=out,
-            )
-            continue
-        steps, message = minimal
-        trace = Trace(
-            machine=result.machine,
-            kernel=result.kernel,
-            invariant=invariant,
-            message=message,
-            steps=steps,
-            profile=result.profile,
-            seed=seed,
-            git_commit=git_commit(),
-        )
-        path = save(trace, corpus)
-        result.saved[invariant] = path
-        print(
-            f"  {invariant}: failing trace {len(failure.steps)} steps, 1-minimal "
-            f"{len(steps)} steps, saved to {path}",
-            file=out,
-        )
-        print(f"    state = {trace.machine_class_name()}()", file=out)
-        for line in step_lines(trace):
-            print(f"    {line}", file=out)
-        print(f"    # -> {trace.message}", file=out)
-        if result.error is not None:
-            result.error.add_note(f"helmmodel: {invariant} counterexample saved to {path}")
-    return result.saved
-
-
 def _counts(counter: Counter[str], order: Iterable[str] = ()) -> str:
     ordered = [key for key in order if key in counter] + sorted(set(counter) - set(order))
     return " · ".join(f"{key or '(empty)'} {counter[key]:,}" for key in ordered) or "none"
@@ -303,7 +164,7 @@ def report(result: MachineResult, out: TextIO) -> None:
     for facet, expected in EXPECTED_OUTCOMES.items():
         reached = result.reached(facet)
         if reached:
-            print(f"  {_LABELS[facet]}: {_counts(reached, expected)}", file=out)
+            print(f"  {LABELS[facet]}: {_counts(reached, expected)}", file=out)
     if result.interrupted:
         print("  stopped by Ctrl-C: the figures above cover the examples run until then", file=out)
     if result.error is None:

@@ -34,10 +34,10 @@ from hypothesis.stateful import (
     rule,
 )
 
-from helmmodel.driver import Driver, KernelFactory
+from helmmodel.checker.driver import Driver
+from helmmodel.checker.invariants import ALL_INVARIANTS, Checker, InvariantViolation
 from helmmodel.errors import HelmModelError
-from helmmodel.invariants import ALL_INVARIANTS, Checker, InvariantViolation
-from helmmodel.kernel import Kernel, KernelConfig
+from helmmodel.kernel import Kernel, KernelConfig, KernelFactory
 
 
 class ReplayError(HelmModelError):
@@ -284,7 +284,8 @@ class TracedMachine(RuleBasedStateMachine):
         """Every invariant but the end-of-run replay, incrementally, in ALL_INVARIANTS order.
 
         One Hypothesis invariant runs them all (cheaper than nineteen); each still raises from
-        its own line in :mod:`helmmodel.invariants`, which is how Hypothesis tells them apart.
+        its own line in :mod:`helmmodel.checker.invariants`, which is how Hypothesis tells them
+        apart.
         """
         for name in _STEP_INVARIANTS:
             self.check(name)

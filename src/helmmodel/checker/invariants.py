@@ -3,8 +3,8 @@
 Each invariant is a named function over a :class:`View` (the kernel's state, the checker's ghost
 state, and the invariant's own memo of what it already checked). It raises
 :class:`InvariantViolation` from its own line, so Hypothesis tells violations of different
-invariants apart. It recomputes what it checks with the checker's own code (:mod:`helmmodel.ghost`):
-it never asks the kernel whether the kernel is right.
+invariants apart. It recomputes what it checks with the checker's own code
+(:mod:`helmmodel.checker.ghost`): it never asks the kernel whether the kernel is right.
 
 Incremental: each looks only at what is new since it last ran, and keeps its own hashes of what it
 already validated; ``View.full`` re-walks everything (the end of every machine run).
@@ -17,8 +17,7 @@ from typing import Any
 
 import attrs
 
-from helmmodel.errors import HelmModelError
-from helmmodel.ghost import (
+from helmmodel.checker.ghost import (
     ERROR,
     FALSE,
     TRUE,
@@ -36,6 +35,7 @@ from helmmodel.ghost import (
     record_valid,
     set_hash,
 )
+from helmmodel.errors import HelmModelError
 from helmmodel.kernel import Kernel
 
 Problem = tuple[int, str]

@@ -25,9 +25,9 @@ import hypothesis
 import numpy as np
 
 from helmmodel import __version__
-from helmmodel.chunks import NEW, PENDING, REPEAT, UNREPRODUCIBLE
-from helmmodel.runner import EXPECTED_OUTCOMES
-from helmmodel.trace import git_commit, write_atomically
+from helmmodel.checker.coverage import EXPECTED_OUTCOMES
+from helmmodel.fuzz.chunks import NEW, PENDING, REPEAT, UNREPRODUCIBLE
+from helmmodel.harness.trace import git_commit, write_atomically
 
 SUMMARY = "summary.json"
 JUNIT = "junit.xml"

@@ -20,12 +20,12 @@ from typing import Any
 
 import attrs
 
+from helmmodel.checker.invariants import InvariantViolation
 from helmmodel.errors import HelmModelError
-from helmmodel.invariants import InvariantViolation
-from helmmodel.minimize import minimize
-from helmmodel.runner import kernel_factory
-from helmmodel.stateful import ReplayError, TracedMachine, machine_for, replay_steps
-from helmmodel.trace import STATUS_FIXED, STATUS_OPEN, Trace
+from helmmodel.harness.kernels import kernel_factory
+from helmmodel.harness.minimize import minimize
+from helmmodel.harness.stateful import ReplayError, TracedMachine, machine_for, replay_steps
+from helmmodel.harness.trace import STATUS_FIXED, STATUS_OPEN, Trace
 
 REPRODUCED = "reproduced"
 FIXED = "fixed"

@@ -39,7 +39,7 @@ class TraceError(HelmModelError):
 
 def schema() -> dict[str, Any]:
     """The JSON Schema of the trace format, shipped in the package."""
-    text = resources.files("helmmodel").joinpath("trace.schema.json").read_text("utf-8")
+    text = resources.files("helmmodel.harness").joinpath("trace.schema.json").read_text("utf-8")
     loaded: dict[str, Any] = json.loads(text)
     return loaded
 

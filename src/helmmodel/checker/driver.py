@@ -13,15 +13,7 @@ from typing import Any
 
 import attrs
 
-from helmmodel.errors import (
-    ExecutionRefused,
-    IntentRefused,
-    InvalidInput,
-    ReceiptInvalid,
-    SignerUnavailable,
-    UsageError,
-)
-from helmmodel.ghost import (
+from helmmodel.checker.ghost import (
     Begun,
     Decided,
     ExecAttempt,
@@ -34,12 +26,19 @@ from helmmodel.ghost import (
     record_valid,
     strict_json,
 )
-from helmmodel.kernel import Kernel, KernelConfig
+from helmmodel.errors import (
+    ExecutionRefused,
+    IntentRefused,
+    InvalidInput,
+    ReceiptInvalid,
+    SignerUnavailable,
+    UsageError,
+)
+from helmmodel.kernel import Kernel, KernelConfig, KernelFactory
 from helmmodel.kernel.guardian import PendingCall
 from helmmodel.kernel.records import Decision, Effect, Intent, Receipt, Request
 
 Outcome = dict[str, Any]
-KernelFactory = Callable[[KernelConfig], Kernel]
 
 ADMIN_TOKEN = "admin-token-0123456789"
 USER_TOKEN = "user-token-0123456789"

@@ -1,10 +1,10 @@
 """Long fuzz campaigns: worker processes, a time budget, a shared example database, a report.
 
 ``helmmodel fuzz`` (``nox -s fuzz``) runs the machines of its shard in worker processes, one per
-core by default, each running chunk after chunk (:mod:`helmmodel.chunks`) under the ``nightly``
+core by default, each running chunk after chunk (:mod:`helmmodel.fuzz.chunks`) under the ``nightly``
 profile with fresh seeds until the time budget ends. The parent process starts the workers,
 restarts any that dies, shows progress, stops them all on Ctrl-C or SIGTERM, and writes the run
-directory (:mod:`helmmodel.fuzz_report`). ``docs/fuzzing.md`` says how to read it.
+directory (:mod:`helmmodel.fuzz.report`). ``docs/fuzzing.md`` says how to read it.
 
 Each worker reports to the parent over a pipe of its own (a ``multiprocessing`` connection): a
 worker killed in the middle of a message can then only break its own pipe, where a queue shared
@@ -30,10 +30,12 @@ from typing import Any, TextIO
 import attrs
 from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
 
-from helmmodel import chunks, fuzz_report, profiles, runner, swarm
 from helmmodel.errors import HelmModelError
-from helmmodel.stateful import TracedMachine, machine_for
-from helmmodel.trace import git_commit
+from helmmodel.fuzz import chunks, swarm
+from helmmodel.fuzz import report as fuzz_report
+from helmmodel.harness import kernels, profiles, runner
+from helmmodel.harness.stateful import TracedMachine, machine_for
+from helmmodel.harness.trace import git_commit
 
 PROFILE = "nightly"
 # Hypothesis keeps every example of a run in memory (its cache of results, its tree of choices):
@@ -269,10 +271,10 @@ def worker_main(plan: WorkerPlan, conn: Connection) -> None:
         except OSError:  # the parent is gone: nobody to report to
             _request_stop()
 
-    runner.import_modules(options.imports)
+    kernels.import_modules(options.imports)
     machines = runner.load_machines(options.machine_dir)
     profile_settings = profiles.load(PROFILE)
-    factory = runner.kernel_factory(options.kernel)
+    factory = kernels.kernel_factory(options.kernel)
     database = open_database(options.database)
     deadline = time.monotonic() + (plan.deadline_wall - time.time())
     stopped_at: list[float] = []

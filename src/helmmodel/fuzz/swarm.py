@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, consumes, precondition, rule
 
 from helmmodel.errors import HelmModelError
-from helmmodel.stateful import TracedMachine, Transition, transitions
+from helmmodel.harness.stateful import TracedMachine, Transition, transitions
 
 ALL = "all"
 Ranges = Mapping[str, Mapping[str, Mapping[str, st.SearchStrategy[Any]]]]
@@ -157,8 +157,9 @@ def overrides(machine: type[TracedMachine], config: SwarmConfig) -> dict[str, An
     """Class attributes that make a subclass of *machine* run under *config*.
 
     A disabled rule's attribute becomes None, which Hypothesis does not collect as a rule (the
-    rule stays known to :func:`~helmmodel.stateful.transitions`, so replay still finds it). A
-    narrowed rule is registered again, on the same traced method, with the range's strategies.
+    rule stays known to :func:`~helmmodel.harness.stateful.transitions`, so replay still finds
+    it). A narrowed rule is registered again, on the same traced method, with the range's
+    strategies.
     """
     found: dict[str, Any] = dict.fromkeys(config.disabled)
     if config.ranges is None:

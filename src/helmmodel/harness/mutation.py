@@ -2,7 +2,7 @@
 
 For each mutant, its machine runs under the ``ci`` profile within that machine's ``ci`` budget
 (``max_examples * budget_share``) with Hypothesis's shrinker off: the run stops at the first
-violation, and :func:`helmmodel.minimize.minimize` makes that trace 1-minimal by replay, far
+violation, and :func:`helmmodel.harness.minimize.minimize` makes that trace 1-minimal by replay, far
 faster than shrinking. The trace Hypothesis found is reported as *found* (it was never shrunk).
 Traces are saved into the corpus given (a temporary one, never ``tests/regressions``), one folder
 per mutant so that two mutants never share a file.
@@ -18,12 +18,13 @@ from typing import TextIO
 
 import attrs
 
-from helmmodel import profiles, runner
+from helmmodel.errors import RunnerError
+from helmmodel.harness import profiles, runner
+from helmmodel.harness.replay import minimal_failure
+from helmmodel.harness.stateful import TracedMachine
+from helmmodel.harness.trace import Trace, git_commit, save
 from helmmodel.mutants.catalogue import BY_NAME, CATALOGUE
 from helmmodel.mutants.mutant import Mutant
-from helmmodel.replay import minimal_failure
-from helmmodel.stateful import TracedMachine
-from helmmodel.trace import Trace, git_commit, save
 
 PROFILE = "ci"
 
@@ -62,7 +63,7 @@ def select(names: Sequence[str]) -> list[Mutant]:
     """The sequential mutants named (all of them when *names* is empty), in catalogue order."""
     unknown = [name for name in names if name not in BY_NAME]
     if unknown:
-        raise runner.RunnerError(
+        raise RunnerError(
             f"unknown mutant {', '.join(map(repr, unknown))}; known mutants: "
             f"{', '.join(sorted(BY_NAME))}"
         )
@@ -132,7 +133,7 @@ def run_catalogue(
     machines = runner.load_machines(machines_dir)
     missing = sorted({m.machine for m in selected} - set(machines))
     if missing:
-        raise runner.RunnerError(
+        raise RunnerError(
             f"the catalogue needs machines {missing}, which {machines_dir} does not define"
         )
     commit = git_commit()

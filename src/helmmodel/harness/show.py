@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from helmmodel.trace import STATUS_OPEN, Trace
+from helmmodel.harness.trace import STATUS_OPEN, Trace
 
 
 def _python(value: Any) -> str:
@@ -45,8 +45,9 @@ def program(trace: Trace, imports: Sequence[str] = ()) -> str:
         f"# {trace.machine} against the {trace.kernel} kernel: {trace.message}",
         f"# status {trace.status}; run from the repository root, or: helmmodel replay PATH",
         *(f"import {module}  # registers kernels" for module in imports),
-        "from helmmodel.runner import kernel_factory, load_machines",
-        "from helmmodel.stateful import machine_for",
+        "from helmmodel.harness.kernels import kernel_factory",
+        "from helmmodel.harness.runner import load_machines",
+        "from helmmodel.harness.stateful import machine_for",
         f"{name} = machine_for(load_machines('machines')[{trace.machine!r}], "
         f"{trace.kernel!r}, kernel_factory({trace.kernel!r}))",
         f"state = {name}()",
@@ -94,9 +95,10 @@ def pytest_file(trace: Trace, source: str, imports: Sequence[str] = ()) -> str:
         "import pytest",
         "",
         *(f"import {module}  # noqa: F401 (registers kernels)" for module in imports),
-        "from helmmodel.invariants import InvariantViolation",
-        "from helmmodel.runner import kernel_factory, load_machines",
-        "from helmmodel.stateful import machine_for",
+        "from helmmodel.checker.invariants import InvariantViolation",
+        "from helmmodel.harness.kernels import kernel_factory",
+        "from helmmodel.harness.runner import load_machines",
+        "from helmmodel.harness.stateful import machine_for",
         "",
         "",
         f"def {name}() -> None:",

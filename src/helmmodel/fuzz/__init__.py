@@ -1,0 +1,1 @@
+"""Long fuzz campaigns: workers, chunks, swarm configurations, and the campaign's report."""
