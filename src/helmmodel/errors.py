@@ -3,8 +3,10 @@
 Kernel *refusals* (an intent or an execution the kernel will not grant) are values the model is
 specified to raise: they carry a code from the spec. *Bad input* (a malformed predicate, an
 identifier out of range, a float where a signature needs an integer) subclasses ``ValueError`` and
-says which value was wrong. The checker's own errors (``InvariantViolation``, ``TraceError``) live
-beside the checker.
+says which value was wrong. The checker's and the harness's errors (an invariant violated, a bad
+trace, a step that cannot be replayed, a bad machine, kernel, profile or campaign argument) are
+here too: every error helmmodel raises on purpose is in this one module, each saying its cause and
+what to try.
 """
 
 from __future__ import annotations
@@ -73,3 +75,50 @@ class InterruptedRun(HelmModelError):
     """A run stopped by Ctrl-C after it had found a violation.
 
     The failures found until then were captured and saved; rerun to explore further."""
+
+
+class InvariantViolation(HelmModelError):
+    """The kernel broke a safety invariant: the checker's error, never the kernel's.
+
+    The message names the invariant, the step and what was wrong. The run saves the failing trace
+    made 1-minimal; ``helmmodel show PATH`` prints it and ``docs/triage.md`` walks from it to the
+    kernel line at fault."""
+
+    def __init__(self, invariant: str, step: int, detail: str) -> None:
+        super().__init__(f"{invariant} violated at step {step}: {detail}")
+        self.invariant = invariant
+        self.step = step
+        self.detail = detail
+
+
+class TraceError(HelmModelError):
+    """A trace file that cannot be read, or does not follow the format.
+
+    The message names the file and the field or value at fault; ``docs/trace-format.md`` gives
+    each field's rule. A trace written by a newer helmmodel needs that version to replay."""
+
+
+class ReplayError(HelmModelError):
+    """A recorded step cannot be replayed: an unknown rule or argument, or a dangling reference.
+
+    The machine changed since the trace was saved (a rule renamed or removed, an argument
+    retyped). Replay it on the commit it names (``git_commit``) or record it again."""
+
+
+class UnknownProfile(HelmModelError, ValueError):
+    """A profile name that is not dev, ci or nightly.
+
+    Pass ``--profile dev|ci|nightly`` or set ``HELMMODEL_PROFILE`` to one of them."""
+
+
+class CampaignError(HelmModelError):
+    """A campaign cannot start: a bad argument, an unreachable database, an unwritable path.
+
+    The message names the argument or path; fix it and start again (nothing was run)."""
+
+
+class SwarmError(HelmModelError):
+    """A machine's ``swarm_ranges`` do not fit its rules.
+
+    A range names a rule or argument the machine does not have; fix the machine's
+    ``swarm_ranges`` (``docs/fuzzing.md``, swarm configurations)."""

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from helmmodel.errors import TraceError
 from helmmodel.harness import replay, runner, trace
 
 MACHINES = Path(__file__).resolve().parents[2] / "machines"
@@ -47,7 +48,7 @@ class RegressionCase(pytest.Item):
             )
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
-        if isinstance(excinfo.value, RegressionFailure | trace.TraceError):
+        if isinstance(excinfo.value, RegressionFailure | TraceError):
             return str(excinfo.value)
         return str(super().repr_failure(excinfo))
 

@@ -21,6 +21,7 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.stateful import run_state_machine_as_test
 
 from helmmodel import cli
+from helmmodel.errors import CampaignError, SwarmError
 from helmmodel.fuzz import campaign, chunks, swarm
 from helmmodel.fuzz import report as fuzz_report
 from helmmodel.harness import kernels, profiles, runner
@@ -54,7 +55,7 @@ def test_durations_are_read_in_hours_minutes_and_seconds(text: str, seconds: flo
 @pytest.mark.parametrize("text", ["8x", "8", "", "h", "5m 3s", "0s"])
 def test_a_bad_duration_is_refused_naming_it(text: str) -> None:
     """A duration without a unit, with another unit, or of no time at all is refused."""
-    with pytest.raises(campaign.CampaignError, match=f"--duration {text!r}"):
+    with pytest.raises(CampaignError, match=f"--duration {text!r}"):
         campaign.parse_duration(text)
 
 
@@ -64,7 +65,7 @@ def test_a_bad_duration_is_refused_naming_it(text: str) -> None:
 )
 def test_a_bad_shard_is_refused_naming_it(text: str, message: str) -> None:
     """A shard that is not i/n, or whose i is outside 1..n, is refused."""
-    with pytest.raises(campaign.CampaignError, match=message):
+    with pytest.raises(CampaignError, match=message):
         campaign.parse_shard(text)
 
 
@@ -237,7 +238,7 @@ def test_ranges_that_do_not_fit_a_rule_are_refused(
     """A range that misses one of a rule's plain arguments is a SwarmError naming the rule."""
     machine = machines["budget_contention"]
     spec = transitions(machine)["set_budget_limit"]
-    with pytest.raises(swarm.SwarmError, match="set_budget_limit the arguments \\['limit'\\]"):
+    with pytest.raises(SwarmError, match="set_budget_limit the arguments \\['limit'\\]"):
         swarm.narrowed(machine, spec, {"limit": st.integers(0, 1)})
 
 

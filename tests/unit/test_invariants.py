@@ -28,7 +28,6 @@ from helmmodel.checker.invariants import (
     ALL_INVARIANTS,
     INVARIANT_NAMES,
     Checker,
-    InvariantViolation,
     View,
     allow_matches_policy,
     at_most_once,
@@ -51,6 +50,7 @@ from helmmodel.checker.invariants import (
     tamper_evident,
     window_respected,
 )
+from helmmodel.errors import InvariantViolation
 from helmmodel.kernel import (
     Decision,
     ErrorBudget,

@@ -38,7 +38,7 @@ from machines.common import (
 from machines.kernel_machine import KernelMachine
 
 from helmmodel import cli
-from helmmodel.checker.invariants import InvariantViolation
+from helmmodel.errors import InvariantViolation
 from helmmodel.harness import capture, kernels, profiles, replay, runner, trace
 from helmmodel.harness.minimize import minimize, simpler_values
 from helmmodel.harness.stateful import TracedMachine, machine_for, transition, transitions

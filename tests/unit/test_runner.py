@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from helmmodel import cli
-from helmmodel.checker.invariants import InvariantViolation
-from helmmodel.errors import RunnerError
+from helmmodel.errors import InvariantViolation, RunnerError
 from helmmodel.harness import runner
 from helmmodel.harness.stateful import Failure, Stats
 

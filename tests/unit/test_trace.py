@@ -15,8 +15,9 @@ import attrs
 import jsonschema
 import pytest
 
+from helmmodel.errors import TraceError
 from helmmodel.harness import trace
-from helmmodel.harness.trace import Trace, TraceError
+from helmmodel.harness.trace import Trace
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "traces"

@@ -35,7 +35,7 @@ from helmmodel.checker.ghost import (
     record_valid,
     set_hash,
 )
-from helmmodel.errors import HelmModelError
+from helmmodel.errors import InvariantViolation
 from helmmodel.kernel import Kernel
 
 Problem = tuple[int, str]
@@ -43,16 +43,6 @@ FIREWALL_CODES = ("ERR_TOOL_NOT_FOUND", "SCHEMA_VIOLATION")
 # The statuses of the checks of section 9 (a passing request may still get a 404 for an unknown
 # spec, which the checker's model predicts, or a 503 when no key can sign).
 REFUSED_STATUSES = frozenset({400, 401, 403, 405, 413, 429})
-
-
-class InvariantViolation(HelmModelError):
-    """The kernel broke a safety invariant: the checker's error, never the kernel's."""
-
-    def __init__(self, invariant: str, step: int, detail: str) -> None:
-        super().__init__(f"{invariant} violated at step {step}: {detail}")
-        self.invariant = invariant
-        self.step = step
-        self.detail = detail
 
 
 @attrs.define

@@ -30,7 +30,7 @@ from typing import Any, TextIO
 import attrs
 from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
 
-from helmmodel.errors import HelmModelError
+from helmmodel.errors import CampaignError, SwarmError
 from helmmodel.fuzz import chunks, swarm
 from helmmodel.fuzz import report as fuzz_report
 from helmmodel.harness import kernels, profiles, runner
@@ -57,10 +57,6 @@ CRASHES_IN_A_ROW_MAX = 3
 WORKER_PROGRESS_EVERY_S = 1.0
 CRASHED = "worker crashes"  # why a campaign ended early when no worker was left
 TTY_REFRESH_EVERY_S = 0.5
-
-
-class CampaignError(HelmModelError):
-    """A campaign cannot start: a bad argument, an unreachable database, an unwritable path."""
 
 
 # --- arguments --------------------------------------------------------------------------------
@@ -749,6 +745,6 @@ def plan_machines(
         for name in planned:
             try:
                 swarm.named(machines[name], swarm_name)
-            except swarm.SwarmError as exc:
+            except SwarmError as exc:
                 raise CampaignError(f"--swarm {swarm_name}: {exc}") from None
     return planned

@@ -43,12 +43,12 @@ from hypothesis import settings as Settings
 from hypothesis.database import ExampleDatabase
 from hypothesis.stateful import Bundle, run_state_machine_as_test
 
-from helmmodel.checker.invariants import InvariantViolation
+from helmmodel.errors import InvariantViolation, TraceError
 from helmmodel.fuzz import swarm
 from helmmodel.harness.minimize import Steps
 from helmmodel.harness.replay import Test, minimal_failure
 from helmmodel.harness.stateful import Stats, TracedMachine, transitions
-from helmmodel.harness.trace import STATUS_OPEN, Trace, TraceError, load, save
+from helmmodel.harness.trace import STATUS_OPEN, Trace, load, save
 from helmmodel.kernel import KernelFactory
 
 Shape = tuple[str, str]  # (invariant, message with its numbers blanked)

@@ -32,15 +32,11 @@ import attrs
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, consumes, precondition, rule
 
-from helmmodel.errors import HelmModelError
+from helmmodel.errors import SwarmError
 from helmmodel.harness.stateful import TracedMachine, Transition, transitions
 
 ALL = "all"
 Ranges = Mapping[str, Mapping[str, Mapping[str, st.SearchStrategy[Any]]]]
-
-
-class SwarmError(HelmModelError):
-    """A machine's ``swarm_ranges`` do not fit its rules."""
 
 
 @attrs.frozen

@@ -15,7 +15,7 @@ import os
 
 from hypothesis import HealthCheck, Phase, settings
 
-from helmmodel.errors import HelmModelError
+from helmmodel.errors import UnknownProfile
 
 PROFILE_ENV = "HELMMODEL_PROFILE"
 DEFAULT_PROFILE = "dev"
@@ -45,10 +45,6 @@ PROFILES: dict[str, settings] = {
 
 for _name, _settings in PROFILES.items():
     settings.register_profile(f"helmmodel-{_name}", _settings)
-
-
-class UnknownProfile(HelmModelError, ValueError):
-    """A profile name that is not dev, ci or nightly."""
 
 
 def profile_name(name: str | None = None) -> str:

@@ -20,11 +20,10 @@ from typing import Any
 
 import attrs
 
-from helmmodel.checker.invariants import InvariantViolation
-from helmmodel.errors import HelmModelError
+from helmmodel.errors import HelmModelError, InvariantViolation, ReplayError
 from helmmodel.harness.kernels import kernel_factory
 from helmmodel.harness.minimize import minimize
-from helmmodel.harness.stateful import ReplayError, TracedMachine, machine_for, replay_steps
+from helmmodel.harness.stateful import TracedMachine, machine_for, replay_steps
 from helmmodel.harness.trace import STATUS_FIXED, STATUS_OPEN, Trace
 
 REPRODUCED = "reproduced"

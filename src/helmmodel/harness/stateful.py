@@ -35,13 +35,9 @@ from hypothesis.stateful import (
 )
 
 from helmmodel.checker.driver import Driver
-from helmmodel.checker.invariants import ALL_INVARIANTS, Checker, InvariantViolation
-from helmmodel.errors import HelmModelError
+from helmmodel.checker.invariants import ALL_INVARIANTS, Checker
+from helmmodel.errors import InvariantViolation, ReplayError
 from helmmodel.kernel import Kernel, KernelConfig, KernelFactory
-
-
-class ReplayError(HelmModelError):
-    """A recorded step cannot be replayed: an unknown rule, argument, or a dangling reference."""
 
 
 @attrs.frozen(eq=False)

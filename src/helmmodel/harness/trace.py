@@ -25,16 +25,12 @@ import hypothesis
 import jsonschema
 
 from helmmodel import __version__
-from helmmodel.errors import HelmModelError
+from helmmodel.errors import TraceError
 
 FORMAT_VERSION = 1
 STATUS_OPEN = "open"
 STATUS_FIXED = "fixed"
 IDENTITY_CHARS = 12
-
-
-class TraceError(HelmModelError):
-    """A trace file that cannot be read, or does not follow the format."""
 
 
 def schema() -> dict[str, Any]:
