@@ -1713,7 +1713,16 @@ def add_node(driver: Driver, parents: tuple[str, ...], lamport: int) -> str:
     graph = driver.kernel.graph
     payload = {"call_id": None, "stage": "execution", "code": "MISSING_ARTIFACT"}
     key = node_hash("ATTESTATION", parents, lamport, "", payload, "")
-    graph.nodes[key] = Node("ATTESTATION", parents, lamport, "", payload, "", 0, key)
+    graph.nodes[key] = Node(
+        kind="ATTESTATION",
+        parents=parents,
+        lamport=lamport,
+        principal="",
+        payload=payload,
+        sig="",
+        timestamp=0,
+        hash=key,
+    )
     graph.order.append(key)
     graph.heads = (key,)
     return key

@@ -57,7 +57,7 @@ EXECUTION_REFUSAL_CODES = (
 )
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Dispatched:
     """An effect that ran, and the chain link its receipt will carry."""
 
@@ -173,7 +173,15 @@ class SafeExecutor:
             session_id = call.request.session_id
         lamport, prev_hash = self.chains.next_link(session_id)
         return Dispatched(
-            decision, effect, call, output, status, output_hash, session_id, lamport, prev_hash
+            decision=decision,
+            effect=effect,
+            call=call,
+            output=output,
+            status=status,
+            output_hash=output_hash,
+            session_id=session_id,
+            lamport=lamport,
+            prev_hash=prev_hash,
         )
 
     def sign_receipt(self, dispatched: Dispatched) -> Receipt:

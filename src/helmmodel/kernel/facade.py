@@ -287,19 +287,43 @@ class Kernel:
         try:
             decision = self.decide(pending)
         except SignerUnavailable:
-            return CallOutcome(pending.call_id, None, None, None, fail_closed=True)
+            return CallOutcome(
+                call_id=pending.call_id, decision=None, intent=None, receipt=None, fail_closed=True
+            )
         if decision.verdict != ALLOW:
-            return CallOutcome(pending.call_id, decision, None, None)
+            return CallOutcome(
+                call_id=pending.call_id, decision=decision, intent=None, receipt=None
+            )
         try:
             intent = self.issue_intent(decision, pending.effect)
         except IntentRefused as refusal:
-            return CallOutcome(pending.call_id, decision, None, None, "intent", refusal.code)
+            return CallOutcome(
+                call_id=pending.call_id,
+                decision=decision,
+                intent=None,
+                receipt=None,
+                refusal_stage="intent",
+                refusal_code=refusal.code,
+            )
         try:
             receipt = self.execute(decision, intent, pending.effect)
         except ExecutionRefused as refusal:
-            return CallOutcome(pending.call_id, decision, intent, None, "execution", refusal.code)
+            return CallOutcome(
+                call_id=pending.call_id,
+                decision=decision,
+                intent=intent,
+                receipt=None,
+                refusal_stage="execution",
+                refusal_code=refusal.code,
+            )
         output = self.executor.outputs.get(receipt.receipt_id)
-        return CallOutcome(pending.call_id, decision, intent, receipt, output=output)
+        return CallOutcome(
+            call_id=pending.call_id,
+            decision=decision,
+            intent=intent,
+            receipt=receipt,
+            output=output,
+        )
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Response:
         """Answer an HTTP request through the request surface (spec section 9)."""

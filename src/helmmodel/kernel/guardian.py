@@ -77,7 +77,7 @@ ENDED_DECIDED = "decided"
 ENDED_FAIL_CLOSED = "fail_closed"
 
 
-@attrs.define
+@attrs.define(kw_only=True)
 class PendingCall:
     """The call's own record: made by *begin*, completed by *decide*."""
 
@@ -94,7 +94,7 @@ class PendingCall:
     decision: Decision | None = None
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Settlement:
     """The verdict *decide* will sign, and whether it charged the call's budget."""
 
@@ -189,7 +189,15 @@ class Guardian:
         snapshot = self.policy.snapshot()
         outcome, verdict, code, reason, set_hash = self.evaluate(request, effect, snapshot)
         call = PendingCall(
-            call_id, request, effect, snapshot, outcome, verdict, code, reason, set_hash
+            call_id=call_id,
+            request=request,
+            effect=effect,
+            snapshot=snapshot,
+            policy_outcome=outcome,
+            verdict=verdict,
+            reason_code=code,
+            reason=reason,
+            requirement_set_hash=set_hash,
         )
         self.calls[call_id] = call
         return call
@@ -229,7 +237,9 @@ class Guardian:
             if not charged:
                 reason = f"budget {budget_id!r} has nothing left"
                 verdict, code, set_hash = DENY, BUDGET_EXCEEDED, ""
-        return Settlement(verdict, code, reason, set_hash, charged)
+        return Settlement(
+            verdict=verdict, code=code, reason=reason, set_hash=set_hash, charged=charged
+        )
 
     def charge(self, budget_id: str, call_id: str) -> bool:
         """Charge one request of *budget_id* to *call_id*, if it has room at this moment."""

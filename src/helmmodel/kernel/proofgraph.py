@@ -27,7 +27,7 @@ def receipt_hash(receipt: Receipt) -> str:
     return sha256_hex(receipt.member_bytes())
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Node:
     """A ProofGraph node; ``hash`` covers every member but ``timestamp`` (no wall time in it)."""
 
@@ -86,7 +86,16 @@ class ProofGraph:
         parents = tuple(sorted(self.heads))
         lamport = self.lamport + 1
         digest = node_hash(kind, parents, lamport, principal, payload, sig)
-        node = Node(kind, parents, lamport, principal, payload, sig, self._clock.now_ms, digest)
+        node = Node(
+            kind=kind,
+            parents=parents,
+            lamport=lamport,
+            principal=principal,
+            payload=payload,
+            sig=sig,
+            timestamp=self._clock.now_ms,
+            hash=digest,
+        )
         self.nodes[digest] = node
         self.order.append(digest)
         self.heads = (digest,)

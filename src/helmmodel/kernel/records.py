@@ -140,7 +140,7 @@ class Effect:
         return prefixed_hash(self.args_jcs)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Decision:
     """The Guardian's signed verdict on one call (decision_record.v4)."""
 
@@ -189,7 +189,7 @@ class Decision:
         return self._preimage
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Intent:
     """The Guardian's signed permission to run one effect within a time window."""
 
@@ -225,7 +225,7 @@ class Intent:
         return self._preimage
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Receipt:
     """The executor's signed record of one dispatch, chained per session (receipt.v5)."""
 
@@ -322,7 +322,7 @@ class Principal:
     roles: frozenset[str] = frozenset()
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class CallOutcome:
     """How a whole call ended: its decision, intent and receipt as far as they exist."""
 
