@@ -7,9 +7,11 @@ is grimp's. A toy package shows that the same kinds of contract do turn red."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,3 +80,37 @@ def test_the_same_contracts_turn_red_on_an_upward_arrow_and_a_circle(tmp_path: P
     result = lint_imports(config, tmp_path)
     assert 1 == result.returncode, result.stdout + result.stderr
     assert "0 kept, 2 broken" in result.stdout
+
+
+def contract_layers() -> list[set[str]]:
+    """The layers of pyproject.toml's layers contract, top first; siblings share a set."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = config["tool"]["importlinter"]["contracts"]
+    (layers,) = [contract["layers"] for contract in contracts if contract["type"] == "layers"]
+    return [{name.strip() for name in layer.split("|")} for layer in layers]
+
+
+def pictured_layers(text: str) -> list[str]:
+    """The package names of the picture in docs/architecture.md, in the order it declares them."""
+    block = text.split("```mermaid", 1)[1].split("```", 1)[0]
+    return re.findall(r'^\s*\w+\["(helmmodel[\w.]*)', block, flags=re.M)
+
+
+def test_the_architecture_picture_shows_the_contract_s_layers_in_order() -> None:
+    """docs/architecture.md's picture declares exactly the contract's layers, top first."""
+    pictured = pictured_layers((ROOT / "docs" / "architecture.md").read_text(encoding="utf-8"))
+    layers = contract_layers()
+    grouped = []
+    position = 0
+    for layer in layers:
+        grouped.append(set(pictured[position : position + len(layer)]))
+        position += len(layer)
+    assert layers == grouped
+    assert position == len(pictured)
+
+
+def test_pictured_layers_reads_the_mermaid_nodes() -> None:
+    """The picture reader finds node labels that name a package, in order, and nothing else."""
+    text = 'x\n```mermaid\nflowchart TB\n  a["helmmodel.cli<br/>x"]\n  m["machines/"]\n'
+    text += '  b["helmmodel.kernel"]\n  a --> b\n```\n'
+    assert ["helmmodel.cli", "helmmodel.kernel"] == pictured_layers(text)
