@@ -16,7 +16,11 @@ from helmmodel import __version__
 from helmmodel.errors import HelmModelError, InvalidInput
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     from helmmodel.kernel import KernelFactory
+
+    Commands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
 
 ADMIN_TOKEN_ENV = "HELMMODEL_ADMIN_TOKEN"
 
@@ -38,14 +42,104 @@ def _port(text: str) -> int:
     return port
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The ``helmmodel`` parser: ``--version``, then the sub-commands in their help order."""
     parser = argparse.ArgumentParser(
         prog="helmmodel",
         description="A property-based stateful model checker for the HELM governance kernel.",
     )
     parser.add_argument("--version", action="version", version=f"helmmodel {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add_command in (
+        _add_serve_command,
+        _add_run_command,
+        _add_replay_command,
+        _add_promote_command,
+        _add_show_command,
+        _add_mutants_command,
+        _add_storm_command,
+        _add_fuzz_command,
+    ):
+        add_command(commands)
+    return parser
 
+
+# --- options that several commands take -------------------------------------------------------
+
+# How corpus_for chooses a corpus when --corpus is not given.
+_CORPUS_DEFAULT = (
+    "(default: tests/regressions for the correct kernel, a new temporary directory for any "
+    "other kernel)"
+)
+
+
+def _add_machine_names(command: argparse.ArgumentParser) -> None:
+    """The machines to run, named as positional arguments."""
+    command.add_argument(
+        "machines", nargs="*", metavar="MACHINE", help="machines to run (default: all)"
+    )
+
+
+def _add_kernel(
+    command: argparse.ArgumentParser, help_text: str, metavar: str | None = None
+) -> None:
+    """``--kernel``: the registered kernel the command works on."""
+    command.add_argument("--kernel", default="correct", metavar=metavar, help=help_text)
+
+
+def _add_corpus(command: argparse.ArgumentParser, help_text: str) -> None:
+    """``--corpus``: the directory of saved counterexamples."""
+    command.add_argument("--corpus", default=None, metavar="DIR", help=help_text)
+
+
+def _add_list(command: argparse.ArgumentParser, things: str) -> None:
+    """``--list``: list *things* and exit."""
+    command.add_argument("--list", action="store_true", help=f"list the {things} and exit")
+
+
+def _add_no_shrink(command: argparse.ArgumentParser, help_text: str) -> None:
+    """``--no-shrink``: skip Hypothesis's shrinking."""
+    command.add_argument("--no-shrink", dest="shrink", action="store_false", help=help_text)
+
+
+def _add_import(command: argparse.ArgumentParser) -> None:
+    """``--import``: modules imported first, which may register kernel variants."""
+    command.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE first (it may register kernel variants); may be repeated",
+    )
+
+
+def _add_machine_dir(command: argparse.ArgumentParser) -> None:
+    """``--machines``: the directory the machine modules are loaded from."""
+    command.add_argument(
+        "--machines",
+        dest="machine_dir",
+        default="machines",
+        metavar="DIR",
+        help="directory of machine modules (default: ./machines)",
+    )
+
+
+# --- one function per sub-command -------------------------------------------------------------
+
+
+def _add_serve_command(commands: Commands) -> None:
+    """``helmmodel serve``."""
     serve = commands.add_parser(
         "serve",
         help="serve the kernel model over HTTP (the chaos page's endpoints)",
@@ -75,15 +169,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--access-log", action="store_true", help="log every request to stderr")
 
+
+def _add_run_command(commands: Commands) -> None:
+    """``helmmodel run``."""
     run = commands.add_parser(
         "run",
         help="run state machines against the kernel and check every invariant",
         description="Run the state machines (all, or those named) and report what they reached.",
     )
-    run.add_argument(
-        "machines", nargs="*", metavar="MACHINE", help="machines to run (default: all)"
-    )
-    run.add_argument("--kernel", default="correct", help="the kernel to check (default: correct)")
+    _add_machine_names(run)
+    _add_kernel(run, "the kernel to check (default: correct)")
     run.add_argument(
         "--profile",
         default=None,
@@ -96,22 +191,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="examples per machine, overriding the profile",
     )
-    run.add_argument("--list", action="store_true", help="list the machines and exit")
-    run.add_argument(
-        "--no-shrink",
-        dest="shrink",
-        action="store_false",
-        help="skip Hypothesis's shrinking (faster on a failure; the saved trace is made "
-        "1-minimal either way)",
+    _add_list(run, "machines")
+    _add_no_shrink(
+        run,
+        "skip Hypothesis's shrinking (faster on a failure; the saved trace is made 1-minimal "
+        "either way)",
     )
-    run.add_argument(
-        "--corpus",
-        default=None,
-        metavar="DIR",
-        help="where to save counterexamples (default: tests/regressions for the correct kernel, "
-        "a new temporary directory for any other kernel)",
-    )
+    _add_corpus(run, f"where to save counterexamples {_CORPUS_DEFAULT}")
+    _add_import(run)
+    _add_machine_dir(run)
 
+
+def _add_replay_command(commands: Commands) -> None:
+    """``helmmodel replay``."""
     replay = commands.add_parser(
         "replay",
         help="replay saved traces and check each still does what its status says",
@@ -119,7 +211,12 @@ def build_parser() -> argparse.ArgumentParser:
         "engine; report reproduced, fixed, diverged or invalid for each.",
     )
     replay.add_argument("paths", nargs="+", metavar="PATH")
+    _add_import(replay)
+    _add_machine_dir(replay)
 
+
+def _add_promote_command(commands: Commands) -> None:
+    """``helmmodel promote``."""
     promote = commands.add_parser(
         "promote",
         help="mark a saved trace fixed (or open) and re-record its outcomes and digests",
@@ -128,7 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     promote.add_argument("path", metavar="PATH")
     promote.add_argument("--status", choices=["fixed", "open"], default="fixed")
+    _add_import(promote)
+    _add_machine_dir(promote)
 
+
+def _add_show_command(commands: Commands) -> None:
+    """``helmmodel show``."""
     show = commands.add_parser(
         "show",
         help="print a trace as a table and as a runnable Python program",
@@ -136,7 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     show.add_argument("path", metavar="PATH")
     show.add_argument("--pytest", metavar="FILE", help="write a standalone regression test here")
+    _add_import(show)
 
+
+def _add_mutants_command(commands: Commands) -> None:
+    """``helmmodel mutants``."""
     mutants = commands.add_parser(
         "mutants",
         help="run the must-fail catalogue: each mutant kernel must be caught as expected",
@@ -144,14 +250,14 @@ def build_parser() -> argparse.ArgumentParser:
         "exit 1 if a mutant survives or is caught by another invariant than expected.",
     )
     mutants.add_argument("names", nargs="*", metavar="NAME", help="mutants to run (default: all)")
-    mutants.add_argument("--list", action="store_true", help="list the mutants and exit")
-    mutants.add_argument(
-        "--corpus",
-        default=None,
-        metavar="DIR",
-        help="where to save the traces (default: a new temporary directory)",
-    )
+    _add_list(mutants, "mutants")
+    _add_corpus(mutants, "where to save the traces (default: a new temporary directory)")
+    _add_import(mutants)
+    _add_machine_dir(mutants)
 
+
+def _add_storm_command(commands: Commands) -> None:
+    """``helmmodel storm``."""
     storm = commands.add_parser(
         "storm",
         help="scenario 4: concurrent calls on real threads, checked for linearizability",
@@ -160,12 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the budget, the refusals, chains, ProofGraph and that the history is linearizable "
         "against the sequential model. Exit 1 if any run breaks a check.",
     )
-    storm.add_argument(
-        "--kernel",
-        default="correct",
-        metavar="NAME",
-        help="the kernel to storm (default: correct; a concurrency mutant, say)",
-    )
+    _add_kernel(storm, "the kernel to storm (default: correct; a concurrency mutant, say)", "NAME")
     storm.add_argument("--runs", type=_positive, default=1, help="storms to run (default: 1)")
     storm.add_argument(
         "--calls", type=_positive, default=1000, help="calls per storm (default: 1000)"
@@ -187,26 +288,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="instead of storms: generate N small concurrent programs (Hypothesis), run each "
         "5 times, and print the smallest failing one, shrunk",
     )
-
-    _add_fuzz_command(commands)
-
-    for command in (run, replay, promote, show, mutants, storm):
-        _add_import(command)
-    for command in (run, replay, promote, mutants):
-        command.add_argument(
-            "--machines",
-            dest="machine_dir",
-            default="machines",
-            metavar="DIR",
-            help="directory of machine modules (default: ./machines)",
-        )
-    return parser
+    _add_import(storm)
 
 
-# --- helmmodel fuzz (issue #8) ---------------------------------------------------------------
-
-
-def _add_fuzz_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_fuzz_command(commands: Commands) -> None:
+    """``helmmodel fuzz`` (issue #8): what to run, for how long, and where it goes."""
     fuzz = commands.add_parser(
         "fuzz",
         help="a long fuzz campaign: every core, until a time budget ends (docs/fuzzing.md)",
@@ -216,21 +302,13 @@ def _add_fuzz_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
         "(summary.json, junit.xml, report.html). Exit 1 if a new failure was found, 130 when "
         "stopped by Ctrl-C or SIGTERM.",
     )
-    fuzz.add_argument(
-        "machines", nargs="*", metavar="MACHINE", help="machines to run (default: all)"
-    )
+    _add_machine_names(fuzz)
     fuzz.add_argument("--duration", required=True, help="the time budget: 90s, 20m, 8h, 1h30m")
     fuzz.add_argument(
         "--workers", default="auto", help="worker processes: auto (one per core) or a number"
     )
-    fuzz.add_argument("--kernel", default="correct", help="the kernel to check (default: correct)")
-    fuzz.add_argument(
-        "--corpus",
-        default=None,
-        metavar="DIR",
-        help="where new counterexamples go and open cases are read (default: tests/regressions "
-        "for the correct kernel, a new temporary directory for any other kernel)",
-    )
+    _add_kernel(fuzz, "the kernel to check (default: correct)")
+    _add_corpus(fuzz, f"where new counterexamples go and open cases are read {_CORPUS_DEFAULT}")
     fuzz.add_argument(
         "--db",
         default=None,
@@ -250,6 +328,13 @@ def _add_fuzz_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
         metavar="DIR",
         help="where the summary and report go (default: fuzz-runs/<UTC time>[-shard-I-of-N])",
     )
+    _add_fuzz_chunk_options(fuzz)
+    _add_import(fuzz)
+    _add_machine_dir(fuzz)
+
+
+def _add_fuzz_chunk_options(fuzz: argparse.ArgumentParser) -> None:
+    """The options of ``helmmodel fuzz`` that shape each chunk and the progress lines."""
     fuzz.add_argument(
         "--chunk-examples",
         default=None,
@@ -257,11 +342,8 @@ def _add_fuzz_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
         help="examples per chunk: Hypothesis restarts after so many, so that its memory of "
         "explored examples stays bounded (default: 500)",
     )
-    fuzz.add_argument(
-        "--no-shrink",
-        dest="shrink",
-        action="store_false",
-        help="skip Hypothesis's shrinking (each saved trace is made 1-minimal either way)",
+    _add_no_shrink(
+        fuzz, "skip Hypothesis's shrinking (each saved trace is made 1-minimal either way)"
     )
     fuzz.add_argument(
         "--swarm",
@@ -275,14 +357,6 @@ def _add_fuzz_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
         default="1m",
         metavar="DURATION",
         help="when not on a terminal, print a progress line this often (default: 1m)",
-    )
-    _add_import(fuzz)
-    fuzz.add_argument(
-        "--machines",
-        dest="machine_dir",
-        default="machines",
-        metavar="DIR",
-        help="directory of machine modules (default: ./machines)",
     )
 
 
@@ -338,17 +412,6 @@ def fuzz(args: argparse.Namespace) -> int:
     return campaign.run(options, sys.stdout)
 
 
-def _add_import(command: argparse.ArgumentParser) -> None:
-    command.add_argument(
-        "--import",
-        dest="imports",
-        action="append",
-        default=[],
-        metavar="MODULE",
-        help="import MODULE first (it may register kernel variants); may be repeated",
-    )
-
-
 REPOSITORY_CORPUS = Path("tests/regressions")
 
 
@@ -365,16 +428,6 @@ def corpus_for(kernel: str, given: str | None) -> Path:
     if kernel == "correct":
         return REPOSITORY_CORPUS
     return Path(tempfile.mkdtemp(prefix=f"helmmodel-{kernel}-"))
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

@@ -160,7 +160,7 @@ class _Server(ThreadingHTTPServer):
         self.close_request(request)
 
 
-@attrs.define
+@attrs.frozen(kw_only=True)
 class RunningServers:
     """Servers started by :func:`start`: their ports, and how to stop them."""
 
@@ -199,4 +199,4 @@ def start(
     ]
     for thread in threads:
         thread.start()
-    return RunningServers(servers, threads)
+    return RunningServers(servers=servers, threads=threads)

@@ -68,7 +68,16 @@ class Record:
 # --- the summary ------------------------------------------------------------------------------
 
 
-def _matrix(chunks: Iterable[Mapping[str, Any]]) -> tuple[list[str], np.ndarray[Any, Any]]:
+@attrs.frozen(kw_only=True, eq=False)
+class _Transitions:
+    """Rule-to-rule counts: ``matrix[i][j]`` is how often ``rules[j]`` ran right after
+    ``rules[i]``."""
+
+    rules: list[str]
+    matrix: np.ndarray[Any, Any]
+
+
+def _transitions(chunks: Iterable[Mapping[str, Any]]) -> _Transitions:
     """The transition matrices of *chunks* summed on the union of their rules."""
     rules = sorted({rule for chunk in chunks for rule in chunk["transitions"]["rules"]})
     index = {rule: i for i, rule in enumerate(rules)}
@@ -77,7 +86,7 @@ def _matrix(chunks: Iterable[Mapping[str, Any]]) -> tuple[list[str], np.ndarray[
         where = np.array([index[rule] for rule in chunk["transitions"]["rules"]], dtype=np.intp)
         if where.size:
             total[np.ix_(where, where)] += np.array(chunk["transitions"]["matrix"], dtype=np.int64)
-    return rules, total
+    return _Transitions(rules=rules, matrix=total)
 
 
 def group(chunks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -91,7 +100,7 @@ def group(chunks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         rules.update(chunk["rules"])
         for facet, values in chunk["outcomes"].items():
             outcomes.setdefault(facet, Counter()).update(values)
-    axis, matrix = _matrix(chunks)
+    transitions = _transitions(chunks)
     reached = {(facet, value) for facet, values in outcomes.items() for value in values}
     return {
         "chunks": len(chunks),
@@ -105,8 +114,8 @@ def group(chunks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             {f["invariant"] for f in findings if f["kind"] != UNREPRODUCIBLE}
         ),
         "rules": dict(sorted(rules.items())),
-        "rules_never_run": [rule for rule in axis if not rules[rule]],
-        "transitions": {"rules": axis, "matrix": matrix.tolist()},
+        "rules_never_run": [rule for rule in transitions.rules if not rules[rule]],
+        "transitions": {"rules": transitions.rules, "matrix": transitions.matrix.tolist()},
         "outcomes": {
             facet: dict(sorted(values.items())) for facet, values in sorted(outcomes.items())
         },
@@ -137,39 +146,6 @@ def _repeats(findings: Iterable[Mapping[str, Any]]) -> int:
 def summarize(record: Record, *, stopped_by: str, elapsed_s: float) -> dict[str, Any]:
     """The summary of a campaign (what ``summary.json`` holds)."""
     chunks = record.chunks
-    by_machine: dict[str, list[Mapping[str, Any]]] = {
-        name: [] for name in record.options["machines"]
-    }
-    by_swarm: dict[str, list[Mapping[str, Any]]] = {}
-    failures: list[dict[str, Any]] = []
-    repeats: dict[str, dict[str, Any]] = {}
-    for chunk in chunks:
-        by_machine.setdefault(chunk["machine"], []).append(chunk)
-        by_swarm.setdefault(chunk["swarm"], []).append(chunk)
-        for finding in chunk["findings"]:
-            where = {
-                "machine": chunk["machine"],
-                "worker": chunk["worker"],
-                "seed": chunk["seed"],
-                "swarm": chunk["swarm"],
-                "chunk_started_s": chunk["started_s"],
-            }
-            if finding["kind"] != REPEAT:
-                failures.append({**finding, **where})
-            again = repeat_hits(finding)
-            if again:
-                known = repeats.setdefault(
-                    finding["identity"],
-                    {
-                        **where,
-                        "invariant": finding["invariant"],
-                        "path": finding["path"],
-                        "hits": 0,
-                    },
-                )
-                known["hits"] += again
-    everything = group(chunks)
-    steps = everything["steps"]
     return {
         "format_version": FORMAT_VERSION,
         "helmmodel_version": __version__,
@@ -183,27 +159,86 @@ def summarize(record: Record, *, stopped_by: str, elapsed_s: float) -> dict[str,
         "seeds": [chunk["seed"] for chunk in chunks],
         "worker_restarts": record.restarts(),
         "worker_deaths": record.deaths,
-        "totals": {
-            "chunks": len(chunks),
-            "examples": everything["examples"],
-            "steps": steps,
-            "steps_per_s": round(steps / elapsed_s, 1) if elapsed_s else 0.0,
-            "new_failures": everything["new_failures"],
-            "repeated_failures": everything["repeated_failures"],
-            "invariants_violated": everything["invariants_violated"],
-            "distinct_outcomes": sum(len(v) for v in everything["outcomes"].values()),
-            "worker_restarts": record.restarts(),
-        },
-        "failures": failures,
-        "repeats": sorted(repeats.values(), key=lambda r: (r["machine"], r["invariant"])),
-        "machines": {name: group(found) for name, found in sorted(by_machine.items())},
-        "swarm": {name: group(found) for name, found in sorted(by_swarm.items())},
+        "totals": _totals(record, elapsed_s),
+        "failures": _failures(chunks),
+        "repeats": _repeated_cases(chunks),
+        "machines": _groups_by(chunks, "machine", record.options["machines"]),
+        "swarm": _groups_by(chunks, "swarm", ()),
         "chunks": [_chunk_row(chunk) for chunk in chunks],
         "timeline": {
             "columns": ["seconds", "steps", "examples", "distinct_outcomes"],
             "points": record.timeline,
         },
     }
+
+
+def _totals(record: Record, elapsed_s: float) -> dict[str, Any]:
+    """The figures of the whole campaign; its steps per second over the time it ran."""
+    everything = group(record.chunks)
+    steps = everything["steps"]
+    return {
+        "chunks": len(record.chunks),
+        "examples": everything["examples"],
+        "steps": steps,
+        "steps_per_s": round(steps / elapsed_s, 1) if elapsed_s else 0.0,
+        "new_failures": everything["new_failures"],
+        "repeated_failures": everything["repeated_failures"],
+        "invariants_violated": everything["invariants_violated"],
+        "distinct_outcomes": sum(len(v) for v in everything["outcomes"].values()),
+        "worker_restarts": record.restarts(),
+    }
+
+
+def _groups_by(
+    chunks: Iterable[Mapping[str, Any]], key: str, names: Iterable[str]
+) -> dict[str, dict[str, Any]]:
+    """The figures of *chunks* grouped by their *key*, sorted by name; each of *names* is
+    listed even when no chunk has it."""
+    found: dict[str, list[Mapping[str, Any]]] = {name: [] for name in names}
+    for chunk in chunks:
+        found.setdefault(chunk[key], []).append(chunk)
+    return {name: group(members) for name, members in sorted(found.items())}
+
+
+def _where(chunk: Mapping[str, Any]) -> dict[str, Any]:
+    """Where a finding was made: its chunk's machine, worker, seed, swarm and start."""
+    return {
+        "machine": chunk["machine"],
+        "worker": chunk["worker"],
+        "seed": chunk["seed"],
+        "swarm": chunk["swarm"],
+        "chunk_started_s": chunk["started_s"],
+    }
+
+
+def _failures(chunks: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Every finding that is not a repeat of an open case, with where it was made."""
+    return [
+        {**finding, **_where(chunk)}
+        for chunk in chunks
+        for finding in chunk["findings"]
+        if finding["kind"] != REPEAT
+    ]
+
+
+def _repeated_cases(chunks: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Each failure hit again, once, with where it was first hit again and how often."""
+    cases: dict[str, dict[str, Any]] = {}
+    for chunk in chunks:
+        for finding in chunk["findings"]:
+            again = repeat_hits(finding)
+            if again:
+                case = cases.setdefault(
+                    finding["identity"],
+                    {
+                        **_where(chunk),
+                        "invariant": finding["invariant"],
+                        "path": finding["path"],
+                        "hits": 0,
+                    },
+                )
+                case["hits"] += again
+    return sorted(cases.values(), key=lambda case: (case["machine"], case["invariant"]))
 
 
 _CHUNK_KEYS = (
@@ -233,60 +268,30 @@ def write(record: Record, run_dir: Path, *, stopped_by: str, elapsed_s: float) -
 
 def junit(summary: Mapping[str, Any]) -> ET.Element:
     """One test case per machine; a new failure is a <failure> naming its saved trace."""
-    options = summary["options"]
-    cases = []
-    failed = errored = skipped = 0
-    for name, figures in summary["machines"].items():
-        case = ET.Element(
-            "testcase",
-            classname=f"helmmodel.fuzz.{options['kernel']}",
-            name=name,
-            time=f"{figures['seconds']:.3f}",
-        )
-        mine = [f for f in summary["failures"] if f["machine"] == name]
-        violations = [f for f in mine if f["kind"] in (NEW, PENDING)]
-        if violations:
-            failed += 1
-            first = violations[0]
-            failure = ET.SubElement(
-                case,
-                "failure",
-                type="InvariantViolation",
-                message=f"{first['invariant']}: {first['message']} (saved to {first['path']})",
-            )
-            failure.text = "\n".join(
-                f"{f['kind']} {f['invariant']}: saved to {f['path']}"
-                + ("" if f["kind"] == NEW else " (stopped before it was made 1-minimal)")
-                for f in violations
-            )
-        problems = [
-            f"{f['invariant']} did not fail again on replay: {f['message']}"
-            for f in mine
-            if f["kind"] == UNREPRODUCIBLE
-        ] + figures["errors"]
-        if problems:
-            errored += 1
-            error = ET.SubElement(case, "error", message=f"{len(problems)} checker errors")
-            error.text = "\n".join(problems)
-        if not figures["chunks"]:
-            skipped += 1
-            ET.SubElement(case, "skipped", message="no chunk of this machine ran")
-        out = ET.SubElement(case, "system-out")
-        out.text = (
-            f"{figures['examples']} examples, {figures['steps']} steps, "
-            f"{figures['steps_per_s']} steps/s, {figures['repeated_failures']} repeats of open "
-            f"cases, invariants violated: {', '.join(figures['invariants_violated']) or 'none'}"
-        )
-        cases.append(case)
+    kernel = summary["options"]["kernel"]
+    cases = [
+        _testcase(name, figures, summary["failures"], kernel)
+        for name, figures in summary["machines"].items()
+    ]
     suites = ET.Element("testsuites", name="helmmodel fuzz")
-    suite = ET.SubElement(
-        suites,
+    suites.append(_testsuite(summary, cases))
+    return suites
+
+
+def _testsuite(summary: Mapping[str, Any], cases: Sequence[ET.Element]) -> ET.Element:
+    """The suite of *cases*: how many failed, erred or were skipped, and the run's options."""
+    options = summary["options"]
+
+    def having(tag: str) -> str:
+        return str(sum(1 for case in cases if case.find(tag) is not None))
+
+    suite = ET.Element(
         "testsuite",
         name=f"helmmodel.fuzz.shard-{options['shard']['index']}-of-{options['shard']['count']}",
         tests=str(len(cases)),
-        failures=str(failed),
-        errors=str(errored),
-        skipped=str(skipped),
+        failures=having("failure"),
+        errors=having("error"),
+        skipped=having("skipped"),
         time=f"{summary['elapsed_s']:.3f}",
         timestamp=summary["started_at"],
     )
@@ -295,7 +300,56 @@ def junit(summary: Mapping[str, Any]) -> ET.Element:
         ET.SubElement(properties, "property", name=key, value=str(options[key]))
     ET.SubElement(properties, "property", name="stopped_by", value=summary["stopped_by"])
     suite.extend(cases)
-    return suites
+    return suite
+
+
+def _testcase(
+    name: str, figures: Mapping[str, Any], failures: Iterable[Mapping[str, Any]], kernel: str
+) -> ET.Element:
+    """A machine's test case: its new failures, its checker errors, or skipped if it never ran."""
+    case = ET.Element(
+        "testcase",
+        classname=f"helmmodel.fuzz.{kernel}",
+        name=name,
+        time=f"{figures['seconds']:.3f}",
+    )
+    mine = [f for f in failures if f["machine"] == name]
+    violations = [f for f in mine if f["kind"] in (NEW, PENDING)]
+    if violations:
+        _add_failure(case, violations)
+    problems = [
+        f"{f['invariant']} did not fail again on replay: {f['message']}"
+        for f in mine
+        if f["kind"] == UNREPRODUCIBLE
+    ] + figures["errors"]
+    if problems:
+        error = ET.SubElement(case, "error", message=f"{len(problems)} checker errors")
+        error.text = "\n".join(problems)
+    if not figures["chunks"]:
+        ET.SubElement(case, "skipped", message="no chunk of this machine ran")
+    out = ET.SubElement(case, "system-out")
+    out.text = (
+        f"{figures['examples']} examples, {figures['steps']} steps, "
+        f"{figures['steps_per_s']} steps/s, {figures['repeated_failures']} repeats of open "
+        f"cases, invariants violated: {', '.join(figures['invariants_violated']) or 'none'}"
+    )
+    return case
+
+
+def _add_failure(case: ET.Element, violations: Sequence[Mapping[str, Any]]) -> None:
+    """The <failure> of *case*: the first violation in its message, each saved trace a line."""
+    first = violations[0]
+    failure = ET.SubElement(
+        case,
+        "failure",
+        type="InvariantViolation",
+        message=f"{first['invariant']}: {first['message']} (saved to {first['path']})",
+    )
+    failure.text = "\n".join(
+        f"{f['kind']} {f['invariant']}: saved to {f['path']}"
+        + ("" if f["kind"] == NEW else " (stopped before it was made 1-minimal)")
+        for f in violations
+    )
 
 
 # --- pictures ---------------------------------------------------------------------------------
@@ -477,9 +531,24 @@ _FIGURE_HEAD = (
 
 def report_html(summary: Mapping[str, Any]) -> str:
     """The report a person reads: what ran, what it found, and what it explored."""
+    parts = [
+        *_head(summary),
+        *_failures_section(summary["failures"]),
+        *_repeats_section(summary["repeats"]),
+        *_deaths_section(summary["worker_deaths"]),
+        *_overview_sections(summary),
+    ]
+    for name, figures in summary["machines"].items():
+        parts += _machine_section(name, figures)
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _head(summary: Mapping[str, Any]) -> list[str]:
+    """The page's head, title and opening paragraphs: what ran, how long, with what."""
     options, totals = summary["options"], summary["totals"]
     shard = options["shard"]
-    parts = [
+    return [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>helmmodel fuzz: {_e(options['kernel'])} kernel, shard {shard['index']}/"
@@ -496,108 +565,104 @@ def report_html(summary: Mapping[str, Any]) -> str:
         f"{_e(summary['hypothesis_version'])}.</p>",
         f"<p>Corpus <code>{_e(options['corpus'])}</code>, example database "
         f"<code>{_e(options['database'])}</code>.</p>",
-        "<h2>Failures</h2>",
     ]
-    failures = summary["failures"]
-    if failures:
-        parts.append(
-            _table(
-                ("kind", "machine", "invariant", "steps found / 1-minimal", "saved to", "message"),
-                (
-                    [
-                        f'<span class="bad">{_e(f["kind"])}</span>',
-                        _e(f["machine"]),
-                        _e(f["invariant"]),
-                        f"{f['found_steps']} / {f['minimal_steps'] or '-'}",
-                        f"<code>{_e(f['path'] or '-')}</code>",
-                        _e(f["message"]),
-                    ]
-                    for f in failures
-                ),
-                set(),
-            )
-        )
-        parts.append("<p>Read one with <code>helmmodel show PATH</code>.</p>")
-    else:
-        parts.append("<p>No new failure.</p>")
-    if summary["repeats"]:
-        parts.append("<p>Repeats of open cases (known, not new):</p>")
-        parts.append(
-            _table(
-                ("machine", "invariant", "case", "runs that hit it"),
-                (
-                    [
-                        _e(r["machine"]),
-                        _e(r["invariant"]),
-                        f"<code>{_e(r['path'])}</code>",
-                        r["hits"],
-                    ]
-                    for r in summary["repeats"]
-                ),
-                {3},
-            )
-        )
-    deaths = summary["worker_deaths"]
-    if deaths:
-        parts.append("<h2>Worker deaths</h2>")
-        parts.append(
-            _table(
-                ("worker", "pid", "cause", "at s", "restarted"),
-                (
-                    [
-                        d["worker"],
-                        d["pid"],
-                        _e(d["cause"]),
-                        d["at_s"],
-                        "yes" if d["restarted"] else "no",
-                    ]
-                    for d in deaths
-                ),
-                {2},
-            )
-        )
-    parts += [
+
+
+def _failures_section(failures: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The new failures, each with where its trace was saved, or a line saying there is none."""
+    if not failures:
+        return ["<h2>Failures</h2>", "<p>No new failure.</p>"]
+    rows = (
+        [
+            f'<span class="bad">{_e(f["kind"])}</span>',
+            _e(f["machine"]),
+            _e(f["invariant"]),
+            f"{f['found_steps']} / {f['minimal_steps'] or '-'}",
+            f"<code>{_e(f['path'] or '-')}</code>",
+            _e(f["message"]),
+        ]
+        for f in failures
+    )
+    head = ("kind", "machine", "invariant", "steps found / 1-minimal", "saved to", "message")
+    return [
+        "<h2>Failures</h2>",
+        _table(head, rows, set()),
+        "<p>Read one with <code>helmmodel show PATH</code>.</p>",
+    ]
+
+
+def _repeats_section(repeats: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The open cases hit again, with how often (nothing when there is none)."""
+    if not repeats:
+        return []
+    rows = (
+        [_e(r["machine"]), _e(r["invariant"]), f"<code>{_e(r['path'])}</code>", r["hits"]]
+        for r in repeats
+    )
+    return [
+        "<p>Repeats of open cases (known, not new):</p>",
+        _table(("machine", "invariant", "case", "runs that hit it"), rows, {3}),
+    ]
+
+
+def _deaths_section(deaths: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The workers that died, why, and whether they were restarted (nothing when none did)."""
+    if not deaths:
+        return []
+    rows = (
+        [d["worker"], d["pid"], _e(d["cause"]), d["at_s"], "yes" if d["restarted"] else "no"]
+        for d in deaths
+    )
+    return [
+        "<h2>Worker deaths</h2>",
+        _table(("worker", "pid", "cause", "at s", "restarted"), rows, {2}),
+    ]
+
+
+def _overview_sections(summary: Mapping[str, Any]) -> list[str]:
+    """The timeline, then the figures per machine and per swarm configuration."""
+    numeric = {1, 2, 3, 4, 5, 6}
+    return [
         "<h2>Over time</h2>",
         timeline_svg(summary["timeline"]["points"]),
         "<h2>Machines</h2>",
-        _table(_FIGURE_HEAD, _figures_rows(summary["machines"]), {1, 2, 3, 4, 5, 6}),
+        _table(_FIGURE_HEAD, _figures_rows(summary["machines"]), numeric),
         "<h2>Swarm configurations</h2>",
         "<p>Each chunk ran its machine with a named choice of rule families and argument ranges "
         "(<code>docs/fuzzing.md</code>).</p>",
-        _table(_FIGURE_HEAD, _figures_rows(summary["swarm"]), {1, 2, 3, 4, 5, 6}),
+        _table(_FIGURE_HEAD, _figures_rows(summary["swarm"]), numeric),
     ]
-    for name, figures in summary["machines"].items():
-        parts.append(f"<h2>{_e(name)}</h2>")
-        if not figures["chunks"]:
-            parts.append("<p>No chunk of this machine ran.</p>")
-            continue
-        never = figures["rules_never_run"]
+
+
+def _machine_section(name: str, figures: Mapping[str, Any]) -> list[str]:
+    """A machine's section: what it never ran or reached, its heatmap and its outcome counts."""
+    if not figures["chunks"]:
+        return [f"<h2>{_e(name)}</h2>", "<p>No chunk of this machine ran.</p>"]
+    never = figures["rules_never_run"]
+    parts = [
+        f"<h2>{_e(name)}</h2>",
+        f"<p>Rules never run: {_e(', '.join(never))}.</p>" if never else "<p>Every rule ran.</p>",
+    ]
+    missing = figures["outcomes_never_reached"]
+    if missing:
         parts.append(
-            f"<p>Rules never run: {_e(', '.join(never))}.</p>"
-            if never
-            else "<p>Every rule ran.</p>"
-        )
-        missing = figures["outcomes_never_reached"]
-        if missing:
-            parts.append(
-                "<p>Outcomes never reached (of those the spec defines; a focused machine cannot "
-                "reach all of them): "
-                + "; ".join(
-                    f"{_e(facet)}: {_e(', '.join(values))}" for facet, values in missing.items()
-                )
-                + "</p>"
+            "<p>Outcomes never reached (of those the spec defines; a focused machine cannot "
+            "reach all of them): "
+            + "; ".join(
+                f"{_e(facet)}: {_e(', '.join(values))}" for facet, values in missing.items()
             )
-        transitions = figures["transitions"]
-        parts.append(
-            heatmap_svg(transitions["rules"], transitions["matrix"], f"{name}: rule transitions")
+            + "</p>"
         )
-        rows = [
-            [_e(facet), _e(value), count]
-            for facet, values in figures["outcomes"].items()
-            for value, count in values.items()
-        ]
-        parts.append("<details><summary>Outcome counts</summary>")
-        parts.append(_table(("facet", "value", "count"), rows, {2}))
-        parts.append("</details>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+    transitions = figures["transitions"]
+    rows = [
+        [_e(facet), _e(value), count]
+        for facet, values in figures["outcomes"].items()
+        for value, count in values.items()
+    ]
+    return [
+        *parts,
+        heatmap_svg(transitions["rules"], transitions["matrix"], f"{name}: rule transitions"),
+        "<details><summary>Outcome counts</summary>",
+        _table(("facet", "value", "count"), rows, {2}),
+        "</details>",
+    ]

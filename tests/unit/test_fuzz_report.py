@@ -1,0 +1,121 @@
+"""The campaign's run directory is pinned byte for byte: for a campaign built by hand (with every
+kind of finding, worker deaths, a machine that never ran, text that needs escaping) and for an
+empty one, ``summary.json``, ``junit.xml`` and ``report.html`` are exactly the files kept in
+tests/fixtures/fuzz_report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helmmodel.fuzz import chunks
+from helmmodel.fuzz import report as fuzz_report
+
+EXPECTED = Path(__file__).resolve().parents[1] / "fixtures" / "fuzz_report"
+OPTIONS = {
+    "machines": ["alpha", "beta", "gamma"],
+    "duration_s": 120.0,
+    "workers": 2,
+    "kernel": "k<&>",
+    "profile": "nightly",
+    "corpus": "/corpus",
+    "database": "/db",
+    "shard": {"index": 2, "count": 3},
+    "run_dir": "/run",
+    "chunk_examples": 10,
+    "shrink": True,
+}
+
+
+def a_chunk(number: int, machine: str, swarm: str, **figures: Any) -> dict[str, Any]:
+    """A worker's report of one chunk: *figures* replace the defaults."""
+    chunk = {
+        "worker": number % 2, "pid": 100 + number % 2, "chunk": number, "machine": machine,
+        "seed": 1000 + number, "swarm": swarm, "started_s": 1.5 * number, "seconds": 2.5,
+        "examples": 10, "steps": 123, "ended_by": "examples", "rules": {"a": 60, "b": 63},
+        "outcomes": {"verdict": {"ALLOW": 3, "DENY": 1}},
+        "transitions": {"rules": ["a", "b"], "matrix": [[5, 7], [9, 0]]},
+        "findings": [], "errors": [],
+    }  # fmt: skip
+    chunk.update(figures)
+    return chunk
+
+
+def a_finding(kind: str, invariant: str, **fields: Any) -> dict[str, Any]:
+    """A settled finding as a worker reports it."""
+    return chunks.Finding(kind, invariant, f"{invariant} broke: <x & y>", 20, **fields).to_json()
+
+
+def a_rich_record() -> fuzz_report.Record:
+    """Four chunks of three machines (one not in the options, one never run), every kind of
+    finding, a checker error, two worker deaths and a timeline."""
+    record = fuzz_report.Record(dict(OPTIONS), started_at="2024-05-06T07:08:09+00:00")
+    new = a_finding(
+        chunks.NEW, "budget", hits=3, identity="n1", path="/corpus/n1.json", minimal_steps=4
+    )
+    pending = a_finding(chunks.PENDING, "window", identity="p1", path="/run/pending/p1.json")
+    repeat = a_finding(chunks.REPEAT, "budget", hits=2, identity="r1", path="/corpus/r1.json")
+    record.chunks = [
+        a_chunk(0, "alpha", "all", findings=[new, repeat]),
+        a_chunk(
+            1, "alpha", "no-fault", rules={"b": 40, "c<d": 2}, findings=[pending],
+            outcomes={"verdict": {"ESCALATE": 2}, "http": {"404": 7}},
+            transitions={"rules": ["b", "c<d"], "matrix": [[30, 2], [1, 0]]},
+        ),
+        a_chunk(
+            2, "beta", "all", seconds=0.0, steps=0, examples=0, rules={}, outcomes={},
+            transitions={"rules": [], "matrix": []}, ended_by="stopped",
+            findings=[a_finding(chunks.UNREPRODUCIBLE, "chains", hits=2)],
+            errors=["Traceback: KeyError <k>"],
+        ),
+        a_chunk(3, "delta", "only-clock", findings=[dict(repeat, hits=5)]),
+    ]  # fmt: skip
+    record.deaths = [
+        {"worker": 1, "pid": 101, "cause": "signal SIGKILL", "at_s": 3.25,
+         "lost_chunk": None, "restarted": True, "new_pid": 102},
+        {"worker": 0, "pid": 100, "cause": "exit status 1", "at_s": 9.0,
+         "lost_chunk": 2, "restarted": False, "new_pid": None},
+    ]  # fmt: skip
+    for second in range(0, 130, 7):
+        record.sample(second * 0.9, second * 1234, second * 3, second // 9)
+    return record
+
+
+def an_empty_record() -> fuzz_report.Record:
+    """A campaign stopped before any chunk ended."""
+    return fuzz_report.Record(dict(OPTIONS), started_at="2024-05-06T07:08:09+00:00")
+
+
+@pytest.fixture(autouse=True)
+def fixed_surroundings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clock, the commit and the versions the summary records are fixed."""
+    monkeypatch.setattr(fuzz_report, "_now", lambda: "2024-05-06T08:00:00+00:00")
+    monkeypatch.setattr(fuzz_report, "git_commit", lambda: "0" * 40)
+    monkeypatch.setattr(fuzz_report, "__version__", "0.0.test")
+    monkeypatch.setattr(fuzz_report.hypothesis, "__version__", "0.0.hypothesis")
+
+
+@pytest.mark.parametrize(
+    ("case", "record", "stopped_by", "elapsed_s"),
+    [
+        ("rich", a_rich_record, "deadline", 118.5),
+        ("empty", an_empty_record, "interrupt", 0.0),
+    ],
+)
+@pytest.mark.parametrize("name", [fuzz_report.SUMMARY, fuzz_report.JUNIT, fuzz_report.REPORT])
+def test_the_run_directory_is_the_pinned_one(
+    tmp_path: Path,
+    case: str,
+    record: Any,
+    stopped_by: str,
+    elapsed_s: float,
+    name: str,
+) -> None:
+    """Each file written for a fixed campaign is byte-identical to the one kept."""
+    fuzz_report.write(record(), tmp_path, stopped_by=stopped_by, elapsed_s=elapsed_s)
+    written = (tmp_path / name).read_bytes()
+    assert (EXPECTED / case / name).read_bytes() == written, (
+        f"{tmp_path / name} differs from {EXPECTED / case / name}"
+    )
