@@ -23,13 +23,8 @@ from hypothesis import target
 from hypothesis.stateful import Bundle, consumes
 
 from helmmodel.checker.driver import ADMIN_TOKEN, USER_TOKEN
-from helmmodel.checker.ghost import (
-    DECISION_SIGNED,
-    INTENT_SIGNED,
-    RECEIPT_SIGNED,
-    expected_execution_code,
-    expected_intent_code,
-)
+from helmmodel.checker.encoding import DECISION_SIGNED, INTENT_SIGNED, RECEIPT_SIGNED
+from helmmodel.checker.refusals import expected_execution_code, expected_intent_code
 from helmmodel.harness.stateful import TracedMachine, transition
 from helmmodel.kernel.records import Effect, Intent, make_signed
 

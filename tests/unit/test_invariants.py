@@ -23,7 +23,6 @@ import attrs
 import pytest
 
 from helmmodel.checker.driver import ADMIN_TOKEN, USER_TOKEN, Driver
-from helmmodel.checker.ghost import expected_execution_code, expected_intent_code
 from helmmodel.checker.invariants import (
     ALL_INVARIANTS,
     INVARIANT_NAMES,
@@ -50,6 +49,7 @@ from helmmodel.checker.invariants import (
     tamper_evident,
     window_respected,
 )
+from helmmodel.checker.refusals import expected_execution_code, expected_intent_code
 from helmmodel.errors import InvariantViolation
 from helmmodel.kernel import (
     Decision,

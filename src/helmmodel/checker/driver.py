@@ -8,7 +8,7 @@ trace (and for the coverage counts: verdicts, reason codes, refusal codes, HTTP 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -21,11 +21,9 @@ from helmmodel.checker.ghost import (
     HttpExchange,
     IntentAttempt,
     ReceiptCheck,
-    endpoint,
-    expected_http_status,
-    record_valid,
-    strict_json,
 )
+from helmmodel.checker.http import endpoint, expected_http_status, strict_json
+from helmmodel.checker.refusals import record_valid
 from helmmodel.errors import (
     ExecutionRefused,
     IntentRefused,
@@ -42,6 +40,18 @@ Outcome = dict[str, Any]
 
 ADMIN_TOKEN = "admin-token-0123456789"
 USER_TOKEN = "user-token-0123456789"
+
+
+@attrs.frozen(kw_only=True)
+class _Surface:
+    """What a request may change, read from the kernel before or after it."""
+
+    digest: str
+    error_budget: int
+    specs: int
+    consumed: dict[str, int]
+    epoch: int
+    receipts: int
 
 
 def decision_outcome(decision: Decision) -> Outcome:
@@ -110,7 +120,15 @@ class Driver:
         policy = ghost.policy()
         frozen = ghost.frozen
         call = self.kernel.begin(request)
-        begun = Begun(ghost.step, call.call_id, request, call.effect, frozen, policy, budget)
+        begun = Begun(
+            step=ghost.step,
+            call_id=call.call_id,
+            request=request,
+            effect=call.effect,
+            frozen=frozen,
+            policy=policy,
+            budget=budget,
+        )
         ghost.begun.append(begun)
         ghost.begun_by_call[call.call_id] = begun
         return call, {"begun": call.verdict, "reason_code": call.reason_code}
@@ -136,14 +154,14 @@ class Driver:
         delta = self._consumed(budget_id) - consumed_before
         ghost.decided.append(
             Decided(
-                ghost.step,
-                begun,
-                decision,
-                frozen,
-                signer,
-                budget_before,
-                delta,
-                self._deltas(all_before),
+                step=ghost.step,
+                begun=begun,
+                decision=decision,
+                frozen=frozen,
+                signer=signer,
+                budget_before=budget_before,
+                kernel_consumed_delta=delta,
+                budget_deltas=self._deltas(all_before),
             )
         )
         if decision is not None and decision.verdict == "ALLOW" and budget_id is not None:
@@ -156,15 +174,15 @@ class Driver:
         """Phase 3; *expected_code* marks a fault whose refusal the checker predicted."""
         ghost = self.ghost
         attempt = IntentAttempt(
-            ghost.step,
-            decision,
-            effect,
-            None,
-            None,
-            ghost.frozen,
-            ghost.policy(),
-            ghost.guardian_ms,
-            expected_code,
+            step=ghost.step,
+            decision=decision,
+            effect=effect,
+            intent=None,
+            code=None,
+            frozen=ghost.frozen,
+            policy=ghost.policy(),
+            guardian_ms=ghost.guardian_ms,
+            expected_code=expected_code,
         )
         try:
             attempt.intent = self.kernel.issue_intent(decision, effect)
@@ -186,16 +204,16 @@ class Driver:
         ghost = self.ghost
         before = self._dispatch_count()
         attempt = ExecAttempt(
-            ghost.step,
-            decision,
-            intent,
-            effect,
-            None,
-            None,
-            ghost.frozen,
-            ghost.executor_ms,
-            0,
-            expected_code,
+            step=ghost.step,
+            decision=decision,
+            intent=intent,
+            effect=effect,
+            receipt=None,
+            code=None,
+            frozen=ghost.frozen,
+            executor_ms=ghost.executor_ms,
+            dispatched=0,
+            expected_code=expected_code,
         )
         try:
             attempt.receipt = self.kernel.execute(decision, intent, effect)
@@ -215,7 +233,11 @@ class Driver:
             accepted = True
         except ReceiptInvalid:
             accepted = False
-        self.ghost.receipt_checks.append(ReceiptCheck(self.ghost.step, receipt, accepted, expected))
+        self.ghost.receipt_checks.append(
+            ReceiptCheck(
+                step=self.ghost.step, receipt=receipt, accepted=accepted, expected_accept=expected
+            )
+        )
         return {"receipt": "accepted" if accepted else "RECEIPT_SIGNATURE_INVALID"}
 
     def whole_call(
@@ -281,7 +303,13 @@ class Driver:
             if budget_id is not None:
                 budget = before.budgets.get(budget_id, (False, 0, 0))
             begun = Begun(
-                ghost.step, call.call_id, request, call.effect, before.frozen, before.policy, budget
+                step=ghost.step,
+                call_id=call.call_id,
+                request=request,
+                effect=call.effect,
+                frozen=before.frozen,
+                policy=before.policy,
+                budget=budget,
             )
             ghost.begun.append(begun)
             ghost.begun_by_call[call.call_id] = begun
@@ -294,14 +322,14 @@ class Driver:
             decision = call.decision
             ghost.decided.append(
                 Decided(
-                    ghost.step,
-                    begun,
-                    decision,
-                    before.frozen,
-                    before.signer,
-                    budget_before,
-                    delta,
-                    self._deltas(before.kernel_consumed),
+                    step=ghost.step,
+                    begun=begun,
+                    decision=decision,
+                    frozen=before.frozen,
+                    signer=before.signer,
+                    budget_before=budget_before,
+                    kernel_consumed_delta=delta,
+                    budget_deltas=self._deltas(before.kernel_consumed),
                 )
             )
             if decision is None or decision.verdict != "ALLOW":
@@ -314,15 +342,15 @@ class Driver:
                 window = (before.guardian_ms, before.guardian_ms + ghost.ttl_ms)
                 ghost.executions.append(
                     ExecAttempt(
-                        ghost.step,
-                        decision,
-                        None,
-                        call.effect,
-                        receipt,
-                        None,
-                        before.frozen,
-                        before.executor_ms,
-                        dispatched,
+                        step=ghost.step,
+                        decision=decision,
+                        intent=None,
+                        effect=call.effect,
+                        receipt=receipt,
+                        code=None,
+                        frozen=before.frozen,
+                        executor_ms=before.executor_ms,
+                        dispatched=dispatched,
                         window=window,
                     )
                 )
@@ -406,45 +434,39 @@ class Driver:
 
     def http(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Outcome:
         """One request through ``handle``, recorded with the state before and after."""
-        kernel, ghost = self.kernel, self.ghost
-        before = self._before_calls()
+        ghost = self.ghost
+        before_calls = self._before_calls()
         budgets = list(ghost.budget_limits)
-        exchange_before = (
-            kernel.state_digest(),
-            kernel.error_budget.percent,
-            len(kernel.error_budget.specs),
-            {b: self._consumed(b) for b in budgets},
-            kernel.policy.epoch,
-            sum(len(chain) for chain in kernel.chains.chains.values()),
-        )
+        before = self._surface(budgets)
         expected_status = expected_http_status(ghost, method, path, headers, body)
-        response = kernel.handle(method, path, headers, body)
+        response = self.kernel.handle(method, path, headers, body)
+        after = self._surface(budgets)
         exchange = HttpExchange(
-            ghost.step,
-            method,
-            path,
-            dict(headers),
-            body,
-            response.status,
-            dict(response.headers),
-            response.body,
-            exchange_before[0],
-            kernel.state_digest(),
-            exchange_before[1],
-            kernel.error_budget.percent,
-            exchange_before[2],
-            len(kernel.error_budget.specs),
-            exchange_before[3],
-            {b: self._consumed(b) for b in budgets},
-            exchange_before[4],
-            kernel.policy.epoch,
-            exchange_before[5],
-            sum(len(chain) for chain in kernel.chains.chains.values()),
+            step=ghost.step,
+            method=method,
+            path=path,
+            headers=dict(headers),
+            body=body,
+            status=response.status,
+            response_headers=dict(response.headers),
+            response_body=response.body,
+            digest_before=before.digest,
+            digest_after=after.digest,
+            error_budget_before=before.error_budget,
+            error_budget_after=after.error_budget,
+            specs_before=before.specs,
+            specs_after=after.specs,
+            consumed_before=before.consumed,
+            consumed_after=after.consumed,
+            epoch_before=before.epoch,
+            epoch_after=after.epoch,
+            receipts_before=before.receipts,
+            receipts_after=after.receipts,
+            expected_status=expected_status,
         )
-        exchange.expected_status = expected_status
         outcome: Outcome = {"http": response.status}
         if response.status in (200, 503) and endpoint(path) == ("POST", "execute"):
-            self._after_calls(before, None)
+            self._after_calls(before_calls, None)
             if response.status == 200:
                 answer = response.json()
                 exchange.verdict = (answer["verdict"], answer["reason_code"])
@@ -452,6 +474,17 @@ class Driver:
         ghost.http.append(exchange)
         self._follow_error_budget(exchange)
         return outcome
+
+    def _surface(self, budgets: Sequence[str]) -> _Surface:
+        kernel = self.kernel
+        return _Surface(
+            digest=kernel.state_digest(),
+            error_budget=kernel.error_budget.percent,
+            specs=len(kernel.error_budget.specs),
+            consumed={budget: self._consumed(budget) for budget in budgets},
+            epoch=kernel.policy.epoch,
+            receipts=sum(len(chain) for chain in kernel.chains.chains.values()),
+        )
 
     def _follow_error_budget(self, exchange: HttpExchange) -> None:
         """Advance the checker's error budget and spec list from what a request should do."""
