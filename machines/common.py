@@ -14,7 +14,6 @@ before, so that Hypothesis interleaves the phases of several calls with everythi
 
 from __future__ import annotations
 
-import copy
 from typing import Any, ClassVar
 
 import attrs
@@ -24,7 +23,6 @@ from hypothesis.stateful import Bundle, consumes
 
 from helmmodel.checker.driver import ADMIN_TOKEN, USER_TOKEN
 from helmmodel.checker.encoding import DECISION_SIGNED, INTENT_SIGNED, RECEIPT_SIGNED
-from helmmodel.checker.refusals import expected_execution_code, expected_intent_code
 from helmmodel.harness.stateful import TracedMachine, transition
 from helmmodel.kernel.records import Effect, Intent, make_signed
 
@@ -154,36 +152,6 @@ clock_values = st.sampled_from([0, 1, 299_999, 300_000, TWO_HOURS_MS, -TWO_HOURS
 WINDOW_EDGES = ("issued_at-1", "issued_at", "expires_at-1", "expires_at", "-2h", "+2h")
 
 
-def add_leaf_json(rule: dict[str, Any], set_id: str, leaf: dict[str, Any]) -> dict[str, Any] | None:
-    """The checker's own copy of *rule* with *leaf* added to the set *set_id*, or None when
-    the checker judges the mutation invalid (no such set, or a leaf of that id already)."""
-    updated = copy.deepcopy(rule)
-    for node in _sets(updated):
-        if node["id"] == set_id and all(other["id"] != leaf["id"] for other in node["leaves"]):
-            node["leaves"].append(leaf)
-            return updated
-    return None
-
-
-def remove_leaf_json(rule: dict[str, Any], set_id: str, leaf_id: str) -> dict[str, Any] | None:
-    """The checker's own copy of *rule* without the leaf *leaf_id* of the set *set_id*, or None
-    when the checker judges the mutation invalid (no such set or leaf)."""
-    updated = copy.deepcopy(rule)
-    for node in _sets(updated):
-        kept = [leaf for leaf in node["leaves"] if leaf["id"] != leaf_id]
-        if node["id"] == set_id and len(kept) < len(node["leaves"]):
-            node["leaves"] = kept
-            return updated
-    return None
-
-
-def _sets(rule: dict[str, Any]) -> list[dict[str, Any]]:
-    found = [rule]
-    for child in rule.get("children", []):
-        found.extend(_sets(child))
-    return found
-
-
 def changed(value: Any) -> Any:
     """A different value of the same type, for a tampered field."""
     if isinstance(value, bool):
@@ -294,8 +262,7 @@ class WorldMachine(TracedMachine):
         driver.register_tool("fail", ANY_SCHEMA, behaviour="fail")
         driver.register_tool("approve", ANY_SCHEMA, approval=True)
         for tool, template in INITIAL_RULES.items():
-            self.kernel.put_rule(tool, copy.deepcopy(RULES[template]))
-            self.ghost.set_rules({**self.ghost.rules, tool: copy.deepcopy(RULES[template])})
+            driver.put_rule(tool, RULES[template])
         driver.create_budget("b0", 2)
         driver.create_budget("b1", 1)
 
@@ -393,43 +360,19 @@ class PolicyRules(WorldMachine):
 
     @transition(tool=tools, template=st.sampled_from(sorted(RULES)))
     def put_rule(self, tool: str, template: str) -> tuple[dict[str, Any], Any]:
-        rule = copy.deepcopy(RULES[template])
-        rules = {**self.ghost.rules, tool: copy.deepcopy(rule)}
-        return self.driver.mutate_policy(
-            "put", lambda: self.kernel.put_rule(tool, rule), rules
-        ), None
+        return self.driver.put_rule(tool, RULES[template]), None
 
     @transition(tool=tools)
     def remove_rule(self, tool: str) -> tuple[dict[str, Any], Any]:
-        rules = None
-        if tool in self.ghost.rules:
-            rules = {k: v for k, v in self.ghost.rules.items() if k != tool}
-        return self.driver.mutate_policy(
-            "remove", lambda: self.kernel.remove_rule(tool), rules
-        ), None
+        return self.driver.remove_rule(tool), None
 
     @transition(tool=tools, set_id=st.sampled_from(SET_IDS), leaf=st.sampled_from(sorted(LEAVES)))
     def add_leaf(self, tool: str, set_id: str, leaf: str) -> tuple[dict[str, Any], Any]:
-        predicate = LEAVES[leaf]
-        rules = None
-        if tool in self.ghost.rules:
-            rule = add_leaf_json(
-                self.ghost.rules[tool], set_id, {"id": leaf, "predicate": predicate}
-            )
-            rules = {**self.ghost.rules, tool: rule} if rule is not None else None
-        return self.driver.mutate_policy(
-            "add_leaf", lambda: self.kernel.add_leaf(tool, set_id, leaf, predicate), rules
-        ), None
+        return self.driver.add_leaf(tool, set_id, leaf, LEAVES[leaf]), None
 
     @transition(tool=tools, set_id=st.sampled_from(SET_IDS), leaf=st.sampled_from(LEAF_IDS))
     def remove_leaf(self, tool: str, set_id: str, leaf: str) -> tuple[dict[str, Any], Any]:
-        rules = None
-        if tool in self.ghost.rules:
-            rule = remove_leaf_json(self.ghost.rules[tool], set_id, leaf)
-            rules = {**self.ghost.rules, tool: rule} if rule is not None else None
-        return self.driver.mutate_policy(
-            "remove_leaf", lambda: self.kernel.remove_leaf(tool, set_id, leaf), rules
-        ), None
+        return self.driver.remove_leaf(tool, set_id, leaf), None
 
 
 class ClockRules(WorldMachine):
@@ -627,15 +570,15 @@ class HttpOpsRules(WorldMachine):
 
 class FaultRules(WorldMachine):
     """Artifacts with a signed field changed, other effects, forged and missing artifacts, each
-    presented to the kernel; the checker predicts the refusal code with its own model."""
+    presented to the kernel as a fault: the driver records the refusal code the checker's own
+    model predicts."""
 
     @transition(entry=decided, field=st.sampled_from(DECISION_SIGNED))
     def fault_tamper_decision_for_intent(
         self, entry: Stage, field: str
     ) -> tuple[dict[str, Any], Any]:
         decision = attrs.evolve(entry.decision, **{field: changed(getattr(entry.decision, field))})
-        expected = expected_intent_code(self.ghost, decision, entry.effect)
-        _, outcome = self.driver.issue_intent(decision, entry.effect, expected or "")
+        _, outcome = self.driver.issue_intent(decision, entry.effect, fault=True)
         return outcome, None
 
     @transition(entry=intended, field=st.sampled_from(DECISION_SIGNED))
@@ -643,15 +586,13 @@ class FaultRules(WorldMachine):
         self, entry: Stage, field: str
     ) -> tuple[dict[str, Any], Any]:
         decision = attrs.evolve(entry.decision, **{field: changed(getattr(entry.decision, field))})
-        expected = expected_execution_code(self.ghost, decision, entry.intent, entry.effect)
-        _, outcome = self.driver.execute(decision, entry.intent, entry.effect, expected or "")
+        _, outcome = self.driver.execute(decision, entry.intent, entry.effect, fault=True)
         return outcome, None
 
     @transition(entry=intended, field=st.sampled_from(INTENT_SIGNED))
     def fault_tamper_intent(self, entry: Stage, field: str) -> tuple[dict[str, Any], Any]:
         intent = attrs.evolve(entry.intent, **{field: changed(getattr(entry.intent, field))})
-        expected = expected_execution_code(self.ghost, entry.decision, intent, entry.effect)
-        _, outcome = self.driver.execute(entry.decision, intent, entry.effect, expected or "")
+        _, outcome = self.driver.execute(entry.decision, intent, entry.effect, fault=True)
         return outcome, None
 
     @transition(entry=executed, field=st.sampled_from(RECEIPT_SIGNED))
@@ -666,11 +607,9 @@ class FaultRules(WorldMachine):
     def fault_other_effect(self, entry: Stage, x: int, stage: str) -> tuple[dict[str, Any], Any]:
         other = Effect("eff-other", entry.effect.tool, {"x": x})
         if stage == "intent":
-            expected = expected_intent_code(self.ghost, entry.decision, other)
-            _, outcome = self.driver.issue_intent(entry.decision, other, expected or "")
+            _, outcome = self.driver.issue_intent(entry.decision, other, fault=True)
         else:
-            expected = expected_execution_code(self.ghost, entry.decision, entry.intent, other)
-            _, outcome = self.driver.execute(entry.decision, entry.intent, other, expected or "")
+            _, outcome = self.driver.execute(entry.decision, entry.intent, other, fault=True)
         return outcome, None
 
     @transition(entry=decided)
@@ -690,16 +629,14 @@ class FaultRules(WorldMachine):
             signer="kernel",
             signature_type="ed25519:" + signer,
         )
-        expected = expected_execution_code(self.ghost, entry.decision, intent, entry.effect)
-        _, outcome = self.driver.execute(entry.decision, intent, entry.effect, expected or "")
+        _, outcome = self.driver.execute(entry.decision, intent, entry.effect, fault=True)
         return outcome, None
 
     @transition(entry=intended, other=intended)
     def fault_intent_of_another_decision(
         self, entry: Stage, other: Stage
     ) -> tuple[dict[str, Any], Any]:
-        expected = expected_execution_code(self.ghost, entry.decision, other.intent, entry.effect)
-        _, outcome = self.driver.execute(entry.decision, other.intent, entry.effect, expected or "")
+        _, outcome = self.driver.execute(entry.decision, other.intent, entry.effect, fault=True)
         return outcome, None
 
     @transition(entry=intended, missing=st.sampled_from(["decision", "intent", "effect"]))
@@ -707,6 +644,5 @@ class FaultRules(WorldMachine):
         decision = None if missing == "decision" else entry.decision
         intent = None if missing == "intent" else entry.intent
         effect = None if missing == "effect" else entry.effect
-        expected = expected_execution_code(self.ghost, decision, intent, effect)
-        _, outcome = self.driver.execute(decision, intent, effect, expected or "")
+        _, outcome = self.driver.execute(decision, intent, effect, fault=True)
         return outcome, None

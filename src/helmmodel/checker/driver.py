@@ -8,6 +8,7 @@ trace (and for the coverage counts: verdicts, reason codes, refusal codes, HTTP 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -23,7 +24,12 @@ from helmmodel.checker.ghost import (
     ReceiptCheck,
 )
 from helmmodel.checker.http import endpoint, expected_http_status, strict_json
-from helmmodel.checker.refusals import record_valid
+from helmmodel.checker.policy import add_leaf_json, remove_leaf_json
+from helmmodel.checker.refusals import (
+    expected_execution_code,
+    expected_intent_code,
+    record_valid,
+)
 from helmmodel.errors import (
     ExecutionRefused,
     IntentRefused,
@@ -169,10 +175,14 @@ class Driver:
         return decision, outcome
 
     def issue_intent(
-        self, decision: Decision, effect: Effect, expected_code: str | None = None
+        self, decision: Decision, effect: Effect, *, fault: bool = False
     ) -> tuple[Intent | None, Outcome]:
-        """Phase 3; *expected_code* marks a fault whose refusal the checker predicted."""
+        """Phase 3. A *fault* (an artifact the machine changed, forged or mismatched) is recorded
+        with the refusal the checker's own order predicts ("" when it must be granted)."""
         ghost = self.ghost
+        expected_code = None
+        if fault:
+            expected_code = expected_intent_code(ghost, decision, effect) or ""
         attempt = IntentAttempt(
             step=ghost.step,
             decision=decision,
@@ -198,10 +208,15 @@ class Driver:
         decision: Decision | None,
         intent: Intent | None,
         effect: Effect | None,
-        expected_code: str | None = None,
+        *,
+        fault: bool = False,
     ) -> tuple[Receipt | None, Outcome]:
-        """Phase 4; *expected_code* marks a fault whose refusal the checker predicted."""
+        """Phase 4. A *fault* (an artifact the machine changed, forged, mismatched or left out)
+        is recorded with the refusal the checker's own order predicts ("" when it must run)."""
         ghost = self.ghost
+        expected_code = None
+        if fault:
+            expected_code = expected_execution_code(ghost, decision, intent, effect) or ""
         before = self._dispatch_count()
         attempt = ExecAttempt(
             step=ghost.step,
@@ -356,6 +371,40 @@ class Driver:
                 )
 
     # --- mutations, switches, clocks, keys, budgets ---------------------------------------------
+
+    def put_rule(self, tool: str, rule: dict[str, Any]) -> Outcome:
+        """Put *rule* for *tool*; the checker keeps its own copy of it."""
+        kernel_rule = copy.deepcopy(rule)
+        rules = {**self.ghost.rules, tool: copy.deepcopy(rule)}
+        return self.mutate_policy("put", lambda: self.kernel.put_rule(tool, kernel_rule), rules)
+
+    def remove_rule(self, tool: str) -> Outcome:
+        """Remove *tool*'s rule (invalid, for the checker, when it knows no rule for *tool*)."""
+        rules = None
+        if tool in self.ghost.rules:
+            rules = {k: v for k, v in self.ghost.rules.items() if k != tool}
+        return self.mutate_policy("remove", lambda: self.kernel.remove_rule(tool), rules)
+
+    def add_leaf(self, tool: str, set_id: str, leaf_id: str, predicate: list[Any]) -> Outcome:
+        """Add a leaf to the set *set_id* of *tool*'s rule, and to the checker's own copy."""
+        rules = None
+        if tool in self.ghost.rules:
+            leaf = {"id": leaf_id, "predicate": predicate}
+            rule = add_leaf_json(self.ghost.rules[tool], set_id, leaf)
+            rules = {**self.ghost.rules, tool: rule} if rule is not None else None
+        return self.mutate_policy(
+            "add_leaf", lambda: self.kernel.add_leaf(tool, set_id, leaf_id, predicate), rules
+        )
+
+    def remove_leaf(self, tool: str, set_id: str, leaf_id: str) -> Outcome:
+        """Remove a leaf from the set *set_id* of *tool*'s rule, and from the checker's copy."""
+        rules = None
+        if tool in self.ghost.rules:
+            rule = remove_leaf_json(self.ghost.rules[tool], set_id, leaf_id)
+            rules = {**self.ghost.rules, tool: rule} if rule is not None else None
+        return self.mutate_policy(
+            "remove_leaf", lambda: self.kernel.remove_leaf(tool, set_id, leaf_id), rules
+        )
 
     def mutate_policy(
         self, change: str, apply: Callable[[], None], rules: dict[str, Any] | None

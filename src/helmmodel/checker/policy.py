@@ -1,4 +1,5 @@
-"""The checker's policy model (spec section 3): predicates, requirement sets, their hashes.
+"""The checker's policy model (spec section 3): predicates, requirement sets, their hashes, and
+the leaf mutations on its own JSON copy of a rule.
 
 Written again on purpose, apart from the kernel's policy graph: the checker evaluates and hashes
 its own JSON copy of the rules, so a kernel that evaluates or hashes them wrongly is caught.
@@ -6,6 +7,7 @@ its own JSON copy of the rules, so a kernel that evaluates or hashes them wrongl
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -96,3 +98,33 @@ class PolicyView:
     rules: Mapping[str, Mapping[str, Any]]
     epoch: int
     version: str
+
+
+def add_leaf_json(rule: dict[str, Any], set_id: str, leaf: dict[str, Any]) -> dict[str, Any] | None:
+    """The checker's own copy of *rule* with *leaf* added to the set *set_id*, or None when
+    the checker judges the mutation invalid (no such set, or a leaf of that id already)."""
+    updated = copy.deepcopy(rule)
+    for node in _sets(updated):
+        if node["id"] == set_id and all(other["id"] != leaf["id"] for other in node["leaves"]):
+            node["leaves"].append(leaf)
+            return updated
+    return None
+
+
+def remove_leaf_json(rule: dict[str, Any], set_id: str, leaf_id: str) -> dict[str, Any] | None:
+    """The checker's own copy of *rule* without the leaf *leaf_id* of the set *set_id*, or None
+    when the checker judges the mutation invalid (no such set or leaf)."""
+    updated = copy.deepcopy(rule)
+    for node in _sets(updated):
+        kept = [leaf for leaf in node["leaves"] if leaf["id"] != leaf_id]
+        if node["id"] == set_id and len(kept) < len(node["leaves"]):
+            node["leaves"] = kept
+            return updated
+    return None
+
+
+def _sets(rule: dict[str, Any]) -> list[dict[str, Any]]:
+    found = [rule]
+    for child in rule.get("children", []):
+        found.extend(_sets(child))
+    return found
