@@ -1,17 +1,19 @@
 """The checker's own models, apart from the invariants that use them: the refusal order of *begin*
 (checker/refusals.py), the step records of the ghost state (checker/ghost.py), the leaf mutations
-(checker/policy.py), and what the driver writes for a policy mutation and a presented fault."""
+(checker/policy.py), and what the driver records for a policy mutation, a presented fault and a
+whole call."""
 
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 from typing import Any
 
 import attrs
 import pytest
 
-from helmmodel.checker.driver import Driver
+from helmmodel.checker.driver import USER_TOKEN, Driver
 from helmmodel.checker.ghost import (
     Begun,
     Decided,
@@ -250,3 +252,40 @@ def test_a_fault_is_recorded_with_the_refusal_the_checker_predicts() -> None:
         ("", None),
         (None, None),
     ] == executions
+
+
+# --- the recorder: a phase is recorded alike whether run alone or inside a whole call -------------
+
+CONTEXT = {"session_id": "s0", "budget_id": "b0"}
+WHOLE_CALLS: dict[str, Callable[[Driver], Any]] = {
+    "Kernel.call": lambda driver: driver.whole_call("user", "echo", {"x": 1}, CONTEXT),
+    "HTTP": lambda driver: driver.http(
+        "POST",
+        "/v1/tools/execute",
+        {"Authorization": f"Bearer {USER_TOKEN}"},
+        json.dumps({"tool": "echo", "args": {"x": 1}, "context": CONTEXT}).encode(),
+    ),
+}
+
+
+@pytest.mark.parametrize("way", sorted(WHOLE_CALLS))
+def test_a_whole_call_is_recorded_as_its_phases_one_by_one(way: str) -> None:
+    """Every field of Begun, Decided and ExecAttempt, but the intent a whole call never shows
+    (the checker computes its window instead)."""
+    phased, whole = a_driver(), a_driver()
+    for driver in (phased, whole):
+        driver.create_budget("b0", 2)
+        driver.ghost.step = 1
+    call, _ = phased.begin("user", "echo", {"x": 1}, CONTEXT)
+    assert call is not None
+    decision, _ = phased.decide(call)
+    assert decision is not None
+    intent, _ = phased.issue_intent(decision, call.effect)
+    phased.execute(decision, intent, call.effect)
+    WHOLE_CALLS[way](whole)
+    assert (phased.ghost.begun, phased.ghost.decided) == (whole.ghost.begun, whole.ghost.decided)
+    assert {"b0": 1} == phased.ghost.budget_charged == whole.ghost.budget_charged
+    [alone], [inside] = phased.ghost.executions, whole.ghost.executions
+    assert (intent, None) == (alone.intent, alone.window)
+    assert inside.window == (intent.issued_at, intent.expires_at)
+    assert attrs.evolve(alone, intent=None, window=inside.window) == inside

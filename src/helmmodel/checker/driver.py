@@ -24,7 +24,7 @@ from helmmodel.checker.ghost import (
     ReceiptCheck,
 )
 from helmmodel.checker.http import endpoint, expected_http_status, strict_json
-from helmmodel.checker.policy import add_leaf_json, remove_leaf_json
+from helmmodel.checker.policy import PolicyView, add_leaf_json, remove_leaf_json
 from helmmodel.checker.refusals import (
     expected_execution_code,
     expected_intent_code,
@@ -46,6 +46,21 @@ Outcome = dict[str, Any]
 
 ADMIN_TOKEN = "admin-token-0123456789"
 USER_TOKEN = "user-token-0123456789"
+
+
+@attrs.frozen(kw_only=True)
+class _Conditions:
+    """What the checker knew just before a kernel operation: the conditions its records keep."""
+
+    calls: int  # calls the kernel had begun
+    frozen: bool
+    signer: bool  # whether the checker's key record had a key that can sign
+    policy: PolicyView
+    budgets: dict[str, tuple[bool, int, int]]  # the checker's view of each budget it knows
+    guardian_ms: int
+    executor_ms: int
+    dispatches: int  # dispatches the kernel had logged
+    kernel_consumed: dict[str, int]  # the kernel's consumed, for each budget the checker knows
 
 
 @attrs.frozen(kw_only=True)
@@ -102,9 +117,6 @@ class Driver:
         budget = self.kernel.budgets.get(budget_id) if budget_id else None
         return budget.consumed if budget is not None else 0
 
-    def _all_consumed(self) -> dict[str, int]:
-        return {budget: self._consumed(budget) for budget in self.ghost.budget_limits}
-
     def _deltas(self, before: Mapping[str, int]) -> dict[str, int]:
         return {budget: self._consumed(budget) - n for budget, n in before.items()}
 
@@ -121,57 +133,23 @@ class Driver:
             request = Request(principal, tool, args, context)
         except InvalidInput as error:
             return None, self._refused(error)
-        ghost = self.ghost
-        budget = ghost.budget_view(request.budget_id)
-        policy = ghost.policy()
-        frozen = ghost.frozen
+        before = self._conditions()
         call = self.kernel.begin(request)
-        begun = Begun(
-            step=ghost.step,
-            call_id=call.call_id,
-            request=request,
-            effect=call.effect,
-            frozen=frozen,
-            policy=policy,
-            budget=budget,
-        )
-        ghost.begun.append(begun)
-        ghost.begun_by_call[call.call_id] = begun
+        self._record_begun(before, call.call_id, request, call.effect)
         return call, {"begun": call.verdict, "reason_code": call.reason_code}
 
     def decide(self, call: PendingCall) -> tuple[Decision | None, Outcome]:
         """Phase 2: a signed decision, or None when the evaluation failed closed."""
-        ghost = self.ghost
-        begun = ghost.begun_by_call.get(call.call_id)
+        begun = self.ghost.begun_by_call.get(call.call_id)
         if begun is None:
             raise UsageError(f"{call.call_id} was not begun through this driver")
-        budget_id = call.request.budget_id
-        budget_before = None
-        if budget_id is not None and budget_id in ghost.budget_limits:
-            budget_before = (ghost.budget_charged.get(budget_id, 0), ghost.budget_limits[budget_id])
-        frozen, signer = ghost.frozen, ghost.keys.signer() is not None
-        consumed_before = self._consumed(budget_id)
-        all_before = self._all_consumed()
+        before = self._conditions()
         try:
             decision: Decision | None = self.kernel.decide(call)
             outcome = decision_outcome(decision)  # type: ignore[arg-type]
         except SignerUnavailable:
             decision, outcome = None, {"fail_closed": "SIGNER_UNAVAILABLE"}
-        delta = self._consumed(budget_id) - consumed_before
-        ghost.decided.append(
-            Decided(
-                step=ghost.step,
-                begun=begun,
-                decision=decision,
-                frozen=frozen,
-                signer=signer,
-                budget_before=budget_before,
-                kernel_consumed_delta=delta,
-                budget_deltas=self._deltas(all_before),
-            )
-        )
-        if decision is not None and decision.verdict == "ALLOW" and budget_id is not None:
-            ghost.budget_charged[budget_id] = ghost.budget_charged.get(budget_id, 0) + 1
+        self._record_decided(before, call, begun, decision)
         return decision, outcome
 
     def issue_intent(
@@ -179,29 +157,31 @@ class Driver:
     ) -> tuple[Intent | None, Outcome]:
         """Phase 3. A *fault* (an artifact the machine changed, forged or mismatched) is recorded
         with the refusal the checker's own order predicts ("" when it must be granted)."""
-        ghost = self.ghost
         expected_code = None
         if fault:
-            expected_code = expected_intent_code(ghost, decision, effect) or ""
-        attempt = IntentAttempt(
-            step=ghost.step,
-            decision=decision,
-            effect=effect,
-            intent=None,
-            code=None,
-            frozen=ghost.frozen,
-            policy=ghost.policy(),
-            guardian_ms=ghost.guardian_ms,
-            expected_code=expected_code,
-        )
+            expected_code = expected_intent_code(self.ghost, decision, effect) or ""
+        before = self._conditions()
+        intent, code = None, None
         try:
-            attempt.intent = self.kernel.issue_intent(decision, effect)
+            intent = self.kernel.issue_intent(decision, effect)
             outcome: Outcome = {"intent": "issued"}
         except IntentRefused as refusal:
-            attempt.code = refusal.code
+            code = refusal.code
             outcome = {"intent_refused": refusal.code}
-        ghost.intents.append(attempt)
-        return attempt.intent, outcome
+        self.ghost.intents.append(
+            IntentAttempt(
+                step=self.ghost.step,
+                decision=decision,
+                effect=effect,
+                intent=intent,
+                code=code,
+                frozen=before.frozen,
+                policy=before.policy,
+                guardian_ms=before.guardian_ms,
+                expected_code=expected_code,
+            )
+        )
+        return intent, outcome
 
     def execute(
         self,
@@ -213,32 +193,21 @@ class Driver:
     ) -> tuple[Receipt | None, Outcome]:
         """Phase 4. A *fault* (an artifact the machine changed, forged, mismatched or left out)
         is recorded with the refusal the checker's own order predicts ("" when it must run)."""
-        ghost = self.ghost
         expected_code = None
         if fault:
-            expected_code = expected_execution_code(ghost, decision, intent, effect) or ""
-        before = self._dispatch_count()
-        attempt = ExecAttempt(
-            step=ghost.step,
-            decision=decision,
-            intent=intent,
-            effect=effect,
-            receipt=None,
-            code=None,
-            frozen=ghost.frozen,
-            executor_ms=ghost.executor_ms,
-            dispatched=0,
-            expected_code=expected_code,
-        )
+            expected_code = expected_execution_code(self.ghost, decision, intent, effect) or ""
+        before = self._conditions()
+        receipt, code = None, None
         try:
-            attempt.receipt = self.kernel.execute(decision, intent, effect)
-            outcome: Outcome = {"executed": attempt.receipt.status}
+            receipt = self.kernel.execute(decision, intent, effect)
+            outcome: Outcome = {"executed": receipt.status}
         except ExecutionRefused as refusal:
-            attempt.code = refusal.code
+            code = refusal.code
             outcome = {"execution_refused": refusal.code}
-        attempt.dispatched = self._dispatch_count() - before
-        ghost.executions.append(attempt)
-        return attempt.receipt, outcome
+        self._record_execution(
+            before, decision, intent, effect, receipt, code, expected_code=expected_code
+        )
+        return receipt, outcome
 
     def verify_receipt(self, receipt: Receipt) -> Outcome:
         """Present a receipt to the kernel's verifier; the checker predicts the answer itself."""
@@ -263,9 +232,9 @@ class Driver:
             request = Request(principal, tool, args, context)
         except InvalidInput as error:
             return self._refused(error)
-        snapshot = self._before_calls()
+        before = self._conditions()
         result = self.kernel.call(request)
-        self._after_calls(snapshot, {result.call_id: request})
+        self._after_calls(before, {result.call_id: request})
         if result.fail_closed:
             return {"fail_closed": "SIGNER_UNAVAILABLE"}
         assert result.decision is not None
@@ -280,95 +249,120 @@ class Driver:
     # learns of them afterwards, from the calls the kernel began during the step, and records
     # each phase with the conditions of this step (nothing else ran in between).
 
-    @attrs.frozen
-    class _Before:
-        calls: int
-        frozen: bool
-        signer: bool
-        policy: Any
-        budgets: dict[str, tuple[bool, int, int]]
-        guardian_ms: int
-        executor_ms: int
-        dispatches: int
-        kernel_consumed: dict[str, int]
-
-    def _before_calls(self) -> _Before:
-        ghost = self.ghost
-        return self._Before(
-            len(self.kernel.guardian.calls),
-            ghost.frozen,
-            ghost.keys.signer() is not None,
-            ghost.policy(),
-            {b: ghost.budget_view(b) for b in ghost.budget_limits},  # type: ignore[misc]
-            ghost.guardian_ms,
-            ghost.executor_ms,
-            self._dispatch_count(),
-            {b: self._consumed(b) for b in ghost.budget_limits},
-        )
-
-    def _after_calls(self, before: _Before, requests: Mapping[str, Request] | None) -> None:
-        ghost = self.ghost
-        new_calls = list(self.kernel.guardian.calls.values())[before.calls :]
-        for call in new_calls:
+    def _after_calls(self, before: _Conditions, requests: Mapping[str, Request] | None) -> None:
+        """Record the phases of each call the kernel began since *before* (*requests*, when
+        given, are the requests sent, by call id: a call must record the one it was sent)."""
+        for call in list(self.kernel.guardian.calls.values())[before.calls :]:
             request = call.request
             if requests is not None and requests.get(call.call_id, request) != request:
                 raise UsageError(f"{call.call_id} records another request than the one sent")
-            budget_id = request.budget_id
-            budget = None
-            if budget_id is not None:
-                budget = before.budgets.get(budget_id, (False, 0, 0))
-            begun = Begun(
-                step=ghost.step,
-                call_id=call.call_id,
-                request=request,
-                effect=call.effect,
-                frozen=before.frozen,
-                policy=before.policy,
-                budget=budget,
-            )
-            ghost.begun.append(begun)
-            ghost.begun_by_call[call.call_id] = begun
-            budget_before = None
-            if budget is not None and budget[0]:
-                budget_before = (ghost.budget_charged.get(budget_id, 0), budget[2])  # type: ignore[arg-type]
-            delta = 0
-            if budget_id is not None:
-                delta = self._consumed(budget_id) - before.kernel_consumed.get(budget_id, 0)
+            begun = self._record_begun(before, call.call_id, request, call.effect)
             decision = call.decision
-            ghost.decided.append(
-                Decided(
-                    step=ghost.step,
-                    begun=begun,
-                    decision=decision,
-                    frozen=before.frozen,
-                    signer=before.signer,
-                    budget_before=budget_before,
-                    kernel_consumed_delta=delta,
-                    budget_deltas=self._deltas(before.kernel_consumed),
-                )
-            )
+            self._record_decided(before, call, begun, decision)
             if decision is None or decision.verdict != "ALLOW":
                 continue
-            if budget_id is not None:
-                ghost.budget_charged[budget_id] = ghost.budget_charged.get(budget_id, 0) + 1
             receipt = self.kernel.executor.executed.get(decision.id)
-            dispatched = self._dispatch_count() - before.dispatches
-            if receipt is not None and dispatched:
-                window = (before.guardian_ms, before.guardian_ms + ghost.ttl_ms)
-                ghost.executions.append(
-                    ExecAttempt(
-                        step=ghost.step,
-                        decision=decision,
-                        intent=None,
-                        effect=call.effect,
-                        receipt=receipt,
-                        code=None,
-                        frozen=before.frozen,
-                        executor_ms=before.executor_ms,
-                        dispatched=dispatched,
-                        window=window,
-                    )
+            if receipt is not None and self._dispatch_count() != before.dispatches:
+                window = (before.guardian_ms, before.guardian_ms + self.ghost.ttl_ms)
+                self._record_execution(
+                    before, decision, None, call.effect, receipt, None, window=window
                 )
+
+    # --- recording: each phase is recorded here, whether the machine ran it alone or in a whole
+    # call, so that every path fills every field the same way.
+
+    def _conditions(self) -> _Conditions:
+        """The conditions now, taken just before the kernel operation a record will describe."""
+        ghost = self.ghost
+        return _Conditions(
+            calls=len(self.kernel.guardian.calls),
+            frozen=ghost.frozen,
+            signer=ghost.keys.signer() is not None,
+            policy=ghost.policy(),
+            budgets={b: ghost.budget_view(b) for b in ghost.budget_limits},  # type: ignore[misc]
+            guardian_ms=ghost.guardian_ms,
+            executor_ms=ghost.executor_ms,
+            dispatches=self._dispatch_count(),
+            kernel_consumed={b: self._consumed(b) for b in ghost.budget_limits},
+        )
+
+    def _record_begun(
+        self, before: _Conditions, call_id: str, request: Request, effect: Effect
+    ) -> Begun:
+        """Record a *begin*, with the budget view of the budget its request names."""
+        ghost = self.ghost
+        budget = None
+        if request.budget_id is not None:
+            budget = before.budgets.get(request.budget_id, (False, 0, 0))
+        begun = Begun(
+            step=ghost.step,
+            call_id=call_id,
+            request=request,
+            effect=effect,
+            frozen=before.frozen,
+            policy=before.policy,
+            budget=budget,
+        )
+        ghost.begun.append(begun)
+        ghost.begun_by_call[call_id] = begun
+        return begun
+
+    def _record_decided(
+        self, before: _Conditions, call: PendingCall, begun: Begun, decision: Decision | None
+    ) -> None:
+        """Record a *decide*, and charge the checker's ledger for an ALLOW of a budgeted call."""
+        ghost = self.ghost
+        budget_id = call.request.budget_id
+        budget_before = None
+        delta = 0
+        if budget_id is not None:
+            if budget_id in before.budgets:
+                limit = before.budgets[budget_id][2]
+                budget_before = (ghost.budget_charged.get(budget_id, 0), limit)
+            delta = self._consumed(budget_id) - before.kernel_consumed.get(budget_id, 0)
+        ghost.decided.append(
+            Decided(
+                step=ghost.step,
+                begun=begun,
+                decision=decision,
+                frozen=before.frozen,
+                signer=before.signer,
+                budget_before=budget_before,
+                kernel_consumed_delta=delta,
+                budget_deltas=self._deltas(before.kernel_consumed),
+            )
+        )
+        if decision is not None and decision.verdict == "ALLOW" and budget_id is not None:
+            ghost.budget_charged[budget_id] = ghost.budget_charged.get(budget_id, 0) + 1
+
+    def _record_execution(
+        self,
+        before: _Conditions,
+        decision: Decision | None,
+        intent: Intent | None,
+        effect: Effect | None,
+        receipt: Receipt | None,
+        code: str | None,
+        *,
+        expected_code: str | None = None,
+        window: tuple[int, int] | None = None,
+    ) -> None:
+        """Record an *execute*, with the dispatches the kernel logged since *before*."""
+        self.ghost.executions.append(
+            ExecAttempt(
+                step=self.ghost.step,
+                decision=decision,
+                intent=intent,
+                effect=effect,
+                receipt=receipt,
+                code=code,
+                frozen=before.frozen,
+                executor_ms=before.executor_ms,
+                dispatched=self._dispatch_count() - before.dispatches,
+                expected_code=expected_code,
+                window=window,
+            )
+        )
 
     # --- mutations, switches, clocks, keys, budgets ---------------------------------------------
 
@@ -484,7 +478,7 @@ class Driver:
     def http(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Outcome:
         """One request through ``handle``, recorded with the state before and after."""
         ghost = self.ghost
-        before_calls = self._before_calls()
+        before_calls = self._conditions()
         budgets = list(ghost.budget_limits)
         before = self._surface(budgets)
         expected_status = expected_http_status(ghost, method, path, headers, body)
