@@ -12,7 +12,9 @@ signer outages in between; invariants 11, 12 and 13 check the ledger.
 
 from __future__ import annotations
 
-from machines.common import BudgetRules, CallRules, SignerRules
+from machines.families.budgets import BudgetRules
+from machines.families.calls import CallRules
+from machines.families.signers import SignerRules
 
 
 class BudgetContentionMachine(CallRules, BudgetRules, SignerRules):

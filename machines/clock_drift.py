@@ -12,7 +12,8 @@ dispatch against the window the checker computes itself.
 
 from __future__ import annotations
 
-from machines.common import CallRules, ClockRules
+from machines.families.calls import CallRules
+from machines.families.clocks import ClockRules
 
 
 class ClockDriftMachine(CallRules, ClockRules):

@@ -12,7 +12,7 @@ each answer against the checker's own model of the gate and of the order of chec
 
 from __future__ import annotations
 
-from machines.common import HttpOpsRules
+from machines.families.http import HttpOpsRules
 
 
 class ErrorBudgetMachine(HttpOpsRules):

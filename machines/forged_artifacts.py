@@ -14,7 +14,9 @@ checks every dispatch's authority with its own record of keys and revocations (i
 
 from __future__ import annotations
 
-from machines.common import CallRules, FaultRules, SignerRules
+from machines.families.calls import CallRules
+from machines.families.faults import FaultRules
+from machines.families.signers import SignerRules
 
 
 class ForgedArtifactsMachine(CallRules, FaultRules, SignerRules):

@@ -15,17 +15,14 @@ into a fresh kernel) at the end of every run.
 
 from __future__ import annotations
 
-from machines.common import (
-    BudgetRules,
-    CallRules,
-    ClockRules,
-    FaultRules,
-    FreezeRules,
-    HttpCallRules,
-    HttpOpsRules,
-    PolicyRules,
-    SignerRules,
-)
+from machines.families.budgets import BudgetRules
+from machines.families.calls import CallRules
+from machines.families.clocks import ClockRules
+from machines.families.faults import FaultRules
+from machines.families.freeze import FreezeRules
+from machines.families.http import HttpCallRules, HttpOpsRules
+from machines.families.policy import PolicyRules
+from machines.families.signers import SignerRules
 
 
 class KernelMachine(

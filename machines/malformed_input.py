@@ -12,7 +12,8 @@ the order of checks, and that nothing changed.
 
 from __future__ import annotations
 
-from machines.common import BudgetRules, HttpCallRules
+from machines.families.budgets import BudgetRules
+from machines.families.http import HttpCallRules
 
 
 class MalformedInputMachine(HttpCallRules, BudgetRules):

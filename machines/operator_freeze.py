@@ -12,7 +12,8 @@ invariant 13 that *decide* changed a verdict only because of the freeze.
 
 from __future__ import annotations
 
-from machines.common import CallRules, FreezeRules
+from machines.families.calls import CallRules
+from machines.families.freeze import FreezeRules
 
 
 class OperatorFreezeMachine(CallRules, FreezeRules):

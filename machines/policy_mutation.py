@@ -11,7 +11,8 @@ decision against the checker's own copy of the policy and its own evaluator.
 
 from __future__ import annotations
 
-from machines.common import CallRules, PolicyRules
+from machines.families.calls import CallRules
+from machines.families.policy import PolicyRules
 
 
 class PolicyMutationMachine(CallRules, PolicyRules):

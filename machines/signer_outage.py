@@ -11,7 +11,8 @@ the nodes and the budgets.
 
 from __future__ import annotations
 
-from machines.common import CallRules, SignerRules
+from machines.families.calls import CallRules
+from machines.families.signers import SignerRules
 
 
 class SignerOutageMachine(CallRules, SignerRules):

@@ -425,10 +425,10 @@ def test_the_campaign_steers_with_target_and_plain_runs_never_do(
 ) -> None:
     """Campaign variants report budget pressure and closeness to expiry to target(); plain
     machines (the ci runs) never call it."""
-    import machines.common as common
+    import machines.world as world
 
     observed: list[str] = []
-    monkeypatch.setattr(common, "target", lambda value, label: observed.append(label))
+    monkeypatch.setattr(world, "target", lambda value, label: observed.append(label))
     machine = machines["clock_drift"]
     plain = machine_for(machine, "correct", kernels.kernel_factory("correct"))
     run_state_machine_as_test(plain, settings=Settings(profiles.PROFILES["ci"], max_examples=5))

@@ -10,7 +10,6 @@ that swaps in one misbehaving component).
 from __future__ import annotations
 
 import ast
-import copy
 import functools
 import inspect
 import re
@@ -23,7 +22,6 @@ import attrs
 import pytest
 
 from helmmodel.checker.driver import ADMIN_TOKEN, USER_TOKEN, Driver
-from helmmodel.checker.ghost import expected_execution_code, expected_intent_code
 from helmmodel.checker.invariants import (
     ALL_INVARIANTS,
     INVARIANT_NAMES,
@@ -155,16 +153,15 @@ def make_driver(**components: Any) -> Driver:
     driver.register_tool("fail", ANY_SCHEMA, behaviour="fail")
     driver.register_tool("approve", ANY_SCHEMA, approval=True)
     for tool, rule in RULES.items():
-        driver.kernel.put_rule(tool, copy.deepcopy(rule))
-        driver.ghost.set_rules({**driver.ghost.rules, tool: copy.deepcopy(rule)})
+        driver.put_rule(tool, rule)
     driver.create_budget("b0", 2)
     return driver
 
 
-def act(driver: Driver, operation: Callable[..., Any], *args: Any) -> Any:
+def act(driver: Driver, operation: Callable[..., Any], *args: Any, **keywords: Any) -> Any:
     """Advance the checker's step, as a machine's rule wrapper does, then run one operation."""
     driver.ghost.step += 1
-    return operation(*args)
+    return operation(*args, **keywords)
 
 
 def begin(driver: Driver, x: Any = 1, tool: str = "echo", principal: str = "alice", **context: Any):
@@ -197,20 +194,12 @@ def governed(driver: Driver, x: Any = 1, tool: str = "echo", principal: str = "a
 
 def mutate_echo_rule(driver: Driver, rule: dict[str, Any]) -> None:
     """Put *rule* for echo, as its own step, with the ghost's own copy (the epoch goes up)."""
-    rules = {**driver.ghost.rules, "echo": copy.deepcopy(rule)}
-    act(
-        driver,
-        driver.mutate_policy,
-        "put",
-        lambda: driver.kernel.put_rule("echo", copy.deepcopy(rule)),
-        rules,
-    )
+    act(driver, driver.put_rule, "echo", rule)
 
 
 def remove_sum_rule(driver: Driver) -> None:
     """Remove the sum tool's rule, as its own step, with the ghost's own copy."""
-    rules = {k: v for k, v in driver.ghost.rules.items() if k != "sum"}
-    act(driver, driver.mutate_policy, "remove", lambda: driver.kernel.remove_rule("sum"), rules)
+    act(driver, driver.remove_rule, "sum")
 
 
 def http(driver: Driver, method: str, path: str, headers: dict[str, str], body: bytes) -> int:
@@ -252,12 +241,11 @@ def honest_history(driver: Driver, after_each: Callable[[], None] = lambda: None
     """Drive an honest kernel through every kind of event the invariants look at, calling
     *after_each* after every step."""
 
-    def do(operation: Callable[..., Any], *args: Any) -> Any:
-        result = act(driver, operation, *args)
+    def do(operation: Callable[..., Any], *args: Any, **keywords: Any) -> Any:
+        result = act(driver, operation, *args, **keywords)
         after_each()
         return result
 
-    ghost = driver.ghost
     # A charged call in session s0 through the four phases, then an idempotent retry.
     call, _ = do(driver.begin, "alice", "echo", {"x": 1}, {"session_id": "s0", "budget_id": "b0"})
     decision, _ = do(driver.decide, call)
@@ -285,20 +273,12 @@ def honest_history(driver: Driver, after_each: Callable[[], None] = lambda: None
     do(driver.verify_receipt, receipt)
     do(driver.verify_receipt, attrs.evolve(receipt, status="TOOL_ERROR"))
     tampered = attrs.evolve(decision, budget_id="b1")
-    code = expected_intent_code(ghost, tampered, call.effect)
-    do(driver.issue_intent, tampered, call.effect, code or "")
-    code = expected_execution_code(ghost, tampered, intent, call.effect)
-    do(driver.execute, tampered, intent, call.effect, code or "")
-    do(driver.execute, None, intent, call.effect, "MISSING_ARTIFACT")
+    do(driver.issue_intent, tampered, call.effect, fault=True)
+    do(driver.execute, tampered, intent, call.effect, fault=True)
+    do(driver.execute, None, intent, call.effect, fault=True)
     # A mutation between begin and decide: decided on its snapshot, its intent refused.
     pending, _ = do(driver.begin, "alice", "echo", {"x": 3}, {"session_id": "s1"})
-    rules = {**ghost.rules, "echo": copy.deepcopy(ECHO_X_LE_5)}
-    do(
-        driver.mutate_policy,
-        "put",
-        lambda: driver.kernel.put_rule("echo", copy.deepcopy(ECHO_X_LE_5)),
-        rules,
-    )
+    do(driver.put_rule, "echo", ECHO_X_LE_5)
     stale, _ = do(driver.decide, pending)
     do(driver.issue_intent, stale, pending.effect)
     # A freeze between begin and decide, and a call begun while frozen.
@@ -1221,13 +1201,10 @@ def test_tamper_evident_holds_when_every_changed_artifact_is_refused():
     ghost = driver.ghost
     for field, value in (("budget_id", "b0"), ("verdict", "DENY"), ("policy_epoch", 99)):
         tampered = attrs.evolve(fresh, **{field: value})
-        code = expected_intent_code(ghost, tampered, fresh_call.effect)
-        act(driver, driver.issue_intent, tampered, fresh_call.effect, code or "")
-        code = expected_execution_code(ghost, tampered, fresh_intent, fresh_call.effect)
-        act(driver, driver.execute, tampered, fresh_intent, fresh_call.effect, code or "")
+        act(driver, driver.issue_intent, tampered, fresh_call.effect, fault=True)
+        act(driver, driver.execute, tampered, fresh_intent, fresh_call.effect, fault=True)
     late = attrs.evolve(fresh_intent, expires_at=fresh_intent.expires_at + 1)
-    code = expected_execution_code(ghost, fresh, late, fresh_call.effect)
-    act(driver, driver.execute, fresh, late, fresh_call.effect, code or "")
+    act(driver, driver.execute, fresh, late, fresh_call.effect, fault=True)
     act(driver, driver.verify_receipt, receipt)
     act(driver, driver.verify_receipt, attrs.evolve(receipt, output_hash="sha256:" + "0" * 64))
     checks = [(c.accepted, c.expected_accept) for c in ghost.receipt_checks]
@@ -1255,8 +1232,7 @@ def test_tamper_evident_fires_when_a_tampered_decision_gets_an_intent():
     call = begin(driver, 1)
     decision = decide(driver, call)
     tampered = attrs.evolve(decision, budget_id="b0")
-    code = expected_intent_code(driver.ghost, tampered, call.effect)
-    act(driver, driver.issue_intent, tampered, call.effect, code or "")
+    act(driver, driver.issue_intent, tampered, call.effect, fault=True)
     error = violation(tamper_evident, driver)
     expected = (
         "a presented artifact got an intent from issue_intent, not DECISION_SIGNATURE_INVALID"
@@ -1269,8 +1245,7 @@ def test_tamper_evident_fires_when_a_tampered_decision_is_executed():
     driver = make_driver(executor_class=SignatureBlindExecutor)
     call, decision, intent = authorize(driver, 1)
     tampered = attrs.evolve(decision, subject_id="mallory")
-    code = expected_execution_code(driver.ghost, tampered, intent, call.effect)
-    act(driver, driver.execute, tampered, intent, call.effect, code or "")
+    act(driver, driver.execute, tampered, intent, call.effect, fault=True)
     error = violation(tamper_evident, driver)
     expected = "a presented artifact got a receipt from execute, not DECISION_SIGNATURE_INVALID"
     assert (driver.ghost.step, expected) == (error.step, error.detail)
@@ -1280,8 +1255,7 @@ def test_tamper_evident_fires_when_a_tampered_receipt_is_accepted():
     """A verifier that accepts a receipt with a changed signed field is caught."""
     driver = Driver.start(TrustingKernel, KernelConfig())
     driver.register_tool("echo", ECHO_SCHEMA)
-    driver.kernel.put_rule("echo", copy.deepcopy(RULES["echo"]))
-    driver.ghost.set_rules({"echo": copy.deepcopy(RULES["echo"])})
+    driver.put_rule("echo", RULES["echo"])
     *_, receipt = governed(driver, 1)
     act(driver, driver.verify_receipt, attrs.evolve(receipt, lamport_clock=2))
     error = violation(tamper_evident, driver)
@@ -2139,8 +2113,7 @@ def test_deterministic_replay_fires_for_counters_shared_between_kernels():
         driver.register_tool("echo", ECHO_SCHEMA)
         driver.register_tool("sum", SUM_SCHEMA, behaviour="sum")
         for tool in ("echo", "sum"):
-            driver.kernel.put_rule(tool, copy.deepcopy(RULES[tool]))
-            driver.ghost.set_rules({**driver.ghost.rules, tool: copy.deepcopy(RULES[tool])})
+            driver.put_rule(tool, RULES[tool])
         driver.create_budget("b0", 2)
         return driver
 

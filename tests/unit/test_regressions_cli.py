@@ -24,17 +24,14 @@ from typing import Any
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
-from machines.common import (
-    BudgetRules,
-    CallRules,
-    ClockRules,
-    FaultRules,
-    FreezeRules,
-    HttpCallRules,
-    HttpOpsRules,
-    PolicyRules,
-    SignerRules,
-)
+from machines.families.budgets import BudgetRules
+from machines.families.calls import CallRules
+from machines.families.clocks import ClockRules
+from machines.families.faults import FaultRules
+from machines.families.freeze import FreezeRules
+from machines.families.http import HttpCallRules, HttpOpsRules
+from machines.families.policy import PolicyRules
+from machines.families.signers import SignerRules
 from machines.kernel_machine import KernelMachine
 
 from helmmodel import cli

@@ -8,7 +8,8 @@ trace (and for the coverage counts: verdicts, reason codes, refusal codes, HTTP 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import copy
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -21,10 +22,13 @@ from helmmodel.checker.ghost import (
     HttpExchange,
     IntentAttempt,
     ReceiptCheck,
-    endpoint,
-    expected_http_status,
+)
+from helmmodel.checker.http import endpoint, expected_http_status, strict_json
+from helmmodel.checker.policy import PolicyView, add_leaf_json, remove_leaf_json
+from helmmodel.checker.refusals import (
+    expected_execution_code,
+    expected_intent_code,
     record_valid,
-    strict_json,
 )
 from helmmodel.errors import (
     ExecutionRefused,
@@ -42,6 +46,33 @@ Outcome = dict[str, Any]
 
 ADMIN_TOKEN = "admin-token-0123456789"
 USER_TOKEN = "user-token-0123456789"
+
+
+@attrs.frozen(kw_only=True)
+class _Conditions:
+    """What the checker knew just before a kernel operation: the conditions its records keep."""
+
+    calls: int  # calls the kernel had begun
+    frozen: bool
+    signer: bool  # whether the checker's key record had a key that can sign
+    policy: PolicyView
+    budgets: dict[str, tuple[bool, int, int]]  # the checker's view of each budget it knows
+    guardian_ms: int
+    executor_ms: int
+    dispatches: int  # dispatches the kernel had logged
+    kernel_consumed: dict[str, int]  # the kernel's consumed, for each budget the checker knows
+
+
+@attrs.frozen(kw_only=True)
+class _Surface:
+    """What a request may change, read from the kernel before or after it."""
+
+    digest: str
+    error_budget: int
+    specs: int
+    consumed: dict[str, int]
+    epoch: int
+    receipts: int
 
 
 def decision_outcome(decision: Decision) -> Outcome:
@@ -86,9 +117,6 @@ class Driver:
         budget = self.kernel.budgets.get(budget_id) if budget_id else None
         return budget.consumed if budget is not None else 0
 
-    def _all_consumed(self) -> dict[str, int]:
-        return {budget: self._consumed(budget) for budget in self.ghost.budget_limits}
-
     def _deltas(self, before: Mapping[str, int]) -> dict[str, int]:
         return {budget: self._consumed(budget) - n for budget, n in before.items()}
 
@@ -105,107 +133,81 @@ class Driver:
             request = Request(principal, tool, args, context)
         except InvalidInput as error:
             return None, self._refused(error)
-        ghost = self.ghost
-        budget = ghost.budget_view(request.budget_id)
-        policy = ghost.policy()
-        frozen = ghost.frozen
+        before = self._conditions()
         call = self.kernel.begin(request)
-        begun = Begun(ghost.step, call.call_id, request, call.effect, frozen, policy, budget)
-        ghost.begun.append(begun)
-        ghost.begun_by_call[call.call_id] = begun
+        self._record_begun(before, call.call_id, request, call.effect)
         return call, {"begun": call.verdict, "reason_code": call.reason_code}
 
     def decide(self, call: PendingCall) -> tuple[Decision | None, Outcome]:
         """Phase 2: a signed decision, or None when the evaluation failed closed."""
-        ghost = self.ghost
-        begun = ghost.begun_by_call.get(call.call_id)
+        begun = self.ghost.begun_by_call.get(call.call_id)
         if begun is None:
             raise UsageError(f"{call.call_id} was not begun through this driver")
-        budget_id = call.request.budget_id
-        budget_before = None
-        if budget_id is not None and budget_id in ghost.budget_limits:
-            budget_before = (ghost.budget_charged.get(budget_id, 0), ghost.budget_limits[budget_id])
-        frozen, signer = ghost.frozen, ghost.keys.signer() is not None
-        consumed_before = self._consumed(budget_id)
-        all_before = self._all_consumed()
+        before = self._conditions()
         try:
             decision: Decision | None = self.kernel.decide(call)
             outcome = decision_outcome(decision)  # type: ignore[arg-type]
         except SignerUnavailable:
             decision, outcome = None, {"fail_closed": "SIGNER_UNAVAILABLE"}
-        delta = self._consumed(budget_id) - consumed_before
-        ghost.decided.append(
-            Decided(
-                ghost.step,
-                begun,
-                decision,
-                frozen,
-                signer,
-                budget_before,
-                delta,
-                self._deltas(all_before),
-            )
-        )
-        if decision is not None and decision.verdict == "ALLOW" and budget_id is not None:
-            ghost.budget_charged[budget_id] = ghost.budget_charged.get(budget_id, 0) + 1
+        self._record_decided(before, call, begun, decision)
         return decision, outcome
 
     def issue_intent(
-        self, decision: Decision, effect: Effect, expected_code: str | None = None
+        self, decision: Decision, effect: Effect, *, fault: bool = False
     ) -> tuple[Intent | None, Outcome]:
-        """Phase 3; *expected_code* marks a fault whose refusal the checker predicted."""
-        ghost = self.ghost
-        attempt = IntentAttempt(
-            ghost.step,
-            decision,
-            effect,
-            None,
-            None,
-            ghost.frozen,
-            ghost.policy(),
-            ghost.guardian_ms,
-            expected_code,
-        )
+        """Phase 3. A *fault* (an artifact the machine changed, forged or mismatched) is recorded
+        with the refusal the checker's own order predicts ("" when it must be granted)."""
+        expected_code = None
+        if fault:
+            expected_code = expected_intent_code(self.ghost, decision, effect) or ""
+        before = self._conditions()
+        intent, code = None, None
         try:
-            attempt.intent = self.kernel.issue_intent(decision, effect)
+            intent = self.kernel.issue_intent(decision, effect)
             outcome: Outcome = {"intent": "issued"}
         except IntentRefused as refusal:
-            attempt.code = refusal.code
+            code = refusal.code
             outcome = {"intent_refused": refusal.code}
-        ghost.intents.append(attempt)
-        return attempt.intent, outcome
+        self.ghost.intents.append(
+            IntentAttempt(
+                step=self.ghost.step,
+                decision=decision,
+                effect=effect,
+                intent=intent,
+                code=code,
+                frozen=before.frozen,
+                policy=before.policy,
+                guardian_ms=before.guardian_ms,
+                expected_code=expected_code,
+            )
+        )
+        return intent, outcome
 
     def execute(
         self,
         decision: Decision | None,
         intent: Intent | None,
         effect: Effect | None,
-        expected_code: str | None = None,
+        *,
+        fault: bool = False,
     ) -> tuple[Receipt | None, Outcome]:
-        """Phase 4; *expected_code* marks a fault whose refusal the checker predicted."""
-        ghost = self.ghost
-        before = self._dispatch_count()
-        attempt = ExecAttempt(
-            ghost.step,
-            decision,
-            intent,
-            effect,
-            None,
-            None,
-            ghost.frozen,
-            ghost.executor_ms,
-            0,
-            expected_code,
-        )
+        """Phase 4. A *fault* (an artifact the machine changed, forged, mismatched or left out)
+        is recorded with the refusal the checker's own order predicts ("" when it must run)."""
+        expected_code = None
+        if fault:
+            expected_code = expected_execution_code(self.ghost, decision, intent, effect) or ""
+        before = self._conditions()
+        receipt, code = None, None
         try:
-            attempt.receipt = self.kernel.execute(decision, intent, effect)
-            outcome: Outcome = {"executed": attempt.receipt.status}
+            receipt = self.kernel.execute(decision, intent, effect)
+            outcome: Outcome = {"executed": receipt.status}
         except ExecutionRefused as refusal:
-            attempt.code = refusal.code
+            code = refusal.code
             outcome = {"execution_refused": refusal.code}
-        attempt.dispatched = self._dispatch_count() - before
-        ghost.executions.append(attempt)
-        return attempt.receipt, outcome
+        self._record_execution(
+            before, decision, intent, effect, receipt, code, expected_code=expected_code
+        )
+        return receipt, outcome
 
     def verify_receipt(self, receipt: Receipt) -> Outcome:
         """Present a receipt to the kernel's verifier; the checker predicts the answer itself."""
@@ -215,7 +217,11 @@ class Driver:
             accepted = True
         except ReceiptInvalid:
             accepted = False
-        self.ghost.receipt_checks.append(ReceiptCheck(self.ghost.step, receipt, accepted, expected))
+        self.ghost.receipt_checks.append(
+            ReceiptCheck(
+                step=self.ghost.step, receipt=receipt, accepted=accepted, expected_accept=expected
+            )
+        )
         return {"receipt": "accepted" if accepted else "RECEIPT_SIGNATURE_INVALID"}
 
     def whole_call(
@@ -226,9 +232,9 @@ class Driver:
             request = Request(principal, tool, args, context)
         except InvalidInput as error:
             return self._refused(error)
-        snapshot = self._before_calls()
+        before = self._conditions()
         result = self.kernel.call(request)
-        self._after_calls(snapshot, {result.call_id: request})
+        self._after_calls(before, {result.call_id: request})
         if result.fail_closed:
             return {"fail_closed": "SIGNER_UNAVAILABLE"}
         assert result.decision is not None
@@ -243,91 +249,156 @@ class Driver:
     # learns of them afterwards, from the calls the kernel began during the step, and records
     # each phase with the conditions of this step (nothing else ran in between).
 
-    @attrs.frozen
-    class _Before:
-        calls: int
-        frozen: bool
-        signer: bool
-        policy: Any
-        budgets: dict[str, tuple[bool, int, int]]
-        guardian_ms: int
-        executor_ms: int
-        dispatches: int
-        kernel_consumed: dict[str, int]
-
-    def _before_calls(self) -> _Before:
-        ghost = self.ghost
-        return self._Before(
-            len(self.kernel.guardian.calls),
-            ghost.frozen,
-            ghost.keys.signer() is not None,
-            ghost.policy(),
-            {b: ghost.budget_view(b) for b in ghost.budget_limits},  # type: ignore[misc]
-            ghost.guardian_ms,
-            ghost.executor_ms,
-            self._dispatch_count(),
-            {b: self._consumed(b) for b in ghost.budget_limits},
-        )
-
-    def _after_calls(self, before: _Before, requests: Mapping[str, Request] | None) -> None:
-        ghost = self.ghost
-        new_calls = list(self.kernel.guardian.calls.values())[before.calls :]
-        for call in new_calls:
+    def _after_calls(self, before: _Conditions, requests: Mapping[str, Request] | None) -> None:
+        """Record the phases of each call the kernel began since *before* (*requests*, when
+        given, are the requests sent, by call id: a call must record the one it was sent)."""
+        for call in list(self.kernel.guardian.calls.values())[before.calls :]:
             request = call.request
             if requests is not None and requests.get(call.call_id, request) != request:
                 raise UsageError(f"{call.call_id} records another request than the one sent")
-            budget_id = request.budget_id
-            budget = None
-            if budget_id is not None:
-                budget = before.budgets.get(budget_id, (False, 0, 0))
-            begun = Begun(
-                ghost.step, call.call_id, request, call.effect, before.frozen, before.policy, budget
-            )
-            ghost.begun.append(begun)
-            ghost.begun_by_call[call.call_id] = begun
-            budget_before = None
-            if budget is not None and budget[0]:
-                budget_before = (ghost.budget_charged.get(budget_id, 0), budget[2])  # type: ignore[arg-type]
-            delta = 0
-            if budget_id is not None:
-                delta = self._consumed(budget_id) - before.kernel_consumed.get(budget_id, 0)
+            begun = self._record_begun(before, call.call_id, request, call.effect)
             decision = call.decision
-            ghost.decided.append(
-                Decided(
-                    ghost.step,
-                    begun,
-                    decision,
-                    before.frozen,
-                    before.signer,
-                    budget_before,
-                    delta,
-                    self._deltas(before.kernel_consumed),
-                )
-            )
+            self._record_decided(before, call, begun, decision)
             if decision is None or decision.verdict != "ALLOW":
                 continue
-            if budget_id is not None:
-                ghost.budget_charged[budget_id] = ghost.budget_charged.get(budget_id, 0) + 1
             receipt = self.kernel.executor.executed.get(decision.id)
-            dispatched = self._dispatch_count() - before.dispatches
-            if receipt is not None and dispatched:
-                window = (before.guardian_ms, before.guardian_ms + ghost.ttl_ms)
-                ghost.executions.append(
-                    ExecAttempt(
-                        ghost.step,
-                        decision,
-                        None,
-                        call.effect,
-                        receipt,
-                        None,
-                        before.frozen,
-                        before.executor_ms,
-                        dispatched,
-                        window=window,
-                    )
+            if receipt is not None and self._dispatch_count() != before.dispatches:
+                window = (before.guardian_ms, before.guardian_ms + self.ghost.ttl_ms)
+                self._record_execution(
+                    before, decision, None, call.effect, receipt, None, window=window
                 )
 
+    # --- recording: each phase is recorded here, whether the machine ran it alone or in a whole
+    # call, so that every path fills every field the same way.
+
+    def _conditions(self) -> _Conditions:
+        """The conditions now, taken just before the kernel operation a record will describe."""
+        ghost = self.ghost
+        return _Conditions(
+            calls=len(self.kernel.guardian.calls),
+            frozen=ghost.frozen,
+            signer=ghost.keys.signer() is not None,
+            policy=ghost.policy(),
+            budgets={b: ghost.budget_view(b) for b in ghost.budget_limits},  # type: ignore[misc]
+            guardian_ms=ghost.guardian_ms,
+            executor_ms=ghost.executor_ms,
+            dispatches=self._dispatch_count(),
+            kernel_consumed={b: self._consumed(b) for b in ghost.budget_limits},
+        )
+
+    def _record_begun(
+        self, before: _Conditions, call_id: str, request: Request, effect: Effect
+    ) -> Begun:
+        """Record a *begin*, with the budget view of the budget its request names."""
+        ghost = self.ghost
+        budget = None
+        if request.budget_id is not None:
+            budget = before.budgets.get(request.budget_id, (False, 0, 0))
+        begun = Begun(
+            step=ghost.step,
+            call_id=call_id,
+            request=request,
+            effect=effect,
+            frozen=before.frozen,
+            policy=before.policy,
+            budget=budget,
+        )
+        ghost.begun.append(begun)
+        ghost.begun_by_call[call_id] = begun
+        return begun
+
+    def _record_decided(
+        self, before: _Conditions, call: PendingCall, begun: Begun, decision: Decision | None
+    ) -> None:
+        """Record a *decide*, and charge the checker's ledger for an ALLOW of a budgeted call."""
+        ghost = self.ghost
+        budget_id = call.request.budget_id
+        budget_before = None
+        delta = 0
+        if budget_id is not None:
+            if budget_id in before.budgets:
+                limit = before.budgets[budget_id][2]
+                budget_before = (ghost.budget_charged.get(budget_id, 0), limit)
+            delta = self._consumed(budget_id) - before.kernel_consumed.get(budget_id, 0)
+        ghost.decided.append(
+            Decided(
+                step=ghost.step,
+                begun=begun,
+                decision=decision,
+                frozen=before.frozen,
+                signer=before.signer,
+                budget_before=budget_before,
+                kernel_consumed_delta=delta,
+                budget_deltas=self._deltas(before.kernel_consumed),
+            )
+        )
+        if decision is not None and decision.verdict == "ALLOW" and budget_id is not None:
+            ghost.budget_charged[budget_id] = ghost.budget_charged.get(budget_id, 0) + 1
+
+    def _record_execution(
+        self,
+        before: _Conditions,
+        decision: Decision | None,
+        intent: Intent | None,
+        effect: Effect | None,
+        receipt: Receipt | None,
+        code: str | None,
+        *,
+        expected_code: str | None = None,
+        window: tuple[int, int] | None = None,
+    ) -> None:
+        """Record an *execute*, with the dispatches the kernel logged since *before*."""
+        self.ghost.executions.append(
+            ExecAttempt(
+                step=self.ghost.step,
+                decision=decision,
+                intent=intent,
+                effect=effect,
+                receipt=receipt,
+                code=code,
+                frozen=before.frozen,
+                executor_ms=before.executor_ms,
+                dispatched=self._dispatch_count() - before.dispatches,
+                expected_code=expected_code,
+                window=window,
+            )
+        )
+
     # --- mutations, switches, clocks, keys, budgets ---------------------------------------------
+
+    def put_rule(self, tool: str, rule: dict[str, Any]) -> Outcome:
+        """Put *rule* for *tool*; the checker keeps its own copy of it."""
+        kernel_rule = copy.deepcopy(rule)
+        rules = {**self.ghost.rules, tool: copy.deepcopy(rule)}
+        return self.mutate_policy("put", lambda: self.kernel.put_rule(tool, kernel_rule), rules)
+
+    def remove_rule(self, tool: str) -> Outcome:
+        """Remove *tool*'s rule (invalid, for the checker, when it knows no rule for *tool*)."""
+        rules = None
+        if tool in self.ghost.rules:
+            rules = {k: v for k, v in self.ghost.rules.items() if k != tool}
+        return self.mutate_policy("remove", lambda: self.kernel.remove_rule(tool), rules)
+
+    def add_leaf(self, tool: str, set_id: str, leaf_id: str, predicate: list[Any]) -> Outcome:
+        """Add a leaf to the set *set_id* of *tool*'s rule, and to the checker's own copy."""
+        rules = None
+        if tool in self.ghost.rules:
+            leaf = {"id": leaf_id, "predicate": predicate}
+            rule = add_leaf_json(self.ghost.rules[tool], set_id, leaf)
+            rules = {**self.ghost.rules, tool: rule} if rule is not None else None
+        return self.mutate_policy(
+            "add_leaf", lambda: self.kernel.add_leaf(tool, set_id, leaf_id, predicate), rules
+        )
+
+    def remove_leaf(self, tool: str, set_id: str, leaf_id: str) -> Outcome:
+        """Remove a leaf from the set *set_id* of *tool*'s rule, and from the checker's copy."""
+        rules = None
+        if tool in self.ghost.rules:
+            rule = remove_leaf_json(self.ghost.rules[tool], set_id, leaf_id)
+            rules = {**self.ghost.rules, tool: rule} if rule is not None else None
+        return self.mutate_policy(
+            "remove_leaf", lambda: self.kernel.remove_leaf(tool, set_id, leaf_id), rules
+        )
 
     def mutate_policy(
         self, change: str, apply: Callable[[], None], rules: dict[str, Any] | None
@@ -406,45 +477,39 @@ class Driver:
 
     def http(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Outcome:
         """One request through ``handle``, recorded with the state before and after."""
-        kernel, ghost = self.kernel, self.ghost
-        before = self._before_calls()
+        ghost = self.ghost
+        before_calls = self._conditions()
         budgets = list(ghost.budget_limits)
-        exchange_before = (
-            kernel.state_digest(),
-            kernel.error_budget.percent,
-            len(kernel.error_budget.specs),
-            {b: self._consumed(b) for b in budgets},
-            kernel.policy.epoch,
-            sum(len(chain) for chain in kernel.chains.chains.values()),
-        )
+        before = self._surface(budgets)
         expected_status = expected_http_status(ghost, method, path, headers, body)
-        response = kernel.handle(method, path, headers, body)
+        response = self.kernel.handle(method, path, headers, body)
+        after = self._surface(budgets)
         exchange = HttpExchange(
-            ghost.step,
-            method,
-            path,
-            dict(headers),
-            body,
-            response.status,
-            dict(response.headers),
-            response.body,
-            exchange_before[0],
-            kernel.state_digest(),
-            exchange_before[1],
-            kernel.error_budget.percent,
-            exchange_before[2],
-            len(kernel.error_budget.specs),
-            exchange_before[3],
-            {b: self._consumed(b) for b in budgets},
-            exchange_before[4],
-            kernel.policy.epoch,
-            exchange_before[5],
-            sum(len(chain) for chain in kernel.chains.chains.values()),
+            step=ghost.step,
+            method=method,
+            path=path,
+            headers=dict(headers),
+            body=body,
+            status=response.status,
+            response_headers=dict(response.headers),
+            response_body=response.body,
+            digest_before=before.digest,
+            digest_after=after.digest,
+            error_budget_before=before.error_budget,
+            error_budget_after=after.error_budget,
+            specs_before=before.specs,
+            specs_after=after.specs,
+            consumed_before=before.consumed,
+            consumed_after=after.consumed,
+            epoch_before=before.epoch,
+            epoch_after=after.epoch,
+            receipts_before=before.receipts,
+            receipts_after=after.receipts,
+            expected_status=expected_status,
         )
-        exchange.expected_status = expected_status
         outcome: Outcome = {"http": response.status}
         if response.status in (200, 503) and endpoint(path) == ("POST", "execute"):
-            self._after_calls(before, None)
+            self._after_calls(before_calls, None)
             if response.status == 200:
                 answer = response.json()
                 exchange.verdict = (answer["verdict"], answer["reason_code"])
@@ -452,6 +517,17 @@ class Driver:
         ghost.http.append(exchange)
         self._follow_error_budget(exchange)
         return outcome
+
+    def _surface(self, budgets: Sequence[str]) -> _Surface:
+        kernel = self.kernel
+        return _Surface(
+            digest=kernel.state_digest(),
+            error_budget=kernel.error_budget.percent,
+            specs=len(kernel.error_budget.specs),
+            consumed={budget: self._consumed(budget) for budget in budgets},
+            epoch=kernel.policy.epoch,
+            receipts=sum(len(chain) for chain in kernel.chains.chains.values()),
+        )
 
     def _follow_error_budget(self, exchange: HttpExchange) -> None:
         """Advance the checker's error budget and spec list from what a request should do."""

@@ -1,21 +1,15 @@
-"""The checker's own truth: ghost state and second implementations, never shared with the kernel.
+"""The checker's ghost state: its key record, the record of each step, and the standing truth.
 
 TigerBeetle's state checker sits outside the system and keeps its own copy of the truth; so does
-this module. Everything here is written again on purpose, apart from the kernel: a canonical
-encoder, the policy evaluator and its hashes, Ed25519 verification against public keys the
-checker derived itself, a budget ledger, an error-budget model, and the record of what each step
-asked of the kernel and what came back. If the kernel and the checker shared a function, a bug in
-it would hide itself. Only the third-party libraries (``cryptography``, ``jsonschema``) are shared.
-
-Ghost state is history the kernel does not hold; the machines write it, the invariants read it.
+the checker. Ghost state is history the kernel does not hold: public keys the checker derived
+itself and when each was revoked, the budget ledger, the error-budget model, and what each step
+asked of the kernel, the conditions at that moment, and what came back. The driver writes it, the
+invariants read it.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import re
-from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -23,188 +17,8 @@ import jsonschema
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from helmmodel.checker.policy import PolicyView, policy_version
 from helmmodel.kernel.records import Decision, Effect, Intent, Receipt, Request
-
-# --- the checker's canonical encoder ------------------------------------------------------------
-
-
-# JSON string quoting as RFC 8785 wants it (only U+0000..U+001F, quote and backslash escaped);
-# the C function behind json.dumps(ensure_ascii=False), without json.dumps's per-call overhead.
-_quote: Callable[[str], str] = json.encoder.encode_basestring
-
-
-def jcs(value: Any) -> bytes:
-    """JCS bytes, written independently of :mod:`helmmodel.canonical` (keys by UTF-16 units)."""
-    return _jcs(value).encode("utf-8")
-
-
-def _jcs(value: Any) -> str:
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if type(value) is int:
-        if abs(value) > 2**53 - 1:
-            raise ValueError(f"unsafe integer {value}")
-        return str(value)
-    if type(value) is str:
-        return _quote(value)
-    if type(value) is list or type(value) is tuple:
-        return "[" + ",".join(_jcs(item) for item in value) + "]"
-    if type(value) is dict:
-        keys = sorted(value, key=lambda k: k.encode("utf-16-be", "surrogatepass"))
-        return (
-            "{"
-            + ",".join(json.dumps(k, ensure_ascii=False) + ":" + _jcs(value[k]) for k in keys)
-            + "}"
-        )
-    raise ValueError(f"{type(value).__name__} is not in the canonical subset")
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-# --- the checker's signed-field lists (spec section 4, copied from the spec, not the kernel) ------
-
-DECISION_SIGNED = (
-    "id", "verdict", "reason_code", "reason_hash", "subject_id", "action", "resource",
-    "effect_digest", "policy_version", "policy_epoch", "requirement_set_hash", "budget_id",
-    "signature_type", "signature_version",
-)  # fmt: skip
-INTENT_SIGNED = (
-    "id", "decision_id", "effect_digest_hash", "issued_at", "expires_at", "allowed_tool",
-    "signer", "signature_type", "signature_version",
-)  # fmt: skip
-RECEIPT_SIGNED = (
-    "receipt_id", "decision_id", "effect_id", "status", "output_hash", "prev_hash",
-    "lamport_clock", "args_hash", "verdict", "reason_code", "policy_hash", "session_id",
-    "signature_version",
-)  # fmt: skip
-
-
-def signed_fields(record: Decision | Intent | Receipt) -> tuple[str, ...]:
-    if isinstance(record, Decision):
-        return DECISION_SIGNED
-    if isinstance(record, Intent):
-        return INTENT_SIGNED
-    return RECEIPT_SIGNED
-
-
-def expected_preimage(record: Decision | Intent | Receipt) -> bytes:
-    """The checker's own encoding of exactly the record's signed fields."""
-    return jcs({name: getattr(record, name) for name in signed_fields(record)})
-
-
-def receipt_link(receipt: Receipt) -> str:
-    """SHA-256 hex of the receipt's JCS, every member included (the next ``prev_hash``)."""
-    return sha256_hex(jcs(attrs.asdict(receipt)))
-
-
-def effect_digest(tool: str, args: Any) -> str:
-    return "sha256:" + sha256_hex(jcs({"tool": tool, "args": args}))
-
-
-def node_hash(node: Any) -> str:
-    members = {
-        "kind": node.kind,
-        "parents": list(node.parents),
-        "lamport": node.lamport,
-        "principal": node.principal,
-        "payload": node.payload,
-        "sig": node.sig,
-    }
-    return sha256_hex(jcs(members))
-
-
-# --- the checker's policy model (spec section 3) ------------------------------------------------
-
-TRUE, FALSE, ERROR = "true", "false", "error"
-_MISSING = object()
-
-
-def _lookup(document: Any, path: str) -> Any:
-    for part in path.split("."):
-        if not isinstance(document, dict) or part not in document:
-            return _MISSING
-        document = document[part]
-    return document
-
-
-def _same(a: Any, b: Any) -> bool:
-    # JSON equality: a bool is never a number.
-    return type(a) is type(b) and jcs(a) == jcs(b)
-
-
-def check_predicate(predicate: list[Any], document: Any) -> str:
-    op = predicate[0]
-    if op == "const":
-        return TRUE if predicate[1] is True else FALSE
-    found = _lookup(document, predicate[1])
-    if op == "has":
-        return FALSE if found is _MISSING else TRUE
-    if found is _MISSING:
-        return ERROR
-    if op == "eq":
-        return TRUE if _same(found, predicate[2]) else FALSE
-    if op == "in":
-        return TRUE if any(_same(found, v) for v in predicate[2]) else FALSE
-    if type(found) is not int:
-        return ERROR
-    return TRUE if found <= predicate[2] else FALSE
-
-
-def check_set(rule: Mapping[str, Any], document: Any) -> str:
-    """Evaluate a requirement set given as JSON: HELM's order, NOT as NAND, empty true."""
-    leaves = rule.get("leaves", [])
-    children = rule.get("children", [])
-    if not leaves and not children:
-        return TRUE
-    outcomes = []
-    for leaf in leaves:
-        outcome = check_predicate(leaf["predicate"], document)
-        if outcome == ERROR:
-            return ERROR
-        outcomes.append(outcome == TRUE)
-    for child in children:
-        outcome = check_set(child, document)
-        if outcome == ERROR:
-            return ERROR
-        outcomes.append(outcome == TRUE)
-    logic = rule.get("logic", "") or "AND"
-    if logic == "AND":
-        return TRUE if all(outcomes) else FALSE
-    if logic == "OR":
-        return TRUE if any(outcomes) else FALSE
-    if logic == "NOT":
-        return FALSE if all(outcomes) else TRUE
-    return ERROR
-
-
-def set_hash(rule: Mapping[str, Any]) -> str:
-    content = f"id={rule['id']}:logic={rule.get('logic', '')}:"
-    for leaf in rule.get("leaves", []):
-        content += f"req={leaf['id']}:" + jcs(leaf["predicate"]).decode("utf-8") + ";"
-    for child in rule.get("children", []):
-        content += f"child={set_hash(child)};"
-    return "sha256:" + sha256_hex(content.encode("utf-8"))
-
-
-def policy_version(rules: Mapping[str, Mapping[str, Any]]) -> str:
-    content = "".join(f"{tool}={set_hash(rules[tool])};" for tool in sorted(rules))
-    return "sha256:" + sha256_hex(content.encode("utf-8"))
-
-
-@attrs.frozen
-class PolicyView:
-    """The checker's copy of the policy at one moment: rules as JSON, epoch, version."""
-
-    rules: Mapping[str, Mapping[str, Any]]
-    epoch: int
-    version: str
-
 
 # --- the checker's key record -------------------------------------------------------------------
 
@@ -264,7 +78,7 @@ class KeyRecord:
 # --- what each step asked and what came back -----------------------------------------------------
 
 
-@attrs.define
+@attrs.define(kw_only=True)
 class Begun:
     """A *begin* the machine made, with what the checker knew at that moment."""
 
@@ -277,7 +91,7 @@ class Begun:
     budget: tuple[bool, int, int] | None  # (exists, consumed, limit) when the call names one
 
 
-@attrs.define
+@attrs.define(kw_only=True)
 class Decided:
     """A *decide*: the decision (None when it failed closed) and the conditions around it."""
 
@@ -292,7 +106,7 @@ class Decided:
     budget_deltas: dict[str, int] = attrs.field(factory=dict)
 
 
-@attrs.define
+@attrs.define(kw_only=True)
 class IntentAttempt:
     """An *issue_intent*: what was presented and what the kernel answered."""
 
@@ -308,7 +122,7 @@ class IntentAttempt:
     expected_code: str | None = None
 
 
-@attrs.define
+@attrs.define(kw_only=True)
 class ExecAttempt:
     """An *execute*: what was presented, the conditions, and what the kernel answered."""
 
@@ -327,7 +141,7 @@ class ExecAttempt:
     window: tuple[int, int] | None = None
 
 
-@attrs.define
+@attrs.define(kw_only=True)
 class ReceiptCheck:
     """A receipt presented to the kernel's verifier, and whether it was accepted."""
 
@@ -337,7 +151,7 @@ class ReceiptCheck:
     expected_accept: bool
 
 
-@attrs.define
+@attrs.define(kw_only=True)
 class HttpExchange:
     """One request through ``handle`` and the state around it."""
 
@@ -365,7 +179,7 @@ class HttpExchange:
     expected_status: int | None = None  # the checker's status for the first failing check
 
 
-@attrs.define
+@attrs.define(kw_only=True)
 class Ghost:
     """Everything the checker knows that the kernel does not tell it."""
 
@@ -425,204 +239,3 @@ class Ghost:
         if budget_id not in self.budget_limits:
             return (False, 0, 0)
         return (True, self.budget_charged.get(budget_id, 0), self.budget_limits[budget_id])
-
-
-# --- the checker's models of the refusal orders (spec sections 5 and 6) ---------------------------
-
-
-def record_valid(
-    ghost: Ghost, record: Decision | Intent | Receipt, at_step: int | None = None
-) -> bool:
-    """Whether the checker's own verification accepts *record* now (or as of *at_step*): its
-    key was not revoked, and its signature verifies over the checker's own encoding."""
-    try:
-        message = expected_preimage(record)
-    except ValueError:
-        return False
-    return ghost.keys.live(record.signature_type, at_step) and ghost.keys.signature_ok(
-        record.signature_type, message, record.signature
-    )
-
-
-def expected_intent_code(ghost: Ghost, decision: Decision, effect: Effect) -> str | None:
-    """The refusal the spec's order gives for issuing an intent now, or None to issue it."""
-    if ghost.frozen:
-        return "SYSTEM_FROZEN"
-    if decision.verdict != "ALLOW":
-        return "VERDICT_NOT_ALLOW"
-    if not record_valid(ghost, decision):
-        return "DECISION_SIGNATURE_INVALID"
-    if decision.policy_epoch != ghost.epoch or decision.policy_version != ghost.version:
-        return "POLICY_EPOCH_CHANGED"
-    if effect_digest(effect.tool, effect.args) != decision.effect_digest:
-        return "DIGEST_MISMATCH"
-    if ghost.keys.signer() is None:
-        return "SIGNER_UNAVAILABLE"
-    return None
-
-
-def expected_execution_code(
-    ghost: Ghost, decision: Decision | None, intent: Intent | None, effect: Effect | None
-) -> str | None:
-    """The refusal the spec's order gives for executing now, or None to execute."""
-    if ghost.frozen:
-        return "SYSTEM_FROZEN"
-    if decision is None or intent is None or effect is None:
-        return "MISSING_ARTIFACT"
-    if intent.decision_id != decision.id:
-        return "INTENT_MISMATCH"
-    digest = effect_digest(effect.tool, effect.args)
-    if digest != decision.effect_digest or digest != intent.effect_digest_hash:
-        return "DIGEST_MISMATCH"
-    if not record_valid(ghost, decision):
-        return "DECISION_SIGNATURE_INVALID"
-    if not record_valid(ghost, intent):
-        return "INTENT_SIGNATURE_INVALID"
-    if decision.verdict != "ALLOW":
-        return "VERDICT_NOT_ALLOW"
-    if ghost.executor_ms < intent.issued_at:
-        return "INTENT_NOT_YET_VALID"
-    if ghost.executor_ms >= intent.expires_at:
-        return "INTENT_EXPIRED"
-    if ghost.keys.signer() is None:
-        return "SIGNER_UNAVAILABLE"
-    return None
-
-
-# --- the checker's model of the request surface (spec section 9) ----------------------------------
-
-BODY_LIMIT = 1_048_576
-_WORKSPACE = r"[A-Za-z0-9_.-]{1,64}"
-_IDENT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-_ENDPOINTS = (
-    (re.compile(r"/v1/tools/execute"), "POST", "execute"),
-    (re.compile(r"/api/ops/chaos/inject"), "POST", "inject"),
-    (re.compile(r"/api/ops/status"), "GET", "status"),
-    (re.compile(rf"/api/v1/workspaces/{_WORKSPACE}/generated-specs"), "POST", "specs"),
-    (re.compile(rf"/api/v1/workspaces/{_WORKSPACE}/promotions"), "POST", "promotions"),
-)
-
-
-class _Malformed(Exception):
-    pass
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [k for k, _ in pairs]
-    if len(set(keys)) != len(keys):
-        raise _Malformed("duplicate key")
-    return dict(pairs)
-
-
-def _int_token(token: str) -> int:
-    if token == "-0" or abs(int(token)) > 2**53 - 1:
-        raise _Malformed(token)
-    return int(token)
-
-
-def _no_float(token: str) -> None:
-    raise _Malformed(token)
-
-
-def strict_json(body: bytes) -> Any:
-    """The checker's own strict RFC 8259 reader for the canonical subset; raise _Malformed."""
-    try:
-        text = body.decode("utf-8")
-        value = json.loads(
-            text,
-            object_pairs_hook=_no_duplicates,
-            parse_float=_no_float,
-            parse_int=_int_token,
-            parse_constant=_no_float,
-        )
-        jcs(value)  # refuses lone surrogates (UTF-8 cannot carry them) and unsafe values
-    except (UnicodeError, ValueError, RecursionError) as exc:
-        raise _Malformed(str(exc)) from None
-    return value
-
-
-def endpoint(path: str) -> tuple[str, str] | None:
-    """``(method, name)`` of the endpoint at *path*, or None."""
-    path = path.split("?", 1)[0]
-    for pattern, method, name in _ENDPOINTS:
-        if pattern.fullmatch(path):
-            return method, name
-    return None
-
-
-def bearer(headers: Mapping[str, str]) -> str | None:
-    """The bearer token of *headers* (any case), ``""`` for another scheme, or None."""
-    for name, value in headers.items():
-        if name.lower() == "authorization":
-            scheme, _, token = value.strip().partition(" ")
-            return token.strip() if scheme.lower() == "bearer" and token.strip() else ""
-    return None
-
-
-def _announced(headers: Mapping[str, str]) -> int:
-    for name, value in headers.items():
-        if name.lower() == "content-length" and value.strip().isdigit():
-            return int(value)
-    return 0
-
-
-def exceeds_body_limit(headers: Mapping[str, str], body: bytes) -> bool:
-    """Whether a request's body, or the length it announces, is over 1 MiB."""
-    return len(body) > BODY_LIMIT or _announced(headers) > BODY_LIMIT
-
-
-def expected_http_status(
-    ghost: Ghost, method: str, path: str, headers: Mapping[str, str], body: bytes
-) -> int | None:
-    """The status of the first check (spec section 9) the request fails, or None if it passes
-    them all and reaches its handler."""
-    if exceeds_body_limit(headers, body):
-        return 413
-    found = endpoint(path)
-    if found is None:
-        return 404
-    wanted, name = found
-    if method.upper() != wanted:
-        return 405
-    if name in ("specs", "promotions") and ghost.error_budget < 20:
-        return 429
-    token = bearer(headers)
-    if name == "execute" and token is not None and token not in ghost.tokens:
-        return 401
-    if name == "inject":
-        if not token or token not in ghost.tokens:
-            return 401
-        if token not in ghost.admin_tokens:
-            return 403
-    if name == "status" or (name == "inject" and not body):
-        return None
-    try:
-        value = strict_json(body)
-    except _Malformed:
-        return 400
-    if type(value) is not dict:
-        return 400
-    if name == "execute":
-        if set(value) - {"tool", "args", "context"} or not {"tool", "args"} <= set(value):
-            return 400
-        context = value.get("context", {})
-        if type(value["tool"]) is not str or not _IDENT.fullmatch(value["tool"]):
-            return 400
-        if type(value["args"]) is not dict or type(context) is not dict:
-            return 400
-        for key in ("session_id", "budget_id"):
-            if key in context and (
-                type(context[key]) is not str or not _IDENT.fullmatch(context[key])
-            ):
-                return 400
-        return None
-    if name == "inject":
-        burn = value.get("burn")
-        return None if set(value) == {"burn"} and type(burn) is int and 1 <= burn <= 100 else 400
-    if name == "specs":
-        goal = value.get("goal")
-        ok = set(value) == {"goal"} and type(goal) is str and len(goal) <= 4096
-        return None if ok else 400
-    if set(value) != {"spec_id"} or type(value["spec_id"]) is not str:
-        return 400
-    return None if value["spec_id"] in ghost.specs else 404

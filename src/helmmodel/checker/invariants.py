@@ -3,8 +3,10 @@
 Each invariant is a named function over a :class:`View` (the kernel's state, the checker's ghost
 state, and the invariant's own memo of what it already checked). It raises
 :class:`InvariantViolation` from its own line, so Hypothesis tells violations of different
-invariants apart. It recomputes what it checks with the checker's own code
-(:mod:`helmmodel.checker.ghost`): it never asks the kernel whether the kernel is right.
+invariants apart. It recomputes what it checks with the checker's own code (its encoder, policy
+model, refusal orders and request-surface model: :mod:`~helmmodel.checker.encoding`,
+:mod:`~helmmodel.checker.policy`, :mod:`~helmmodel.checker.refusals`,
+:mod:`~helmmodel.checker.http`): it never asks the kernel whether the kernel is right.
 
 Incremental: each looks only at what is new since it last ran, and keeps its own hashes of what it
 already validated; ``View.full`` re-walks everything (the end of every machine run).
@@ -17,24 +19,16 @@ from typing import Any
 
 import attrs
 
-from helmmodel.checker.ghost import (
-    ERROR,
-    FALSE,
-    TRUE,
-    Begun,
-    Decided,
-    Ghost,
-    bearer,
-    check_set,
+from helmmodel.checker.encoding import (
     effect_digest,
-    endpoint,
-    exceeds_body_limit,
     expected_preimage,
     node_hash,
     receipt_link,
-    record_valid,
-    set_hash,
 )
+from helmmodel.checker.ghost import Decided, Ghost
+from helmmodel.checker.http import bearer, endpoint, exceeds_body_limit
+from helmmodel.checker.policy import ERROR, FALSE, TRUE, check_set, set_hash
+from helmmodel.checker.refusals import expected_begin, record_valid
 from helmmodel.errors import InvariantViolation
 from helmmodel.kernel import Kernel
 
@@ -63,35 +57,6 @@ def _new(view: View, key: str, items: Sequence[Any]) -> Sequence[Any]:
     start = 0 if view.full else view.memo.get(key, 0)
     view.memo[key] = len(items)
     return items[start:]
-
-
-def _expected_begin(begun: Begun, ghost: Ghost) -> tuple[str, str, str]:
-    """The checker's own tentative (verdict, reason code, policy outcome) for a begin."""
-    request = begun.request
-    if begun.frozen:
-        return "DENY", "SYSTEM_FROZEN", "not_evaluated"
-    tool = ghost.tools.get(request.tool)
-    if tool is None:
-        return "DENY", "ERR_TOOL_NOT_FOUND", "not_evaluated"
-    if not ghost.schema_accepts(request.tool, request.args):
-        return "DENY", "SCHEMA_VIOLATION", "not_evaluated"
-    if begun.budget is not None:
-        exists, consumed, limit = begun.budget
-        if not exists:
-            return "DENY", "BUDGET_ERROR", "not_evaluated"
-        if consumed >= limit:
-            return "DENY", "BUDGET_EXCEEDED", "not_evaluated"
-    rule = begun.policy.rules.get(request.tool)
-    if rule is None:
-        return "DENY", "NO_POLICY_DEFINED", "no_rule"
-    outcome = check_set(rule, request.evaluation_input())
-    if outcome == ERROR:
-        return "DENY", "PRG_EVALUATION_ERROR", outcome
-    if outcome == FALSE:
-        return "DENY", "MISSING_REQUIREMENT", outcome
-    if tool[1]:
-        return "ESCALATE", "APPROVAL_REQUIRED", outcome
-    return "ALLOW", "", outcome
 
 
 def _policy_outcome(decided: Decided) -> str | None:
@@ -489,7 +454,8 @@ def _snapshot_isolation(view: View) -> Iterator[Problem]:
                 ),
             )
             continue
-        verdict, code, _ = _expected_begin(decided.begun, ghost)
+        expected = expected_begin(ghost, decided.begun)
+        verdict, code = expected.verdict, expected.reason_code
         if verdict == "ALLOW" and decided.frozen:
             verdict, code = "DENY", "SYSTEM_FROZEN"
         elif verdict == "ALLOW" and decided.begun.request.budget_id is not None:

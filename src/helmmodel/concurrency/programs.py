@@ -21,7 +21,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 
-from helmmodel.checker.ghost import receipt_link
+from helmmodel.checker.encoding import receipt_link
 from helmmodel.concurrency.history import Operation, Recorder, Ref, failed
 from helmmodel.concurrency.linearizability import Verdict, check
 from helmmodel.errors import IntegrityError

@@ -1,0 +1,144 @@
+"""The request surface: tool calls over HTTP, malformed and oversized ones included, and the
+error budget's endpoints (chaos injects, generated specs, promotions, status)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+
+from helmmodel.checker.driver import ADMIN_TOKEN, USER_TOKEN
+from helmmodel.harness.stateful import transition
+from machines.world import TOOL_NAMES, WorldMachine
+
+TOKENS = {"none": None, "admin": ADMIN_TOKEN, "user": USER_TOKEN, "bogus": "bogus-token-00000000"}
+EXECUTE_BODIES = (
+    "valid",
+    "schema_invalid",
+    "truncated",
+    "invalid_utf8",
+    "nan",
+    "duplicate_keys",
+    "trailing_data",
+    "float",
+    "minus_zero",
+    "unsafe_integer",
+    "lone_surrogate",
+    "array",
+    "missing_args",
+    "bad_tool_name",
+    "oversized",
+    "announced_oversized",
+)
+BODY_LIMIT = 1_048_576
+OVERSIZED_GOAL = b'{"goal":"' + b"A" * BODY_LIMIT + b'"}'
+PADDING = b" " * BODY_LIMIT
+
+
+def execute_body(kind: str, tool: str, x: int) -> tuple[bytes, dict[str, str]]:
+    """A request body of *kind* for ``POST /v1/tools/execute``, and any extra headers."""
+    valid = b'{"tool":"%s","args":{"x":%d},"context":{"session_id":"s0"}}' % (tool.encode(), x)
+    headers = {"Content-Type": "application/json"}
+    if kind == "valid":
+        return valid, headers
+    if kind == "schema_invalid":
+        return b'{"tool":"%s","args":{"x":"%d"}}' % (tool.encode(), x), headers
+    if kind == "truncated":
+        return valid[:-3], headers
+    if kind == "trailing_data":
+        return valid + b" {}", headers
+    if kind == "oversized":
+        return valid + PADDING[: BODY_LIMIT + 1 - len(valid)], headers
+    if kind == "announced_oversized":
+        return valid, {**headers, "Content-Length": str(2 * BODY_LIMIT)}
+    return FIXED_BODIES[kind], headers
+
+
+FIXED_BODIES = {
+    "invalid_utf8": b'{"tool":"echo","args":{"x":"\xff"}}',
+    "nan": b'{"tool":"echo","args":{"x":NaN}}',
+    "duplicate_keys": b'{"tool":"echo","tool":"sum","args":{}}',
+    "float": b'{"tool":"echo","args":{"x":1.5}}',
+    "minus_zero": b'{"tool":"echo","args":{"x":-0}}',
+    "unsafe_integer": b'{"tool":"echo","args":{"x":9007199254740993}}',
+    "lone_surrogate": b'{"tool":"echo","args":{"x":"\\ud800"}}',
+    "array": b"[]",
+    "missing_args": b'{"tool":"echo"}',
+    "bad_tool_name": b'{"tool":"no such tool","args":{}}',
+}
+
+
+def with_token(headers: dict[str, str], token: str) -> dict[str, str]:
+    if TOKENS[token] is not None:
+        headers = {**headers, "Authorization": f"Bearer {TOKENS[token]}"}
+    return headers
+
+
+class HttpCallRules(WorldMachine):
+    """Tool calls over the request surface, malformed and oversized ones included."""
+
+    # Well-formed calls come first and most often (repeated entries weigh a sampled choice):
+    # the governed path, and its 503 while no key can sign, must be reached as often as the
+    # malformed ones.
+    @transition(
+        method=st.sampled_from(["POST", "POST", "POST", "GET"]),
+        path=st.sampled_from(["/v1/tools/execute", "/v1/tools/execute", "/v1/tools/other"]),
+        token=st.sampled_from(["none", "user", "admin", "bogus"]),
+        body=st.sampled_from(["valid", "valid", "valid", *EXECUTE_BODIES]),
+        tool=st.sampled_from(TOOL_NAMES),
+        x=st.integers(-1, 12),
+    )
+    def http_execute(
+        self, method: str, path: str, token: str, body: str, tool: str, x: int
+    ) -> tuple[dict[str, Any], Any]:
+        data, headers = execute_body(body, tool, x)
+        return self.driver.http(method, path, with_token(headers, token), data), None
+
+
+class HttpOpsRules(WorldMachine):
+    """The error budget: chaos injects, generated specs, promotions, status."""
+
+    # An admin's bodiless inject (the chaos page's) comes first and most often: three of them
+    # close the gates, which the gated endpoints' rules must see.
+    @transition(
+        token=st.sampled_from(["admin", "admin", "admin", "user", "none", "bogus"]),
+        body=st.sampled_from(["none", "burn-50", "none", "burn-5", "burn-0", "not-json", "other"]),
+    )
+    def http_chaos_inject(self, token: str, body: str) -> tuple[dict[str, Any], Any]:
+        data = {
+            "none": b"",
+            "burn-5": b'{"burn":5}',
+            "burn-50": b'{"burn":50}',
+            "burn-0": b'{"burn":0}',
+            "not-json": b"{burn",
+            "other": b'{"goal":"x"}',
+        }[body]
+        headers = with_token({}, token)
+        return self.driver.http("POST", "/api/ops/chaos/inject", headers, data), None
+
+    @transition(
+        method=st.sampled_from(["POST", "GET"]),
+        workspace=st.sampled_from(["ws1", "ws 2"]),
+        body=st.sampled_from(["goal", "no-goal", "malformed", "oversized"]),
+    )
+    def http_generate_spec(
+        self, method: str, workspace: str, body: str
+    ) -> tuple[dict[str, Any], Any]:
+        data = {
+            "goal": b'{"goal":"test"}',
+            "no-goal": b'{"idea":"test"}',
+            "malformed": b"{goal",
+            "oversized": OVERSIZED_GOAL,
+        }[body]
+        path = f"/api/v1/workspaces/{workspace}/generated-specs"
+        return self.driver.http(method, path, {"Content-Type": "application/json"}, data), None
+
+    @transition(spec=st.sampled_from(["spec-000001", "spec-000002", "spec-999999"]))
+    def http_promote(self, spec: str) -> tuple[dict[str, Any], Any]:
+        data = b'{"spec_id":"%s"}' % spec.encode()
+        path = "/api/v1/workspaces/ws1/promotions"
+        return self.driver.http("POST", path, {"Content-Type": "application/json"}, data), None
+
+    @transition(method=st.sampled_from(["GET", "POST"]))
+    def http_status(self, method: str) -> tuple[dict[str, Any], Any]:
+        return self.driver.http(method, "/api/ops/status", {}, b""), None

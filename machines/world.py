@@ -1,0 +1,261 @@
+"""The world the machines share: tools, schemas, rule templates, budgets, the bundles a governed
+call flows through, the strategies the rule families draw from, and the common set-up.
+
+A governed call flows through four bundles, one per stage, each phase consuming from the one
+before, so that Hypothesis interleaves the phases of several calls with everything else:
+``begun -> decided -> intended -> executed``. The rule families (``machines/families/``) are
+mixins of :class:`WorldMachine`; each scenario machine inherits the families it needs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import attrs
+from hypothesis import strategies as st
+from hypothesis import target
+from hypothesis.stateful import Bundle
+
+from helmmodel.harness.stateful import TracedMachine
+from helmmodel.kernel.records import Effect, Intent
+
+# The bundles a governed call flows through, one per stage.
+begun = Bundle("begun")
+decided = Bundle("decided")
+intended = Bundle("intended")
+executed = Bundle("executed")
+
+# --- the world the machines share -----------------------------------------------------------------
+
+ECHO_SCHEMA = {
+    "type": "object",
+    "properties": {"x": {"type": "integer"}},
+    "additionalProperties": False,
+}
+SUM_SCHEMA = {"type": "object", "additionalProperties": {"type": "integer"}}
+ANY_SCHEMA: dict[str, Any] = {"type": "object"}
+
+TOOLS = ("echo", "sum", "fail", "approve")
+TOOL_NAMES = (*TOOLS, "missing")  # "missing" is never registered
+PRINCIPALS = ("alice", "bob")
+SESSIONS = ("s0", "s1")
+BUDGETS = ("b0", "b1")
+BUDGET_NAMES = (*BUDGETS, "b-none")  # "b-none" never exists
+SAFE_MAX = 2**53 - 1
+TWO_HOURS_MS = 2 * 3_600_000
+
+RULES: dict[str, dict[str, Any]] = {
+    "open": {"id": "r-open", "logic": "AND", "leaves": [], "children": []},
+    "x-small": {
+        "id": "r-x",
+        "logic": "AND",
+        "leaves": [{"id": "x-le-10", "predicate": ["le", "args.x", 10]}],
+        "children": [],
+    },
+    "alice-only": {
+        "id": "r-alice",
+        "logic": "",
+        "leaves": [{"id": "is-alice", "predicate": ["eq", "principal", "alice"]}],
+        "children": [],
+    },
+    "session-or-bob": {
+        "id": "r-or",
+        "logic": "OR",
+        "leaves": [
+            {"id": "has-session", "predicate": ["has", "context.session_id"]},
+            {"id": "is-bob", "predicate": ["eq", "principal", "bob"]},
+        ],
+        "children": [],
+    },
+    "not-small": {
+        "id": "r-not",
+        "logic": "NOT",
+        "leaves": [{"id": "x-le-100", "predicate": ["le", "args.x", 100]}],
+        "children": [
+            {
+                "id": "r-not-c",
+                "logic": "",
+                "leaves": [{"id": "always", "predicate": ["const", True]}],
+                "children": [],
+            }
+        ],
+    },
+    "needs-y": {
+        "id": "r-y",
+        "logic": "AND",
+        "leaves": [{"id": "y-le-5", "predicate": ["le", "args.y", 5]}],
+        "children": [],
+    },
+    "nested-in": {
+        "id": "r-nest",
+        "logic": "AND",
+        "leaves": [],
+        "children": [
+            {
+                "id": "r-nest-c",
+                "logic": "OR",
+                "leaves": [
+                    {"id": "in-list", "predicate": ["in", "principal", ["alice", "carol"]]},
+                ],
+                "children": [],
+            }
+        ],
+    },
+    "unknown-logic": {
+        "id": "r-xor",
+        "logic": "XOR",
+        "leaves": [{"id": "t", "predicate": ["const", True]}],
+        "children": [],
+    },
+}
+SET_IDS = ("r-open", "r-x", "r-alice", "r-or", "r-not", "r-not-c", "r-y", "r-nest", "r-nest-c")
+LEAVES: dict[str, list[Any]] = {
+    "x-le-5": ["le", "args.x", 5],
+    "has-budget": ["has", "context.budget_id"],
+    "is-alice": ["eq", "principal", "alice"],
+    "z-le-1": ["le", "args.z", 1],
+    "never": ["const", False],
+    "always": ["const", True],
+}
+LEAF_IDS = (*LEAVES, "x-le-10", "has-session", "is-bob", "x-le-100", "y-le-5", "in-list")
+INITIAL_RULES = {"echo": "x-small", "sum": "open", "fail": "open", "approve": "alice-only"}
+
+ARGS: list[dict[str, Any]] = [
+    {"x": 1},
+    {"x": 10},
+    {"x": 11},
+    {"x": 101},
+    {},
+    {"x": "one"},
+    {"x": True},
+    {"a": 2, "b": 3},
+    {"a": SAFE_MAX, "b": 1},
+    {"y": 3},
+]
+
+principals = st.sampled_from(PRINCIPALS)
+tools = st.sampled_from(TOOL_NAMES)
+arguments = st.sampled_from(ARGS) | st.fixed_dictionaries({"x": st.integers(-5, 200)})
+contexts = st.fixed_dictionaries(
+    {},
+    optional={"session_id": st.sampled_from(SESSIONS), "budget_id": st.sampled_from(BUDGET_NAMES)},
+)
+
+
+# --- hooks for the fuzz campaign (src/helmmodel/fuzz/campaign.py); plain runs never use them ---
+
+CLOCK_EDGES = st.sampled_from([0, 1, 299_999, 300_000, TWO_HOURS_MS, -TWO_HOURS_MS])
+BUDGETED_CONTEXTS = st.fixed_dictionaries(
+    {"budget_id": st.sampled_from(BUDGETS)}, optional={"session_id": st.sampled_from(SESSIONS)}
+)
+# Argument ranges a campaign's swarm configuration may narrow rules to: per range, per rule, a
+# strategy for every plain argument. Each draws only values the rule's own strategy can draw, so a
+# trace found under a range replays on the plain machine like any other.
+SWARM_RANGES: dict[str, dict[str, dict[str, st.SearchStrategy[Any]]]] = {
+    # The clocks jump only to the spec's edges: the 5-minute TTL and the 2-hour drift.
+    "clock-edges": {
+        "set_guardian_clock": {"now_ms": CLOCK_EDGES},
+        "fault_set_executor_clock": {"now_ms": CLOCK_EDGES},
+    },
+    # Limits of 0 and 1, and every call charged to a budget: the budgets run out early and often.
+    "tight-budgets": {
+        "set_budget_limit": {"budget": st.sampled_from(BUDGETS), "limit": st.integers(0, 1)},
+        "begin_call": {
+            "principal": principals,
+            "tool": tools,
+            "args": arguments,
+            "context": BUDGETED_CONTEXTS,
+        },
+        "whole_call": {
+            "principal": principals,
+            "tool": tools,
+            "args": arguments,
+            "context": BUDGETED_CONTEXTS,
+        },
+    },
+    # Arguments on either side of the rules' thresholds (x <= 10, x <= 100).
+    "x-thresholds": {
+        "begin_call": {
+            "principal": principals,
+            "tool": tools,
+            "args": st.fixed_dictionaries({"x": st.sampled_from([9, 10, 11, 100, 101])}),
+            "context": contexts,
+        },
+        "authorize_call": {
+            "principal": principals,
+            "tool": st.sampled_from(["echo", "sum", "fail"]),
+            "x": st.sampled_from([9, 10]),
+            "context": contexts,
+        },
+    },
+}
+
+
+class WorldMachine(TracedMachine):
+    """The common set-up: four tools, a rule for each, two budgets."""
+
+    begun = begun
+    decided = decided
+    intended = intended
+    executed = executed
+
+    swarm_ranges: ClassVar[dict[str, dict[str, dict[str, st.SearchStrategy[Any]]]]] = SWARM_RANGES
+    # Switched on by the campaign on its own variant classes only: target() changes what
+    # Hypothesis draws, and the ci profile's derandomized runs (the mutant catalogue, the coverage
+    # floor) must draw exactly what they always drew.
+    steer: ClassVar[bool] = False
+
+    def teardown(self) -> None:
+        if self.steer and self.check_replay:
+            self.steer_towards_boundaries()
+        super().teardown()
+
+    def steer_towards_boundaries(self) -> None:
+        """Report how close this run came to two boundaries, for Hypothesis's target phase.
+
+        Called once per run (target() takes one value per label and run), with the run's end
+        state: how far charges went past a budget's limit (limits are lowered below charges, and
+        calls charged up to them), and how close an execution came to its intent's expiry, from
+        either side (an exact edge scores 0, the most).
+        """
+        ghost = self.ghost
+        pressure = (
+            max(
+                ghost.budget_charged.get(budget, 0) - limit
+                for budget, limit in ghost.budget_limits.items()
+            )
+            if ghost.budget_limits
+            else 0
+        )
+        target(float(pressure), label="budget pressure (charged - limit)")
+        distances = [
+            abs(window[1] - attempt.executor_ms)
+            for attempt in ghost.executions
+            if (window := attempt.window or _intent_window(attempt.intent)) is not None
+        ]
+        if distances:
+            target(-float(min(distances)), label="closeness to intent expiry (-ms)")
+
+    def set_up(self) -> None:
+        driver = self.driver
+        driver.register_tool("echo", ECHO_SCHEMA)
+        driver.register_tool("sum", SUM_SCHEMA, behaviour="sum")
+        driver.register_tool("fail", ANY_SCHEMA, behaviour="fail")
+        driver.register_tool("approve", ANY_SCHEMA, approval=True)
+        for tool, template in INITIAL_RULES.items():
+            driver.put_rule(tool, RULES[template])
+        driver.create_budget("b0", 2)
+        driver.create_budget("b1", 1)
+
+
+def _intent_window(intent: Intent | None) -> tuple[int, int] | None:
+    return (intent.issued_at, intent.expires_at) if intent is not None else None
+
+
+@attrs.frozen
+class Stage:
+    """What a bundle holds for a call past *decide*: its decision, effect and intent."""
+
+    decision: Any
+    effect: Effect
+    intent: Intent | None = None

@@ -1,0 +1,112 @@
+"""The checker's models of the refusal orders: of *begin* (spec section 5), of *issue_intent*
+(section 5) and of *execute* (section 6), and its own verification of signed records.
+
+Written again on purpose, apart from the kernel's Guardian and executor: each function gives the
+answer the spec's order gives, from the checker's ghost state and its own policy model.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from helmmodel.checker.encoding import effect_digest, expected_preimage
+from helmmodel.checker.ghost import Begun, Ghost
+from helmmodel.checker.policy import ERROR, FALSE, check_set
+from helmmodel.kernel.records import Decision, Effect, Intent, Receipt
+
+
+@attrs.frozen
+class BeginVerdict:
+    """The tentative verdict of a *begin*, its reason code, and the policy's outcome."""
+
+    verdict: str
+    reason_code: str
+    policy_outcome: str  # "true", "false", "error", "no_rule" or "not_evaluated"
+
+
+def expected_begin(ghost: Ghost, begun: Begun) -> BeginVerdict:
+    """The checker's own tentative verdict for *begun*, from the conditions it recorded."""
+    request = begun.request
+    if begun.frozen:
+        return BeginVerdict("DENY", "SYSTEM_FROZEN", "not_evaluated")
+    tool = ghost.tools.get(request.tool)
+    if tool is None:
+        return BeginVerdict("DENY", "ERR_TOOL_NOT_FOUND", "not_evaluated")
+    if not ghost.schema_accepts(request.tool, request.args):
+        return BeginVerdict("DENY", "SCHEMA_VIOLATION", "not_evaluated")
+    if begun.budget is not None:
+        exists, consumed, limit = begun.budget
+        if not exists:
+            return BeginVerdict("DENY", "BUDGET_ERROR", "not_evaluated")
+        if consumed >= limit:
+            return BeginVerdict("DENY", "BUDGET_EXCEEDED", "not_evaluated")
+    rule = begun.policy.rules.get(request.tool)
+    if rule is None:
+        return BeginVerdict("DENY", "NO_POLICY_DEFINED", "no_rule")
+    outcome = check_set(rule, request.evaluation_input())
+    if outcome == ERROR:
+        return BeginVerdict("DENY", "PRG_EVALUATION_ERROR", outcome)
+    if outcome == FALSE:
+        return BeginVerdict("DENY", "MISSING_REQUIREMENT", outcome)
+    if tool[1]:
+        return BeginVerdict("ESCALATE", "APPROVAL_REQUIRED", outcome)
+    return BeginVerdict("ALLOW", "", outcome)
+
+
+def record_valid(
+    ghost: Ghost, record: Decision | Intent | Receipt, at_step: int | None = None
+) -> bool:
+    """Whether the checker's own verification accepts *record* now (or as of *at_step*): its
+    key was not revoked, and its signature verifies over the checker's own encoding."""
+    try:
+        message = expected_preimage(record)
+    except ValueError:
+        return False
+    return ghost.keys.live(record.signature_type, at_step) and ghost.keys.signature_ok(
+        record.signature_type, message, record.signature
+    )
+
+
+def expected_intent_code(ghost: Ghost, decision: Decision, effect: Effect) -> str | None:
+    """The refusal the spec's order gives for issuing an intent now, or None to issue it."""
+    if ghost.frozen:
+        return "SYSTEM_FROZEN"
+    if decision.verdict != "ALLOW":
+        return "VERDICT_NOT_ALLOW"
+    if not record_valid(ghost, decision):
+        return "DECISION_SIGNATURE_INVALID"
+    if decision.policy_epoch != ghost.epoch or decision.policy_version != ghost.version:
+        return "POLICY_EPOCH_CHANGED"
+    if effect_digest(effect.tool, effect.args) != decision.effect_digest:
+        return "DIGEST_MISMATCH"
+    if ghost.keys.signer() is None:
+        return "SIGNER_UNAVAILABLE"
+    return None
+
+
+def expected_execution_code(
+    ghost: Ghost, decision: Decision | None, intent: Intent | None, effect: Effect | None
+) -> str | None:
+    """The refusal the spec's order gives for executing now, or None to execute."""
+    if ghost.frozen:
+        return "SYSTEM_FROZEN"
+    if decision is None or intent is None or effect is None:
+        return "MISSING_ARTIFACT"
+    if intent.decision_id != decision.id:
+        return "INTENT_MISMATCH"
+    digest = effect_digest(effect.tool, effect.args)
+    if digest != decision.effect_digest or digest != intent.effect_digest_hash:
+        return "DIGEST_MISMATCH"
+    if not record_valid(ghost, decision):
+        return "DECISION_SIGNATURE_INVALID"
+    if not record_valid(ghost, intent):
+        return "INTENT_SIGNATURE_INVALID"
+    if decision.verdict != "ALLOW":
+        return "VERDICT_NOT_ALLOW"
+    if ghost.executor_ms < intent.issued_at:
+        return "INTENT_NOT_YET_VALID"
+    if ghost.executor_ms >= intent.expires_at:
+        return "INTENT_EXPIRED"
+    if ghost.keys.signer() is None:
+        return "SIGNER_UNAVAILABLE"
+    return None
