@@ -327,10 +327,10 @@ def test_noted_runs_of_an_open_case_count_as_repeats(
     [saved] = settler.settle(ran, plain)
     assert saved.path is not None
     before = Path(saved.path).stat().st_mtime_ns
-    [(invariant, (message, steps))] = ran.failures.items()
+    [failure] = ran.failures.values()
     ran.failures = {}
-    ran.chunk.noted[(invariant, chunks.shape(message))] = chunks.Noted(
-        invariant, message, steps, first_example=1, hits=5
+    ran.chunk.noted[(failure.invariant, chunks.shape(failure.message))] = chunks.Noted(
+        failure.invariant, failure.message, failure.steps, first_example=1, hits=5
     )
     [repeat] = settler.settle(ran, plain)
     assert (chunks.REPEAT, 5, saved.identity, saved.path) == (
@@ -347,9 +347,9 @@ def test_a_new_failure_is_shrunk_by_hypothesis_unless_told_not_to(
     machine = machines[MUTANT_MACHINE]
     found = run_one(machine, MUTANT, seed=2, examples=200)
     shrunk = run_one(machine, MUTANT, seed=2, examples=200, shrink=True)
-    [(_, (_, long_steps))] = found.failures.items()
-    [(_, (_, short_steps))] = shrunk.failures.items()
-    assert len(short_steps) < len(long_steps) / 2
+    [long] = found.failures.values()
+    [short] = shrunk.failures.values()
+    assert len(short.steps) < len(long.steps) / 2
     assert shrunk.stats.examples > found.stats.examples  # the shrinker's runs
 
 
@@ -361,10 +361,10 @@ def test_a_noted_failure_of_a_new_identity_is_saved_as_new(
     machine = machines[MUTANT_MACHINE]
     plain = machine_for(machine, MUTANT, kernels.kernel_factory(MUTANT))
     ran = run_one(machine, MUTANT, seed=2, examples=200)
-    [(invariant, (message, steps))] = ran.failures.items()
+    [failure] = ran.failures.values()
     ran.failures = {}
-    ran.chunk.noted[(invariant, chunks.shape(message))] = chunks.Noted(
-        invariant, message, steps, first_example=4, hits=3
+    ran.chunk.noted[(failure.invariant, chunks.shape(failure.message))] = chunks.Noted(
+        failure.invariant, failure.message, failure.steps, first_example=4, hits=3
     )
     [found] = settler_in(tmp_path, MUTANT).settle(ran, plain)
     assert (chunks.NEW, 3, 4) == (found.kind, found.hits, found.first_example)
@@ -379,13 +379,13 @@ def test_a_failure_found_when_time_is_up_is_saved_as_found(
     machine = machines[MUTANT_MACHINE]
     plain = machine_for(machine, MUTANT, kernels.kernel_factory(MUTANT))
     ran = run_one(machine, MUTANT, seed=2, examples=200)
-    [(_, (_, steps))] = ran.failures.items()
+    [failure] = ran.failures.values()
     settler = attrs.evolve(settler_in(tmp_path, MUTANT), give_up=lambda: True)
     [pending] = settler.settle(ran, plain)
     assert (chunks.PENDING, None) == (pending.kind, pending.minimal_steps)
     assert pending.path is not None
     assert tmp_path / "run" / "pending" / MUTANT_MACHINE == Path(pending.path).parent
-    assert len(steps) == len(load(pending.path).steps)
+    assert len(failure.steps) == len(load(pending.path).steps)
     assert not (tmp_path / "corpus").exists()
 
 

@@ -45,10 +45,10 @@ from hypothesis.stateful import Bundle, run_state_machine_as_test
 
 from helmmodel.errors import InvariantViolation, TraceError
 from helmmodel.fuzz import swarm
+from helmmodel.harness.capture import Guard, Kind, Known, SaveTo, capture
 from helmmodel.harness.minimize import Steps
-from helmmodel.harness.replay import Test, minimal_failure
-from helmmodel.harness.stateful import Stats, TracedMachine, transitions
-from helmmodel.harness.trace import STATUS_OPEN, Trace, load, save
+from helmmodel.harness.stateful import Failure, Stats, TracedMachine, transitions
+from helmmodel.harness.trace import STATUS_OPEN, Trace, load
 from helmmodel.kernel import KernelFactory
 
 Shape = tuple[str, str]  # (invariant, message with its numbers blanked)
@@ -71,10 +71,6 @@ class ChunkStop(KeyboardInterrupt):
 
 class _Noted(Exception):
     """A violation of a known shape was noted: raised past the checker to :meth:`check`."""
-
-
-class _OutOfTime(Exception):
-    """A stop was requested and its grace time is over: minimizing gives up."""
 
 
 def shape(message: str) -> str:
@@ -303,7 +299,7 @@ class Ran:
     chunk: Chunk
     stats: Stats
     seconds: float
-    failures: dict[str, tuple[str, Steps]]  # invariant -> (message, shortest trace), raised
+    failures: dict[str, Failure]  # the shortest trace of each invariant raised
     errors: list[str]  # exceptions that were not violations (a machine or checker bug)
 
 
@@ -357,8 +353,7 @@ def run_chunk(
         variant.chunk = None
     stats = variant.stats
     assert stats is not None
-    failures = {name: (f.message, f.steps) for name, f in variant.failures.items()}
-    return Ran(chunk, stats, time.monotonic() - started, failures, errors)
+    return Ran(chunk, stats, time.monotonic() - started, dict(variant.failures), errors)
 
 
 def _leaves(error: BaseException) -> Iterator[BaseException]:
@@ -388,16 +383,13 @@ class Settler:
     def settle(self, ran: Ran, plain: type[TracedMachine]) -> list[Finding]:
         """Every raised failure and every noted shape of *ran*, settled against the corpus."""
         chunk = ran.chunk
-        found = [
-            self._one(chunk, plain, invariant, message, steps, hits=1)
-            for invariant, (message, steps) in ran.failures.items()
-        ]
+        found = [self._one(chunk, plain, failure, hits=1) for failure in ran.failures.values()]
         found += [
             attrs.evolve(
-                self._one(chunk, plain, noted.invariant, noted.message, noted.steps, noted.hits),
-                first_example=noted.first_example,
+                self._one(chunk, plain, Failure(n.invariant, n.message, n.steps), n.hits),
+                first_example=n.first_example,
             )
-            for noted in chunk.noted.values()
+            for n in chunk.noted.values()
         ]
         return found
 
@@ -405,53 +397,51 @@ class Settler:
         self,
         chunk: Chunk,
         plain: type[TracedMachine],
-        invariant: str,
-        message: str,
-        steps: Steps,
+        failure: Failure,
         hits: int,
     ) -> Finding:
         # From now on this worker notes the shape instead of raising it, whatever it turns out
         # to be: a new case is open in the corpus once saved, and a failure that does not
         # reproduce would otherwise end every chunk early.
-        self.learnt.setdefault(chunk.machine, set()).add((invariant, shape(message)))
-        finding = Finding(UNREPRODUCIBLE, invariant, message, len(steps), hits)
-        try:
-            minimal = minimal_failure(plain, invariant, steps, message, self._until_given_up)
-        except _OutOfTime:
-            raw = self._trace(chunk, invariant, message, steps)
-            path = save(raw, self.run_dir / "pending")
-            return attrs.evolve(finding, kind=PENDING, identity=raw.identity(), path=str(path))
-        if minimal is None:
+        self.learnt.setdefault(chunk.machine, set()).add(
+            (failure.invariant, shape(failure.message))
+        )
+        captured = capture(plain, failure, self._save_to(chunk))
+        finding = Finding(
+            UNREPRODUCIBLE, failure.invariant, failure.message, captured.found_length, hits
+        )
+        if captured.trace is None:
             return finding
-        trace = self._trace(chunk, invariant, minimal[1], minimal[0])
-        identity = trace.identity()
-        finding = attrs.evolve(finding, identity=identity, minimal_steps=len(trace.steps))
-        case = self.corpus.cases(chunk.machine).get(identity)
-        if case is not None and case.status == STATUS_OPEN:
-            return attrs.evolve(finding, kind=REPEAT, path=str(case.path))
-        path = save(trace, self.corpus.root)
-        save(trace, self.run_dir / "new-cases")  # the run directory holds every new case too
-        return attrs.evolve(finding, kind=NEW, path=str(path), regressed=case is not None)
+        return attrs.evolve(
+            finding,
+            kind=_FINDING_KINDS[captured.kind],
+            identity=captured.trace.identity(),
+            path=str(captured.path),
+            minimal_steps=captured.minimal_length,
+            regressed=captured.regressed,
+        )
 
-    def _until_given_up(self, fails: Test) -> Test:
-        def test(steps: Sequence[Mapping[str, Any]]) -> bool:
-            if self.give_up():
-                raise _OutOfTime
-            return fails(steps)
-
-        return test
-
-    def _trace(self, chunk: Chunk, invariant: str, message: str, steps: Sequence[Any]) -> Trace:
-        return Trace(
+    def _save_to(self, chunk: Chunk) -> SaveTo:
+        """Where a failure of *chunk* goes: the corpus, and the run directory's new-cases/ (or
+        pending/, as found, when minimizing must give up)."""
+        return SaveTo(
+            corpus=self.corpus.root,
             machine=chunk.machine,
             kernel=self.kernel,
-            invariant=invariant,
-            message=message,
-            steps=list(steps),
             profile=self.profile,
             seed=chunk.seed,
             git_commit=self.git_commit,
+            copies=(self.run_dir / "new-cases",),
+            known=self._known,
+            guard=Guard(give_up=self.give_up, pending=self.run_dir / "pending"),
         )
+
+    def _known(self, trace: Trace) -> Known | None:
+        case = self.corpus.cases(trace.machine).get(trace.identity())
+        return Known(status=case.status, path=case.path) if case is not None else None
+
+
+_FINDING_KINDS = {Kind.SAVED: NEW, Kind.KNOWN: REPEAT, Kind.PENDING: PENDING}
 
 
 def outcome_counts(stats: Stats) -> dict[str, dict[str, int]]:

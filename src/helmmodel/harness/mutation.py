@@ -19,10 +19,9 @@ from typing import TextIO
 import attrs
 
 from helmmodel.errors import RunnerError
-from helmmodel.harness import profiles, runner
-from helmmodel.harness.replay import minimal_failure
+from helmmodel.harness import capture, profiles, runner
 from helmmodel.harness.stateful import TracedMachine
-from helmmodel.harness.trace import Trace, git_commit, save
+from helmmodel.harness.trace import git_commit
 from helmmodel.mutants.catalogue import BY_NAME, CATALOGUE
 from helmmodel.mutants.mutant import Mutant
 
@@ -105,20 +104,17 @@ def run_one(
         found_length=len(found),
     )
     assert result.variant is not None
-    minimal = minimal_failure(result.variant, fired, found, result.failures[fired].message)
-    if minimal is None:
-        return attrs.evolve(row, note="the found trace does not fail again on replay")
-    steps, message = minimal
-    trace = Trace(
+    to = capture.SaveTo(
+        corpus=corpus / mutant.name,
         machine=mutant.machine,
         kernel=mutant.name,
-        invariant=fired,
-        message=message,
-        steps=steps,
         profile=PROFILE,
         git_commit=commit,
     )
-    return attrs.evolve(row, minimal_length=len(steps), saved=save(trace, corpus / mutant.name))
+    captured = capture.capture(result.variant, result.failures[fired], to)
+    if captured.kind is capture.Kind.UNREPRODUCIBLE:
+        return attrs.evolve(row, note="the found trace does not fail again on replay")
+    return attrs.evolve(row, minimal_length=captured.minimal_length, saved=captured.path)
 
 
 def run_catalogue(

@@ -70,7 +70,6 @@ class MachineResult:
     failures: dict[str, Failure]
     error: BaseException | None = None
     variant: type[TracedMachine] | None = None
-    saved: dict[str, Path] = attrs.field(factory=dict)  # invariant -> saved trace
     interrupted: bool = False  # stopped by Ctrl-C: the figures cover what ran until then
 
     @property
