@@ -224,7 +224,9 @@ def test_a_configuration_hides_disabled_rules_from_hypothesis_and_narrows_ranges
     the machine's narrower strategies."""
     machine = machines["budget_contention"]
     config = swarm.SwarmConfig("test", frozenset({"rotate_key"}), "tight-budgets")
-    variant = chunks.campaign_variant(machine, "correct", kernels.kernel_factory("correct"), config)
+    job = chunks.Job("budget_contention", "correct", 1, config, 10, 0.0)
+    chunk = chunks.Chunk("budget_contention", 1, "test", 0.0, lambda: False, frozenset(), ())
+    variant = chunks.campaign_variant(machine, job, chunk)
     rules = {rule.function.__name__: rule for rule in variant.setup_state().rules}
     assert "rotate_key" not in rules
     assert "rotate_key" in transitions(variant)
@@ -260,13 +262,11 @@ def run_one(
 ) -> chunks.Ran:
     """One chunk in this process (every rule on by default; no shrinking unless asked)."""
     config = config or swarm.SwarmConfig(swarm.ALL)
-    factory = kernels.kernel_factory(kernel)
-    variant = chunks.campaign_variant(machine, kernel, factory, config)
     name = machine.name  # type: ignore[attr-defined]
-    job = chunks.Job(name, seed, config, examples, time.monotonic() + stop_in_s)
+    job = chunks.Job(name, kernel, seed, config, examples, time.monotonic() + stop_in_s)
     return chunks.run_chunk(
         job,
-        variant,
+        machine,
         profile_settings=profiles.PROFILES["nightly"],
         database=database,
         shrink=shrink,

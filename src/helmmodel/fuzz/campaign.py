@@ -34,7 +34,7 @@ from helmmodel.errors import CampaignError, SwarmError
 from helmmodel.fuzz import chunks, swarm
 from helmmodel.fuzz import report as fuzz_report
 from helmmodel.harness import kernels, profiles, runner
-from helmmodel.harness.stateful import TracedMachine, machine_for
+from helmmodel.harness.stateful import Stats, TracedMachine, machine_for
 from helmmodel.harness.trace import git_commit
 
 PROFILE = "nightly"
@@ -291,7 +291,6 @@ def worker_main(plan: WorkerPlan, conn: Connection) -> None:
         git_commit(),
         give_up,
     )
-    variants: dict[tuple[str, swarm.SwarmConfig], type[chunks.CampaignHooks]] = {}
     plains: dict[str, type[TracedMachine]] = {}
     reported: set[tuple[str, str]] = set()  # outcomes already sent to the parent
     rng = random.SystemRandom()
@@ -304,14 +303,11 @@ def worker_main(plan: WorkerPlan, conn: Connection) -> None:
             config = swarm.draw(machine, chunk_seed)
         else:
             config = swarm.named(machine, options.swarm)
-        key = (name, config)
-        if key not in variants:  # one class per configuration: Hypothesis caches per class
-            variants[key] = chunks.campaign_variant(machine, options.kernel, factory, config)
-        variant = variants[key]
         if name not in plains:
             plains[name] = machine_for(machine, options.kernel, factory)
         job = chunks.Job(
             name,
+            options.kernel,
             chunk_seed,
             config,
             options.chunk_examples,
@@ -319,11 +315,9 @@ def worker_main(plan: WorkerPlan, conn: Connection) -> None:
         )
         send("chunk", {"chunk": number, "machine": name, "seed": chunk_seed, "swarm": config.name})
 
-        def progress(chunk: chunks.Chunk, variant: type[TracedMachine] = variant) -> None:
+        def progress(stats: Stats) -> None:
             if os.getppid() != parent:  # orphaned: the parent died without stopping us
                 _request_stop()
-            stats = variant.stats
-            assert stats is not None
             new = set(stats.outcomes) - reported
             reported.update(new)
             send(
@@ -333,7 +327,7 @@ def worker_main(plan: WorkerPlan, conn: Connection) -> None:
 
         ran = chunks.run_chunk(
             job,
-            variant,
+            machine,
             profile_settings=profile_settings,
             database=database,
             shrink=options.shrink,

@@ -6,7 +6,8 @@ with every example): each chunk runs one machine under one seed and one swarm co
 its failures are settled: made 1-minimal, told apart from the corpus's open cases by identity,
 and saved when they are new.
 
-The machine runs as a variant class with :class:`CampaignHooks` mixed in before it, which
+The machine runs as a variant class made for the chunk, with :class:`CampaignHooks` mixed in
+before it, which
 
 1. ends the chunk at the next step once its deadline passes or a stop is requested
    (:class:`ChunkStop`);
@@ -46,10 +47,10 @@ from hypothesis.stateful import Bundle, run_state_machine_as_test
 from helmmodel.errors import InvariantViolation, TraceError
 from helmmodel.fuzz import swarm
 from helmmodel.harness.capture import Guard, Kind, Known, SaveTo, capture
+from helmmodel.harness.kernels import kernel_factory
 from helmmodel.harness.minimize import Steps
-from helmmodel.harness.stateful import Failure, Stats, TracedMachine, transitions
+from helmmodel.harness.stateful import Failure, Stats, TracedMachine, transitions, variant
 from helmmodel.harness.trace import STATUS_OPEN, Trace, load
-from helmmodel.kernel import KernelFactory
 
 Shape = tuple[str, str]  # (invariant, message with its numbers blanked)
 
@@ -143,7 +144,7 @@ class Noted:
 
 @attrs.define(eq=False)
 class Chunk:
-    """A running chunk, shared by its machine's runs through their class."""
+    """A running chunk, shared by its machine's runs through their class (made for it)."""
 
     machine: str
     seed: int
@@ -152,7 +153,7 @@ class Chunk:
     stopping: Callable[[], bool]  # whether a stop was requested
     known: frozenset[Shape]
     rules: tuple[str, ...]  # the machine's rules: the axes of the transition matrix
-    progress: Callable[[Chunk], None] | None = None
+    progress: Callable[[Stats], None] | None = None  # given the chunk's figures so far
     progress_every_s: float = 1.0
     ended_by: str | None = None  # examples, time, stop, failure, error
     noted: dict[Shape, Noted] = attrs.field(factory=dict)
@@ -165,7 +166,7 @@ class Chunk:
         self._index = {name: i for i, name in enumerate(self.rules)}
         self._next_progress = time.monotonic() + self.progress_every_s
 
-    def tick(self) -> None:
+    def tick(self, stats: Stats) -> None:
         """Before each step: end the chunk past its deadline or on a stop; report progress."""
         now = time.monotonic()
         if now >= self.stop_at:
@@ -176,7 +177,7 @@ class Chunk:
             raise ChunkStop
         if self.progress is not None and now >= self._next_progress:
             self._next_progress = now + self.progress_every_s
-            self.progress(self)
+            self.progress(stats)
 
     def note(self, violation: InvariantViolation, steps: Steps, example: int) -> bool:
         """Note *violation*, hit in the chunk's *example*-th run, if its shape is known (and
@@ -205,7 +206,7 @@ class Chunk:
 class CampaignHooks(TracedMachine):
     """What a campaign adds to a machine, mixed in before it (see the module docstring)."""
 
-    chunk: ClassVar[Chunk | None] = None
+    chunk: ClassVar[Chunk]  # the chunk the variant class was made for
     steer: ClassVar[bool] = True
 
     def run_transition(
@@ -215,9 +216,8 @@ class CampaignHooks(TracedMachine):
         target: Bundle[Any] | None,
         kwargs: dict[str, Any],
     ) -> Any:
-        chunk = type(self).chunk
-        if chunk is not None and self.check_replay:  # a replay is never cut short
-            chunk.tick()
+        if self.recording is not None:  # a replay is never cut short
+            type(self).chunk.tick(self.recording.stats)
         return super().run_transition(rule_name, function, target, kwargs)
 
     def check(self, name: str, *, full: bool = False) -> None:
@@ -229,37 +229,20 @@ class CampaignHooks(TracedMachine):
             self.failed = True
 
     def _remember(self, violation: InvariantViolation) -> None:
-        chunk, stats = type(self).chunk, type(self).stats
-        example = stats.examples if stats is not None else 0
-        if chunk is not None and self.check_replay and chunk.note(violation, self.trace, example):
+        recording = self.recording
+        if recording is not None and type(self).chunk.note(
+            violation, self.trace, recording.stats.examples
+        ):
             raise _Noted from violation
         super()._remember(violation)
 
     def teardown(self) -> None:
-        chunk = type(self).chunk
-        if chunk is not None and self.check_replay:
+        if self.recording is not None:
+            chunk = type(self).chunk
             if chunk.ended_by is not None:  # cut short by the chunk's end: not a whole run
                 return
             chunk.observe(self.trace)
         super().teardown()
-
-
-def campaign_variant(
-    machine: type[TracedMachine], kernel: str, factory: KernelFactory, config: swarm.SwarmConfig
-) -> type[CampaignHooks]:
-    """*machine* against *kernel*, under the swarm configuration *config*, with the hooks.
-
-    It keeps the machine's name and module, so that Hypothesis's database key (a digest of the
-    class's source) is the machine's own, whatever the configuration.
-    """
-    namespace = {
-        **swarm.overrides(machine, config),
-        "kernel_factory": staticmethod(factory),
-        "kernel_name": kernel,
-        "__module__": machine.__module__,
-    }
-    variant: type[CampaignHooks] = type(machine.__name__, (CampaignHooks, machine), namespace)
-    return variant
 
 
 @attrs.frozen
@@ -267,10 +250,28 @@ class Job:
     """What one chunk runs."""
 
     machine: str
+    kernel: str
     seed: int
     swarm: swarm.SwarmConfig
     max_examples: int
     stop_at: float  # time.monotonic()
+
+
+def campaign_variant(machine: type[TracedMachine], job: Job, chunk: Chunk) -> type[CampaignHooks]:
+    """*machine* against the job's kernel, under its swarm configuration and seed, with the
+    hooks, for *chunk* alone.
+
+    It keeps the machine's name and module, so that Hypothesis's database key (a digest of the
+    class's source) is the machine's own, whatever the configuration.
+    """
+    namespace = {
+        **swarm.overrides(machine, job.swarm),
+        "kernel_factory": staticmethod(kernel_factory(job.kernel)),
+        "kernel_name": job.kernel,
+        "chunk": chunk,
+    }
+    made: type[CampaignHooks] = variant(machine, (CampaignHooks, machine), namespace)
+    return seed(job.seed)(made)
 
 
 @attrs.define
@@ -305,17 +306,17 @@ class Ran:
 
 def run_chunk(
     job: Job,
-    variant: type[CampaignHooks],
+    machine: type[TracedMachine],
     *,
     profile_settings: Settings,
     database: ExampleDatabase | None,
     shrink: bool,
     stopping: Callable[[], bool],
     known: frozenset[Shape],
-    progress: Callable[[Chunk], None] | None = None,
+    progress: Callable[[Stats], None] | None = None,
     progress_every_s: float = 1.0,
 ) -> Ran:
-    """Run one chunk; never raises for a violation or for the chunk's end."""
+    """Run one chunk of *machine*; never raises for a violation or for the chunk's end."""
     chunk = Chunk(
         job.machine,
         job.seed,
@@ -323,14 +324,13 @@ def run_chunk(
         job.stop_at,
         stopping,
         known,
-        tuple(sorted(transitions(variant))),
+        tuple(sorted(transitions(machine))),
         progress,
         progress_every_s,
     )
-    variant.chunk = chunk
-    variant.stats = Stats()
-    variant.failures = {}
-    seed(job.seed)(variant)
+    runs = campaign_variant(machine, job, chunk)
+    state = runs.run_state
+    assert state is not None
     phases = [p for p in profile_settings.phases if shrink or p is not Phase.shrink]
     run_settings = Settings(
         profile_settings, max_examples=job.max_examples, database=database, phases=phases
@@ -338,7 +338,7 @@ def run_chunk(
     errors: list[str] = []
     started = time.monotonic()
     try:
-        run_state_machine_as_test(variant, settings=run_settings)
+        run_state_machine_as_test(runs, settings=run_settings)
         chunk.ended_by = "examples"
     except ChunkStop:
         pass
@@ -348,12 +348,8 @@ def run_chunk(
             for each in _leaves(caught)
             if not isinstance(each, InvariantViolation)
         ]
-        chunk.ended_by = "failure" if variant.failures else "error"
-    finally:
-        variant.chunk = None
-    stats = variant.stats
-    assert stats is not None
-    return Ran(chunk, stats, time.monotonic() - started, dict(variant.failures), errors)
+        chunk.ended_by = "failure" if state.failures else "error"
+    return Ran(chunk, state.stats, time.monotonic() - started, state.failures, errors)
 
 
 def _leaves(error: BaseException) -> Iterator[BaseException]:

@@ -44,7 +44,7 @@ class Replayed:
 
 def replay(machine: type[TracedMachine], steps: Sequence[Mapping[str, Any]]) -> Replayed:
     """Replay *steps* on a fresh *machine*, checking every invariant, ending with the full check."""
-    instance = machine()
+    instance = machine.for_replay()
     try:
         replay_steps(machine, steps, check=True, finish=True, instance=instance)
     except InvariantViolation as violation:

@@ -114,7 +114,8 @@ def run_machine(
     trace 1-minimal by replay anyway, in far less time (used for the mutant catalogue).
     """
     variant = machine_for(machine, kernel, kernel_factory(kernel))
-    variant.stats = Stats()
+    state = variant.run_state
+    assert state is not None
     budget = max_examples or max(1, round(profile_settings.max_examples * machine.budget_share))
     phases = [p for p in profile_settings.phases if shrink or p is not Phase.shrink]
     run_settings = Settings(profile_settings, max_examples=budget, phases=phases)
@@ -129,16 +130,16 @@ def run_machine(
     except Exception as caught:  # a violation (or several, as an ExceptionGroup)
         error = caught
     seconds = time.perf_counter() - start
-    if interrupted and variant.failures:
+    if interrupted and state.failures:
         error = InterruptedRun("stopped by Ctrl-C after finding a violation")
     result = MachineResult(
         machine.name,  # type: ignore[attr-defined]
         kernel,
         profile,
         seconds,
-        variant.stats,
+        state.stats,
         tuple(sorted(transitions(machine))),
-        dict(variant.failures),
+        state.failures,
         error,
         variant,
     )

@@ -22,7 +22,7 @@ import functools
 import time
 import typing
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import attrs
 from hypothesis.stateful import (
@@ -172,7 +172,7 @@ def transition(
     return decorate
 
 
-@attrs.define
+@attrs.frozen
 class Failure:
     """The shortest trace of a run that violated one invariant."""
 
@@ -181,26 +181,32 @@ class Failure:
     steps: list[dict[str, Any]]
 
 
+@attrs.frozen
+class RunState:
+    """What one run of a machine variant gathers: its figures and, per invariant, the shortest
+    failing trace (in the order the invariants first failed)."""
+
+    stats: Stats = attrs.field(factory=Stats)
+    failures: dict[str, Failure] = attrs.field(factory=dict)
+
+
 class TracedMachine(RuleBasedStateMachine):
     """A machine over one kernel, a driver and a checker, whose rules are traced."""
 
     kernel_factory: ClassVar[KernelFactory] = Kernel
     kernel_name: ClassVar[str] = "correct"
     config: ClassVar[KernelConfig] = KernelConfig()
-    stats: ClassVar[Stats | None] = None
+    # The record of the run this class was made for (see variant()); None: nothing is recorded.
+    run_state: ClassVar[RunState | None] = None
     # This machine's share of the profile's example budget (the kernel machine takes it all).
     budget_share: ClassVar[float] = 1.0
-    # Per invariant, the shortest failing trace seen in this run (the runner resets it).
-    failures: ClassVar[dict[str, Failure]] = {}
     # False while replaying: the end-of-run replay must not start a replay of its own.
     check_replay: bool = True
     # Set once an invariant fails: the end-of-run checks would only repeat the failure.
     failed: bool = False
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls.failures = {}  # each machine class keeps its own, never its base's
-
+    # (Hypothesis hashes the signature of __init__ into a derandomized run's seed: it takes no
+    # argument, and a replay's instance is made by for_replay.)
     def __init__(self) -> None:
         super().__init__()
         self.driver = Driver.start(type(self).kernel_factory, type(self).config)
@@ -210,8 +216,18 @@ class TracedMachine(RuleBasedStateMachine):
         self.trace: list[dict[str, Any]] = []
         self._names: collections.Counter[str] = collections.Counter()
         self.set_up()
-        if type(self).stats is not None:
-            type(self).stats.examples += 1  # type: ignore[union-attr]
+        # A replay is no example of the run: it counts nothing and records no failure.
+        self.recording = type(self).run_state if self.check_replay else None
+        if self.recording is not None:
+            self.recording.stats.examples += 1
+
+    @classmethod
+    def for_replay(cls) -> Self:
+        """An instance that replays steps: no example of its class's run, recording nothing."""
+        instance = cls.__new__(cls)
+        instance.check_replay = False  # read by __init__
+        cls.__init__(instance)
+        return instance
 
     def set_up(self) -> None:
         """Register tools, rules and budgets (not traced: part of the machine's definition)."""
@@ -246,8 +262,8 @@ class TracedMachine(RuleBasedStateMachine):
                 "digest": self.kernel.state_digest(),
             }
         )
-        if type(self).stats is not None and self.check_replay:
-            type(self).stats.count(rule_name, outcome)  # type: ignore[union-attr]
+        if self.recording is not None:
+            self.recording.stats.count(rule_name, outcome)
         if target is None:
             return None
         return result if result is not None else multiple()
@@ -265,10 +281,11 @@ class TracedMachine(RuleBasedStateMachine):
 
     def _remember(self, violation: InvariantViolation) -> None:
         self.failed = True
-        stats = type(self).stats
-        if stats is not None and stats.first_failure is None and self.check_replay:
+        if self.recording is None:
+            return
+        stats, failures = self.recording.stats, self.recording.failures
+        if stats.first_failure is None:
             stats.first_failure = (stats.examples, time.perf_counter() - stats.started)
-        failures = type(self).failures
         known = failures.get(violation.invariant)
         if known is None or len(self.trace) < len(known.steps):
             failures[violation.invariant] = Failure(
@@ -330,14 +347,12 @@ def replay_steps(
     end-of-run checks too (every invariant in full, with the fresh-kernel replay). Raises
     ReplayError for a step that names an unknown rule or argument, gives an argument of the wrong
     type, refers to a value no earlier step produced (or one already consumed), or whose guard
-    does not hold. *instance*, when given, is the machine to replay on (so that a caller keeps
-    its partial trace when an invariant fails).
+    does not hold. *instance*, when given, is the machine to replay on, made by
+    :meth:`TracedMachine.for_replay` (so that a caller keeps its partial trace when an invariant
+    fails).
     """
     if instance is None:
-        instance = machine()
-    instance.check_replay = False
-    if machine.stats is not None:  # a replay is not an example of the run
-        machine.stats.examples -= 1
+        instance = machine.for_replay()
     known = transitions(machine)
     values: dict[str, Ref] = {}
     for number, step in enumerate(steps, start=1):
@@ -398,17 +413,25 @@ def _check_type(number: int, spec: Transition, name: str, value: Any) -> None:
         )
 
 
+def variant(
+    machine: type[TracedMachine],
+    bases: tuple[type[TracedMachine], ...],
+    namespace: Mapping[str, Any],
+) -> type[Any]:
+    """A class of *bases* with *namespace* for one run of *machine*, with a RunState of its own.
+
+    It keeps the machine's name and module: Hypothesis finds the machine's source through them,
+    and derives from it the seed of a derandomized run and the key of the example database.
+    """
+    own = {**namespace, "run_state": RunState(), "__module__": machine.__module__}
+    return type(machine.__name__, bases, own)
+
+
 def machine_for(
     machine: type[TracedMachine], name: str, factory: KernelFactory
 ) -> type[TracedMachine]:
-    """A subclass of *machine* that runs against the kernel *factory* makes."""
-    return type(
-        machine.__name__,
-        (machine,),
-        {
-            "kernel_factory": staticmethod(factory),
-            "kernel_name": name,
-            "failures": {},
-            "__module__": machine.__module__,
-        },
+    """A subclass of *machine* that runs against the kernel *factory* makes (one per run)."""
+    found: type[TracedMachine] = variant(
+        machine, (machine,), {"kernel_factory": staticmethod(factory), "kernel_name": name}
     )
+    return found
