@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from helmmodel import cli
+from helmmodel.checker import coverage
 from helmmodel.errors import InvariantViolation, RunnerError
 from helmmodel.harness import kernels, replay, runner, trace
 from helmmodel.harness.stateful import Failure, Stats, machine_for
@@ -174,3 +175,25 @@ def test_a_replay_counts_no_example_and_records_no_failure() -> None:
     assert (0, 0, {}) == (
         variant.run_state.stats.examples, variant.run_state.stats.steps, variant.run_state.failures
     )  # fmt: skip
+
+
+def test_stats_count_every_facet_of_the_coverage_table_and_nothing_else() -> None:
+    """A step counts the value of each facet the coverage table names, and of no other key."""
+    stats = Stats()
+    stats.count("begin_call", {**{f.name: "x" for f in coverage.FACETS}, "tool": "echo"})
+    assert {(f.name, "x"): 1 for f in coverage.FACETS} == dict(stats.outcomes)
+
+
+def test_the_report_titles_each_reached_facet_by_its_label_in_table_order() -> None:
+    """Each reached facet with a label gets a line titled by it, in the table's order, its
+    expected values first; a facet without a label is counted but not shown."""
+    result = result_with(None, {})
+    for facet in coverage.FACETS:
+        result.stats.count("begin_call", {facet.name: "zz"})
+        if facet.expected:
+            result.stats.count("begin_call", {facet.name: facet.expected[-1]})
+    out = io.StringIO()
+    runner.report(result, out)
+    shown = [line.strip() for line in out.getvalue().splitlines()[2:-1]]
+    assert [f"{f.label}: {f.expected[-1]} 1 · zz 1" for f in coverage.REPORTED] == shown
+    assert [f for f in coverage.FACETS if f.label is None]  # counted only: begun, intent, error

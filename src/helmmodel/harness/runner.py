@@ -21,7 +21,7 @@ from hypothesis import Phase
 from hypothesis import settings as Settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from helmmodel.checker.coverage import EXPECTED_OUTCOMES, LABELS
+from helmmodel.checker.coverage import EXPECTED_OUTCOMES, REPORTED
 from helmmodel.errors import InterruptedRun, RunnerError
 from helmmodel.harness.kernels import kernel_factory
 from helmmodel.harness.stateful import Failure, Stats, TracedMachine, machine_for, transitions
@@ -161,10 +161,10 @@ def report(result: MachineResult, out: TextIO) -> None:
         file=out,
     )
     print(f"  rules: {_counts(result.stats.rules)}", file=out)
-    for facet, expected in EXPECTED_OUTCOMES.items():
-        reached = result.reached(facet)
+    for facet in REPORTED:
+        reached = result.reached(facet.name)
         if reached:
-            print(f"  {LABELS[facet]}: {_counts(reached, expected)}", file=out)
+            print(f"  {facet.label}: {_counts(reached, facet.expected)}", file=out)
     if result.interrupted:
         print("  stopped by Ctrl-C: the figures above cover the examples run until then", file=out)
     if result.error is None:

@@ -34,6 +34,7 @@ from hypothesis.stateful import (
     rule,
 )
 
+from helmmodel.checker.coverage import COUNTED_FACETS
 from helmmodel.checker.driver import Driver
 from helmmodel.checker.invariants import ALL_INVARIANTS, Checker
 from helmmodel.errors import InvariantViolation, ReplayError
@@ -113,24 +114,6 @@ class Stats:
         for key, value in outcome.items():
             if key in COUNTED_FACETS:
                 self.outcomes[(key, str(value))] += 1
-
-
-# The outcome facets counted for coverage: what the kernel answered, not what a rule asked.
-COUNTED_FACETS = frozenset(
-    {
-        "begun",
-        "verdict",
-        "reason_code",
-        "fail_closed",
-        "intent",
-        "intent_refused",
-        "executed",
-        "execution_refused",
-        "receipt",
-        "http",
-        "error",
-    }
-)
 
 
 def transition(
