@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
 import re
 import time
 import xml.etree.ElementTree as ET
@@ -22,7 +23,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from helmmodel import cli
 from helmmodel.errors import CampaignError, SwarmError
-from helmmodel.fuzz import campaign, chunks, swarm
+from helmmodel.fuzz import campaign, chunks, messages, swarm
 from helmmodel.fuzz import report as fuzz_report
 from helmmodel.harness import kernels, profiles, runner
 from helmmodel.harness.stateful import TracedMachine, machine_for, transitions
@@ -448,6 +449,70 @@ def test_real_target_calls_run_in_a_campaign_chunk(
     assert ([], "examples") == (ran.errors, ran.chunk.ended_by)
 
 
+# --- messages from the workers ----------------------------------------------------------------
+
+CHUNK_KEYS = [
+    "worker", "chunk", "machine", "seed", "swarm", "ended_by", "seconds", "examples", "steps",
+    "rules", "outcomes", "transitions", "findings", "errors", "started_s", "pid",
+]  # fmt: skip
+
+
+def test_a_chunk_report_goes_through_a_pipe_and_keeps_the_shape_the_summary_reads(
+    machines: dict[str, type[TracedMachine]],
+) -> None:
+    """A chunk's report is a record that survives pickling, and the parent keeps it as the
+    dictionary the summary reads, with the chunk's figures."""
+    ran = run_one(machines["clock_drift"], "correct", seed=7, examples=5)
+    done = messages.chunk_done(ran, [], worker=1, chunk=4)
+    assert done == pickle.loads(pickle.dumps(done))
+    kept = done.to_json(started_s=0.5, pid=99)
+    assert CHUNK_KEYS == list(kept)
+    figures = (kept["worker"], kept["chunk"], kept["steps"], kept["pid"])
+    assert (1, 4, ran.stats.steps, 99) == figures
+    transitions = {"rules": list(ran.chunk.rules), "matrix": ran.chunk.matrix.tolist()}
+    assert transitions == kept["transitions"]
+    json.dumps(kept)  # plain data all the way down
+
+
+def test_the_parent_takes_each_message_by_its_type(tmp_path: Path) -> None:
+    """The parent notes a started chunk, its progress and its end; a new failure another worker
+    saved first is a repeat; a goodbye retires the worker."""
+    options = campaign.Options(
+        machines=("kernel",),
+        duration_s=60.0,
+        workers=2,
+        kernel="correct",
+        corpus=tmp_path,
+        database=str(tmp_path),
+        shard=campaign.Shard(),
+        run_dir=tmp_path,
+    )
+    parent = campaign.Campaign(options, io.StringIO(), tty=False)
+    parent.started = time.monotonic()
+    new = chunks.Finding(
+        kind=chunks.NEW, invariant="budget_within_limit", message="over", found_steps=9,
+        identity="n1", path="/corpus/n1.json", minimal_steps=3,
+    )  # fmt: skip
+    for slot in parent.slots:
+        started = messages.ChunkStarted(chunk=0, machine="kernel", seed=slot.index, swarm="all")
+        parent._message(slot, started)
+        parent._message(slot, messages.Progress(examples=2, steps=9, outcomes=(("verdict", "X"),)))
+        assert 9 == slot.progress.steps
+        done = messages.ChunkDone(
+            worker=slot.index, chunk=0, machine="kernel", seed=slot.index, swarm="all",
+            ended_by="examples", seconds=1.0, examples=2, steps=9, rules={},
+            outcomes={"verdict": {"Y": 1}}, transitions={"rules": [], "matrix": []},
+            findings=(new,), errors=(),
+        )  # fmt: skip
+        parent._message(slot, done)
+        parent._message(slot, messages.Bye())
+    assert [chunks.NEW, chunks.REPEAT] == [c["findings"][0]["kind"] for c in parent.record.chunks]
+    assert [(1, 0), (0, 1)] == [(slot.new, slot.repeats) for slot in parent.slots]
+    assert all(slot.said_bye and slot.current is None for slot in parent.slots)
+    assert {("verdict", "X"), ("verdict", "Y")} == parent.outcomes
+    assert (4, 18) == (parent.examples_done, parent.steps_done)
+
+
 # --- the summary, JUnit and the report --------------------------------------------------------
 
 
@@ -572,10 +637,17 @@ def test_workers_that_keep_crashing_are_given_up(tmp_path: Path) -> None:
     """A worker that crashes three times in a row without finishing a chunk is restarted twice,
     then given up; with no worker left the campaign ends at once, exit 1, saying why."""
     options = campaign.Options(
-        ("clock_drift",), 120.0, 1, "correct", tmp_path / "corpus", str(tmp_path / "db"),
-        campaign.Shard(), tmp_path / "run", machine_dir=MACHINES,
+        machines=("clock_drift",),
+        duration_s=120.0,
+        workers=1,
+        kernel="correct",
+        corpus=tmp_path / "corpus",
+        database=str(tmp_path / "db"),
+        shard=campaign.Shard(),
+        run_dir=tmp_path / "run",
+        machine_dir=MACHINES,
         imports=("no_such_module_of_the_test",),
-    )  # fmt: skip
+    )
     campaign.prepare_run_dir(options.run_dir)
     out = io.StringIO()
     started = time.monotonic()
@@ -593,13 +665,20 @@ def test_the_display_shows_each_worker_on_a_terminal(tmp_path: Path) -> None:
     failures, redrawn in place."""
     out = io.StringIO()
     options = campaign.Options(
-        ("kernel",), 60.0, 2, "correct", tmp_path, str(tmp_path), campaign.Shard(), tmp_path
+        machines=("kernel",),
+        duration_s=60.0,
+        workers=2,
+        kernel="correct",
+        corpus=tmp_path,
+        database=str(tmp_path),
+        shard=campaign.Shard(),
+        run_dir=tmp_path,
     )
     running = campaign.Campaign(options, out, tty=True)
     running.started = time.monotonic() - 10
     slot = running.slots[0]
     slot.current = {"machine": "kernel", "swarm": "no-fault", "seed": 1, "chunk": 0}
-    slot.progress = {"examples": 40, "steps": 2000}
+    slot.progress = messages.Progress(examples=40, steps=2000)
     slot.started = time.monotonic() - 4
     slot.new, slot.repeats = 1, 2
     running.display.next_at = 0

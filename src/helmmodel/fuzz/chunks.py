@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -438,31 +438,3 @@ class Settler:
 
 
 _FINDING_KINDS = {Kind.SAVED: NEW, Kind.KNOWN: REPEAT, Kind.PENDING: PENDING}
-
-
-def outcome_counts(stats: Stats) -> dict[str, dict[str, int]]:
-    """A run's outcome counts as ``{facet: {value: count}}``."""
-    found: dict[str, dict[str, int]] = {}
-    for (facet, value), count in sorted(stats.outcomes.items()):
-        found.setdefault(facet, {})[value] = count
-    return found
-
-
-def report(ran: Ran, findings: Sequence[Finding], extra: Mapping[str, Any]) -> dict[str, Any]:
-    """The chunk's report to the parent, as plain data."""
-    chunk = ran.chunk
-    return {
-        **extra,
-        "machine": chunk.machine,
-        "seed": chunk.seed,
-        "swarm": chunk.swarm,
-        "ended_by": chunk.ended_by,
-        "seconds": ran.seconds,
-        "examples": ran.stats.examples,
-        "steps": ran.stats.steps,
-        "rules": dict(ran.stats.rules),
-        "outcomes": outcome_counts(ran.stats),
-        "transitions": {"rules": list(chunk.rules), "matrix": chunk.matrix.tolist()},
-        "findings": [finding.to_json() for finding in findings],
-        "errors": ran.errors,
-    }
