@@ -225,8 +225,14 @@ def test_a_configuration_hides_disabled_rules_from_hypothesis_and_narrows_ranges
     the machine's narrower strategies."""
     machine = machines["budget_contention"]
     config = swarm.SwarmConfig("test", frozenset({"rotate_key"}), "tight-budgets")
-    job = chunks.Job("budget_contention", "correct", 1, config, 10, 0.0)
-    chunk = chunks.Chunk("budget_contention", 1, "test", 0.0, lambda: False, frozenset(), ())
+    job = chunks.Job(
+        machine="budget_contention", kernel="correct", seed=1, swarm=config, max_examples=10,
+        stop_at=0.0,
+    )  # fmt: skip
+    chunk = chunks.Chunk(
+        machine="budget_contention", seed=1, swarm="test", stop_at=0.0, stopping=lambda: False,
+        known=frozenset(), rules=(),
+    )  # fmt: skip
     variant = chunks.campaign_variant(machine, job, chunk)
     rules = {rule.function.__name__: rule for rule in variant.setup_state().rules}
     assert "rotate_key" not in rules
@@ -264,7 +270,10 @@ def run_one(
     """One chunk in this process (every rule on by default; no shrinking unless asked)."""
     config = config or swarm.SwarmConfig(swarm.ALL)
     name = machine.name  # type: ignore[attr-defined]
-    job = chunks.Job(name, kernel, seed, config, examples, time.monotonic() + stop_in_s)
+    job = chunks.Job(
+        machine=name, kernel=kernel, seed=seed, swarm=config, max_examples=examples,
+        stop_at=time.monotonic() + stop_in_s,
+    )  # fmt: skip
     return chunks.run_chunk(
         job,
         machine,
@@ -279,7 +288,12 @@ def run_one(
 def settler_in(path: Path, kernel: str) -> chunks.Settler:
     """A settler saving into *path*/corpus, with the run directory *path*/run."""
     return chunks.Settler(
-        chunks.Corpus(path / "corpus"), kernel, "nightly", path / "run", None, lambda: False
+        corpus=chunks.Corpus(path / "corpus"),
+        kernel=kernel,
+        profile="nightly",
+        run_dir=path / "run",
+        git_commit=None,
+        give_up=lambda: False,
     )
 
 
@@ -329,11 +343,14 @@ def test_noted_runs_of_an_open_case_count_as_repeats(
     assert saved.path is not None
     before = Path(saved.path).stat().st_mtime_ns
     [failure] = ran.failures.values()
-    ran.failures = {}
     ran.chunk.noted[(failure.invariant, chunks.shape(failure.message))] = chunks.Noted(
-        failure.invariant, failure.message, failure.steps, first_example=1, hits=5
+        invariant=failure.invariant,
+        message=failure.message,
+        steps=failure.steps,
+        first_example=1,
+        hits=5,
     )
-    [repeat] = settler.settle(ran, plain)
+    [repeat] = settler.settle(attrs.evolve(ran, failures={}), plain)
     assert (chunks.REPEAT, 5, saved.identity, saved.path) == (
         repeat.kind, repeat.hits, repeat.identity, repeat.path
     )  # fmt: skip
@@ -363,11 +380,14 @@ def test_a_noted_failure_of_a_new_identity_is_saved_as_new(
     plain = machine_for(machine, MUTANT, kernels.kernel_factory(MUTANT))
     ran = run_one(machine, MUTANT, seed=2, examples=200)
     [failure] = ran.failures.values()
-    ran.failures = {}
     ran.chunk.noted[(failure.invariant, chunks.shape(failure.message))] = chunks.Noted(
-        failure.invariant, failure.message, failure.steps, first_example=4, hits=3
+        invariant=failure.invariant,
+        message=failure.message,
+        steps=failure.steps,
+        first_example=4,
+        hits=3,
     )
-    [found] = settler_in(tmp_path, MUTANT).settle(ran, plain)
+    [found] = settler_in(tmp_path, MUTANT).settle(attrs.evolve(ran, failures={}), plain)
     assert (chunks.NEW, 3, 4) == (found.kind, found.hits, found.first_example)
     assert found.path is not None and Path(found.path).exists()
 
@@ -416,7 +436,10 @@ def test_transitions_count_consecutive_rules_of_finished_runs(
     ran = run_one(machines["clock_drift"], "correct", seed=7, examples=20)
     matrix = ran.chunk.matrix
     assert ran.stats.steps - ran.stats.examples == int(matrix.sum())
-    chunk = chunks.Chunk("m", 1, "all", 0.0, lambda: False, frozenset(), ("a", "b", "c"))
+    chunk = chunks.Chunk(
+        machine="m", seed=1, swarm="all", stop_at=0.0, stopping=lambda: False, known=frozenset(),
+        rules=("a", "b", "c"),
+    )  # fmt: skip
     chunk.observe([{"rule": "a"}, {"rule": "b"}, {"rule": "b"}, {"rule": "a"}])
     assert [[0, 1, 0], [1, 1, 0], [0, 0, 0]] == chunk.matrix.tolist()
 
@@ -535,8 +558,8 @@ def chunk_report(
 def finding(kind: str, identity: str, hits: int = 1) -> dict[str, Any]:
     """A settled finding as a worker reports it."""
     return chunks.Finding(
-        kind, "budget_within_limit", "b0 over its limit", 20, hits, identity,
-        f"/corpus/{identity}.json", 4,
+        kind=kind, invariant="budget_within_limit", message="b0 over its limit", found_steps=20,
+        hits=hits, identity=identity, path=f"/corpus/{identity}.json", minimal_steps=4,
     ).to_json()  # fmt: skip
 
 

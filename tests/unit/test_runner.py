@@ -19,7 +19,14 @@ MACHINES = Path(__file__).resolve().parents[2] / "machines"
 def result_with(error: BaseException | None, failures: dict[str, Failure]) -> runner.MachineResult:
     """A MachineResult as a run that ended with *error* would leave it."""
     return runner.MachineResult(
-        "kernel", "correct", "ci", 1.0, Stats(), ("begin_call",), failures, error
+        machine="kernel",
+        kernel="correct",
+        profile="ci",
+        seconds=1.0,
+        stats=Stats(),
+        rules=("begin_call",),
+        failures=failures,
+        error=error,
     )
 
 

@@ -191,7 +191,7 @@ def check_database(spec: str) -> None:
         client.close()
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Options:
     """A campaign, fully resolved and checked."""
 
@@ -230,7 +230,7 @@ def prepare_run_dir(run_dir: Path) -> None:
 # --- the worker process ----------------------------------------------------------------------
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class WorkerPlan:
     """Everything a worker process needs; sent to it when it starts."""
 
@@ -405,7 +405,7 @@ def _worker(plan: WorkerPlan, conn: Connection) -> Worker:
 # --- the parent -------------------------------------------------------------------------------
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, kw_only=True)
 class Slot:
     """One worker's place: its process (restarted when it dies) and what it is doing."""
 
@@ -475,7 +475,12 @@ class Campaign:
 
     def _start(self, slot: Slot, deadline_wall: float) -> None:
         reader, writer = self.context.Pipe(duplex=False)
-        plan = WorkerPlan(slot.index, slot.chunks_done, self.options, deadline_wall)
+        plan = WorkerPlan(
+            worker=slot.index,
+            first_chunk=slot.chunks_done,
+            options=self.options,
+            deadline_wall=deadline_wall,
+        )
         process = self.context.Process(
             target=worker_main, args=(plan, writer), name=f"helmmodel-fuzz-{slot.index}"
         )

@@ -79,7 +79,7 @@ def shape(message: str) -> str:
     return re.sub(r"-?\d+", "#", message)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Case:
     """A saved regression case, as the campaign needs to know it."""
 
@@ -128,10 +128,16 @@ def _case(path: Path) -> Case | None:
         trace = load(path)
     except TraceError:
         return None
-    return Case(trace.identity(), trace.invariant, trace.status, path, shape(trace.message))
+    return Case(
+        identity=trace.identity(),
+        invariant=trace.invariant,
+        status=trace.status,
+        path=path,
+        shape=shape(trace.message),
+    )
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, kw_only=True)
 class Noted:
     """The runs of one chunk that hit one known shape, and the shortest trace among them."""
 
@@ -142,7 +148,7 @@ class Noted:
     hits: int = 1
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, kw_only=True)
 class Chunk:
     """A running chunk, shared by its machine's runs through their class (made for it)."""
 
@@ -187,7 +193,12 @@ class Chunk:
             return False
         noted = self.noted.get(key)
         if noted is None:
-            self.noted[key] = Noted(violation.invariant, str(violation), list(steps), example)
+            self.noted[key] = Noted(
+                invariant=violation.invariant,
+                message=str(violation),
+                steps=list(steps),
+                first_example=example,
+            )
             return True
         noted.hits += 1
         if len(steps) < len(noted.steps):
@@ -245,7 +256,7 @@ class CampaignHooks(TracedMachine):
         super().teardown()
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Job:
     """What one chunk runs."""
 
@@ -274,7 +285,7 @@ def campaign_variant(machine: type[TracedMachine], job: Job, chunk: Chunk) -> ty
     return seed(job.seed)(made)
 
 
-@attrs.define
+@attrs.frozen(kw_only=True)
 class Finding:
     """A failure a chunk found, once settled."""
 
@@ -293,7 +304,7 @@ class Finding:
         return attrs.asdict(self)
 
 
-@attrs.define
+@attrs.frozen(kw_only=True)
 class Ran:
     """What a chunk's Hypothesis run left: its statistics, failures and noted shapes."""
 
@@ -318,15 +329,15 @@ def run_chunk(
 ) -> Ran:
     """Run one chunk of *machine*; never raises for a violation or for the chunk's end."""
     chunk = Chunk(
-        job.machine,
-        job.seed,
-        job.swarm.name,
-        job.stop_at,
-        stopping,
-        known,
-        tuple(sorted(transitions(machine))),
-        progress,
-        progress_every_s,
+        machine=job.machine,
+        seed=job.seed,
+        swarm=job.swarm.name,
+        stop_at=job.stop_at,
+        stopping=stopping,
+        known=known,
+        rules=tuple(sorted(transitions(machine))),
+        progress=progress,
+        progress_every_s=progress_every_s,
     )
     runs = campaign_variant(machine, job, chunk)
     state = runs.run_state
@@ -349,7 +360,13 @@ def run_chunk(
             if not isinstance(each, InvariantViolation)
         ]
         chunk.ended_by = "failure" if state.failures else "error"
-    return Ran(chunk, state.stats, time.monotonic() - started, state.failures, errors)
+    return Ran(
+        chunk=chunk,
+        stats=state.stats,
+        seconds=time.monotonic() - started,
+        failures=state.failures,
+        errors=errors,
+    )
 
 
 def _leaves(error: BaseException) -> Iterator[BaseException]:
@@ -360,7 +377,7 @@ def _leaves(error: BaseException) -> Iterator[BaseException]:
         yield error
 
 
-@attrs.define
+@attrs.define(kw_only=True)
 class Settler:
     """Settles a chunk's failures: 1-minimal, new or repeat, saved. One per worker."""
 
@@ -404,7 +421,11 @@ class Settler:
         )
         captured = capture(plain, failure, self._save_to(chunk))
         finding = Finding(
-            UNREPRODUCIBLE, failure.invariant, failure.message, captured.found_length, hits
+            kind=UNREPRODUCIBLE,
+            invariant=failure.invariant,
+            message=failure.message,
+            found_steps=captured.found_length,
+            hits=hits,
         )
         if captured.trace is None:
             return finding

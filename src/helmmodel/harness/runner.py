@@ -57,7 +57,7 @@ def load_machines(directory: str | Path = "machines") -> dict[str, type[TracedMa
     return found
 
 
-@attrs.define
+@attrs.frozen(kw_only=True)
 class MachineResult:
     """What one machine's run did and found."""
 
@@ -132,19 +132,18 @@ def run_machine(
     seconds = time.perf_counter() - start
     if interrupted and state.failures:
         error = InterruptedRun("stopped by Ctrl-C after finding a violation")
-    result = MachineResult(
-        machine.name,  # type: ignore[attr-defined]
-        kernel,
-        profile,
-        seconds,
-        state.stats,
-        tuple(sorted(transitions(machine))),
-        state.failures,
-        error,
-        variant,
+    return MachineResult(
+        machine=machine.name,  # type: ignore[attr-defined]
+        kernel=kernel,
+        profile=profile,
+        seconds=seconds,
+        stats=state.stats,
+        rules=tuple(sorted(transitions(machine))),
+        failures=state.failures,
+        error=error,
+        variant=variant,
+        interrupted=interrupted,
     )
-    result.interrupted = interrupted
-    return result
 
 
 def _counts(counter: Counter[str], order: Iterable[str] = ()) -> str:

@@ -60,7 +60,7 @@ class Param:
     consume: bool = False
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Transition:
     """A rule's replay metadata."""
 
@@ -96,15 +96,22 @@ def from_json(value: Any) -> Any:
     return value
 
 
-@attrs.define
+@attrs.frozen
+class FirstFailure:
+    """When the first invariant violation of a run happened."""
+
+    examples: int  # examples run until then, that one included
+    seconds: float  # since the run started
+
+
+@attrs.define(kw_only=True)
 class Stats:
     """Counts over a run: rules run, steps, and each facet of each outcome."""
 
     examples: int = 0
     steps: int = 0
     started: float = attrs.field(factory=time.perf_counter)
-    # When the first invariant violation of the run happened: examples run, seconds since start.
-    first_failure: tuple[int, float] | None = None
+    first_failure: FirstFailure | None = None
     rules: collections.Counter[str] = attrs.field(factory=collections.Counter)
     outcomes: collections.Counter[tuple[str, str]] = attrs.field(factory=collections.Counter)
 
@@ -144,7 +151,12 @@ def transition(
             if param.bundle is None and isinstance(declared, type):
                 types[name] = declared
         traced.helmmodel_transition = Transition(  # type: ignore[attr-defined]
-            rule_name, traced, params, target.name if target is not None else None, guard, types
+            name=rule_name,
+            function=traced,
+            params=params,
+            target=target.name if target is not None else None,
+            guard=guard,
+            types=types,
         )
         register = rule(target=target, **arguments) if target is not None else rule(**arguments)
         decorated: Callable[..., Any] = register(traced)
@@ -268,7 +280,8 @@ class TracedMachine(RuleBasedStateMachine):
             return
         stats, failures = self.recording.stats, self.recording.failures
         if stats.first_failure is None:
-            stats.first_failure = (stats.examples, time.perf_counter() - stats.started)
+            seconds = time.perf_counter() - stats.started
+            stats.first_failure = FirstFailure(stats.examples, seconds)
         known = failures.get(violation.invariant)
         if known is None or len(self.trace) < len(known.steps):
             failures[violation.invariant] = Failure(
