@@ -200,8 +200,8 @@ class TracedMachine(RuleBasedStateMachine):
     # Set once an invariant fails: the end-of-run checks would only repeat the failure.
     failed: bool = False
 
-    # (Hypothesis hashes the signature of __init__ into a derandomized run's seed: it takes no
-    # argument, and a replay's instance is made by for_replay.)
+    # No argument: Hypothesis hashes this signature into a derandomized run's seed (a replay's
+    # instance is made by for_replay instead).
     def __init__(self) -> None:
         super().__init__()
         self.driver = Driver.start(type(self).kernel_factory, type(self).config)
