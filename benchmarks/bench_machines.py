@@ -26,7 +26,7 @@ from hypothesis.stateful import run_state_machine_as_test
 from helmmodel.checker.driver import Driver
 from helmmodel.checker.invariants import ALL_INVARIANTS, Checker
 from helmmodel.harness import profiles, runner
-from helmmodel.harness.stateful import Ref, Stats, TracedMachine
+from helmmodel.harness.stateful import Ref, TracedMachine, machine_for
 from helmmodel.kernel import Kernel, KernelConfig
 from helmmodel.kernel.key_ring import KeyRing
 
@@ -68,7 +68,7 @@ def noop_of(machine: type[TracedMachine]) -> type[TracedMachine]:
             self.ghost = GhostStub()  # type: ignore[assignment]
 
         def run_transition(self, rule_name: str, function: Any, target: Any, kwargs: Any) -> Any:
-            type(self).stats.count(rule_name, {})  # type: ignore[union-attr]
+            type(self).run_state.stats.count(rule_name, {})  # type: ignore[union-attr]
             # Keep the bundles flowing as in the real machine, so the rule mix matches.
             return None if target is None else Ref("value", None)
 
@@ -83,16 +83,17 @@ def noop_of(machine: type[TracedMachine]) -> type[TracedMachine]:
 
 
 def steps_per_second(machine: type[TracedMachine], examples: int) -> float:
-    machine.stats = Stats()
+    run = machine_for(machine, "correct", Kernel)
     base = profiles.load("ci")
     start = time.perf_counter()
-    run_state_machine_as_test(machine, settings=settings(base, max_examples=examples))
-    return machine.stats.steps / (time.perf_counter() - start)
+    run_state_machine_as_test(run, settings=settings(base, max_examples=examples))
+    assert run.run_state is not None
+    return run.run_state.stats.steps / (time.perf_counter() - start)
 
 
 def crypto_share(machine: type[TracedMachine], examples: int) -> float:
     """The share of steps during which the kernel signed or verified at least once."""
-    counted = runner.machine_for(machine, "counting", CountingKernel)
+    counted = machine_for(machine, "counting", CountingKernel)
     touched = 0
     steps = 0
     original = counted.run_transition
@@ -107,7 +108,6 @@ def crypto_share(machine: type[TracedMachine], examples: int) -> float:
         return result
 
     counted.run_transition = watched  # type: ignore[method-assign]
-    counted.stats = Stats()
     run_state_machine_as_test(
         counted, settings=settings(profiles.load("ci"), max_examples=examples)
     )

@@ -229,7 +229,11 @@ def test_mutants_use_no_time_threads_or_randomness() -> None:
 
 
 def _row(caught: bool, fired: str | None) -> Row:
-    return Row("m", "Guardian", "kernel", "default_deny", 1000, caught, fired, 3, 0.5, 9, 3, None)
+    return Row(
+        mutant="m", component="Guardian", machine="kernel", expected="default_deny", budget=1000,
+        caught=caught, fired=fired, examples=3, seconds=0.5, found_length=9, minimal_length=3,
+        saved=None,
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
 import re
 import time
 import xml.etree.ElementTree as ET
@@ -22,7 +23,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from helmmodel import cli
 from helmmodel.errors import CampaignError, SwarmError
-from helmmodel.fuzz import campaign, chunks, swarm
+from helmmodel.fuzz import campaign, chunks, messages, swarm
 from helmmodel.fuzz import report as fuzz_report
 from helmmodel.harness import kernels, profiles, runner
 from helmmodel.harness.stateful import TracedMachine, machine_for, transitions
@@ -224,7 +225,15 @@ def test_a_configuration_hides_disabled_rules_from_hypothesis_and_narrows_ranges
     the machine's narrower strategies."""
     machine = machines["budget_contention"]
     config = swarm.SwarmConfig("test", frozenset({"rotate_key"}), "tight-budgets")
-    variant = chunks.campaign_variant(machine, "correct", kernels.kernel_factory("correct"), config)
+    job = chunks.Job(
+        machine="budget_contention", kernel="correct", seed=1, swarm=config, max_examples=10,
+        stop_at=0.0,
+    )  # fmt: skip
+    chunk = chunks.Chunk(
+        machine="budget_contention", seed=1, swarm="test", stop_at=0.0, stopping=lambda: False,
+        known=frozenset(), rules=(),
+    )  # fmt: skip
+    variant = chunks.campaign_variant(machine, job, chunk)
     rules = {rule.function.__name__: rule for rule in variant.setup_state().rules}
     assert "rotate_key" not in rules
     assert "rotate_key" in transitions(variant)
@@ -260,13 +269,14 @@ def run_one(
 ) -> chunks.Ran:
     """One chunk in this process (every rule on by default; no shrinking unless asked)."""
     config = config or swarm.SwarmConfig(swarm.ALL)
-    factory = kernels.kernel_factory(kernel)
-    variant = chunks.campaign_variant(machine, kernel, factory, config)
     name = machine.name  # type: ignore[attr-defined]
-    job = chunks.Job(name, seed, config, examples, time.monotonic() + stop_in_s)
+    job = chunks.Job(
+        machine=name, kernel=kernel, seed=seed, swarm=config, max_examples=examples,
+        stop_at=time.monotonic() + stop_in_s,
+    )  # fmt: skip
     return chunks.run_chunk(
         job,
-        variant,
+        machine,
         profile_settings=profiles.PROFILES["nightly"],
         database=database,
         shrink=shrink,
@@ -278,7 +288,12 @@ def run_one(
 def settler_in(path: Path, kernel: str) -> chunks.Settler:
     """A settler saving into *path*/corpus, with the run directory *path*/run."""
     return chunks.Settler(
-        chunks.Corpus(path / "corpus"), kernel, "nightly", path / "run", None, lambda: False
+        corpus=chunks.Corpus(path / "corpus"),
+        kernel=kernel,
+        profile="nightly",
+        run_dir=path / "run",
+        git_commit=None,
+        give_up=lambda: False,
     )
 
 
@@ -327,12 +342,15 @@ def test_noted_runs_of_an_open_case_count_as_repeats(
     [saved] = settler.settle(ran, plain)
     assert saved.path is not None
     before = Path(saved.path).stat().st_mtime_ns
-    [(invariant, (message, steps))] = ran.failures.items()
-    ran.failures = {}
-    ran.chunk.noted[(invariant, chunks.shape(message))] = chunks.Noted(
-        invariant, message, steps, first_example=1, hits=5
+    [failure] = ran.failures.values()
+    ran.chunk.noted[(failure.invariant, chunks.shape(failure.message))] = chunks.Noted(
+        invariant=failure.invariant,
+        message=failure.message,
+        steps=failure.steps,
+        first_example=1,
+        hits=5,
     )
-    [repeat] = settler.settle(ran, plain)
+    [repeat] = settler.settle(attrs.evolve(ran, failures={}), plain)
     assert (chunks.REPEAT, 5, saved.identity, saved.path) == (
         repeat.kind, repeat.hits, repeat.identity, repeat.path
     )  # fmt: skip
@@ -347,9 +365,9 @@ def test_a_new_failure_is_shrunk_by_hypothesis_unless_told_not_to(
     machine = machines[MUTANT_MACHINE]
     found = run_one(machine, MUTANT, seed=2, examples=200)
     shrunk = run_one(machine, MUTANT, seed=2, examples=200, shrink=True)
-    [(_, (_, long_steps))] = found.failures.items()
-    [(_, (_, short_steps))] = shrunk.failures.items()
-    assert len(short_steps) < len(long_steps) / 2
+    [long] = found.failures.values()
+    [short] = shrunk.failures.values()
+    assert len(short.steps) < len(long.steps) / 2
     assert shrunk.stats.examples > found.stats.examples  # the shrinker's runs
 
 
@@ -361,12 +379,15 @@ def test_a_noted_failure_of_a_new_identity_is_saved_as_new(
     machine = machines[MUTANT_MACHINE]
     plain = machine_for(machine, MUTANT, kernels.kernel_factory(MUTANT))
     ran = run_one(machine, MUTANT, seed=2, examples=200)
-    [(invariant, (message, steps))] = ran.failures.items()
-    ran.failures = {}
-    ran.chunk.noted[(invariant, chunks.shape(message))] = chunks.Noted(
-        invariant, message, steps, first_example=4, hits=3
+    [failure] = ran.failures.values()
+    ran.chunk.noted[(failure.invariant, chunks.shape(failure.message))] = chunks.Noted(
+        invariant=failure.invariant,
+        message=failure.message,
+        steps=failure.steps,
+        first_example=4,
+        hits=3,
     )
-    [found] = settler_in(tmp_path, MUTANT).settle(ran, plain)
+    [found] = settler_in(tmp_path, MUTANT).settle(attrs.evolve(ran, failures={}), plain)
     assert (chunks.NEW, 3, 4) == (found.kind, found.hits, found.first_example)
     assert found.path is not None and Path(found.path).exists()
 
@@ -379,13 +400,13 @@ def test_a_failure_found_when_time_is_up_is_saved_as_found(
     machine = machines[MUTANT_MACHINE]
     plain = machine_for(machine, MUTANT, kernels.kernel_factory(MUTANT))
     ran = run_one(machine, MUTANT, seed=2, examples=200)
-    [(_, (_, steps))] = ran.failures.items()
+    [failure] = ran.failures.values()
     settler = attrs.evolve(settler_in(tmp_path, MUTANT), give_up=lambda: True)
     [pending] = settler.settle(ran, plain)
     assert (chunks.PENDING, None) == (pending.kind, pending.minimal_steps)
     assert pending.path is not None
     assert tmp_path / "run" / "pending" / MUTANT_MACHINE == Path(pending.path).parent
-    assert len(steps) == len(load(pending.path).steps)
+    assert len(failure.steps) == len(load(pending.path).steps)
     assert not (tmp_path / "corpus").exists()
 
 
@@ -415,7 +436,10 @@ def test_transitions_count_consecutive_rules_of_finished_runs(
     ran = run_one(machines["clock_drift"], "correct", seed=7, examples=20)
     matrix = ran.chunk.matrix
     assert ran.stats.steps - ran.stats.examples == int(matrix.sum())
-    chunk = chunks.Chunk("m", 1, "all", 0.0, lambda: False, frozenset(), ("a", "b", "c"))
+    chunk = chunks.Chunk(
+        machine="m", seed=1, swarm="all", stop_at=0.0, stopping=lambda: False, known=frozenset(),
+        rules=("a", "b", "c"),
+    )  # fmt: skip
     chunk.observe([{"rule": "a"}, {"rule": "b"}, {"rule": "b"}, {"rule": "a"}])
     assert [[0, 1, 0], [1, 1, 0], [0, 0, 0]] == chunk.matrix.tolist()
 
@@ -448,6 +472,70 @@ def test_real_target_calls_run_in_a_campaign_chunk(
     assert ([], "examples") == (ran.errors, ran.chunk.ended_by)
 
 
+# --- messages from the workers ----------------------------------------------------------------
+
+CHUNK_KEYS = [
+    "worker", "chunk", "machine", "seed", "swarm", "ended_by", "seconds", "examples", "steps",
+    "rules", "outcomes", "transitions", "findings", "errors", "started_s", "pid",
+]  # fmt: skip
+
+
+def test_a_chunk_report_goes_through_a_pipe_and_keeps_the_shape_the_summary_reads(
+    machines: dict[str, type[TracedMachine]],
+) -> None:
+    """A chunk's report is a record that survives pickling, and the parent keeps it as the
+    dictionary the summary reads, with the chunk's figures."""
+    ran = run_one(machines["clock_drift"], "correct", seed=7, examples=5)
+    done = messages.chunk_done(ran, [], worker=1, chunk=4)
+    assert done == pickle.loads(pickle.dumps(done))
+    kept = done.to_json(started_s=0.5, pid=99)
+    assert CHUNK_KEYS == list(kept)
+    figures = (kept["worker"], kept["chunk"], kept["steps"], kept["pid"])
+    assert (1, 4, ran.stats.steps, 99) == figures
+    transitions = {"rules": list(ran.chunk.rules), "matrix": ran.chunk.matrix.tolist()}
+    assert transitions == kept["transitions"]
+    json.dumps(kept)  # plain data all the way down
+
+
+def test_the_parent_takes_each_message_by_its_type(tmp_path: Path) -> None:
+    """The parent notes a started chunk, its progress and its end; a new failure another worker
+    saved first is a repeat; a goodbye retires the worker."""
+    options = campaign.Options(
+        machines=("kernel",),
+        duration_s=60.0,
+        workers=2,
+        kernel="correct",
+        corpus=tmp_path,
+        database=str(tmp_path),
+        shard=campaign.Shard(),
+        run_dir=tmp_path,
+    )
+    parent = campaign.Campaign(options, io.StringIO(), tty=False)
+    parent.started = time.monotonic()
+    new = chunks.Finding(
+        kind=chunks.NEW, invariant="budget_within_limit", message="over", found_steps=9,
+        identity="n1", path="/corpus/n1.json", minimal_steps=3,
+    )  # fmt: skip
+    for slot in parent.slots:
+        started = messages.ChunkStarted(chunk=0, machine="kernel", seed=slot.index, swarm="all")
+        parent._message(slot, started)
+        parent._message(slot, messages.Progress(examples=2, steps=9, outcomes=(("verdict", "X"),)))
+        assert 9 == slot.progress.steps
+        done = messages.ChunkDone(
+            worker=slot.index, chunk=0, machine="kernel", seed=slot.index, swarm="all",
+            ended_by="examples", seconds=1.0, examples=2, steps=9, rules={},
+            outcomes={"verdict": {"Y": 1}}, transitions={"rules": [], "matrix": []},
+            findings=(new,), errors=(),
+        )  # fmt: skip
+        parent._message(slot, done)
+        parent._message(slot, messages.Bye())
+    assert [chunks.NEW, chunks.REPEAT] == [c["findings"][0]["kind"] for c in parent.record.chunks]
+    assert [(1, 0), (0, 1)] == [(slot.new, slot.repeats) for slot in parent.slots]
+    assert all(slot.said_bye and slot.current is None for slot in parent.slots)
+    assert {("verdict", "X"), ("verdict", "Y")} == parent.outcomes
+    assert (4, 18) == (parent.examples_done, parent.steps_done)
+
+
 # --- the summary, JUnit and the report --------------------------------------------------------
 
 
@@ -470,8 +558,8 @@ def chunk_report(
 def finding(kind: str, identity: str, hits: int = 1) -> dict[str, Any]:
     """A settled finding as a worker reports it."""
     return chunks.Finding(
-        kind, "budget_within_limit", "b0 over its limit", 20, hits, identity,
-        f"/corpus/{identity}.json", 4,
+        kind=kind, invariant="budget_within_limit", message="b0 over its limit", found_steps=20,
+        hits=hits, identity=identity, path=f"/corpus/{identity}.json", minimal_steps=4,
     ).to_json()  # fmt: skip
 
 
@@ -572,10 +660,17 @@ def test_workers_that_keep_crashing_are_given_up(tmp_path: Path) -> None:
     """A worker that crashes three times in a row without finishing a chunk is restarted twice,
     then given up; with no worker left the campaign ends at once, exit 1, saying why."""
     options = campaign.Options(
-        ("clock_drift",), 120.0, 1, "correct", tmp_path / "corpus", str(tmp_path / "db"),
-        campaign.Shard(), tmp_path / "run", machine_dir=MACHINES,
+        machines=("clock_drift",),
+        duration_s=120.0,
+        workers=1,
+        kernel="correct",
+        corpus=tmp_path / "corpus",
+        database=str(tmp_path / "db"),
+        shard=campaign.Shard(),
+        run_dir=tmp_path / "run",
+        machine_dir=MACHINES,
         imports=("no_such_module_of_the_test",),
-    )  # fmt: skip
+    )
     campaign.prepare_run_dir(options.run_dir)
     out = io.StringIO()
     started = time.monotonic()
@@ -593,13 +688,20 @@ def test_the_display_shows_each_worker_on_a_terminal(tmp_path: Path) -> None:
     failures, redrawn in place."""
     out = io.StringIO()
     options = campaign.Options(
-        ("kernel",), 60.0, 2, "correct", tmp_path, str(tmp_path), campaign.Shard(), tmp_path
+        machines=("kernel",),
+        duration_s=60.0,
+        workers=2,
+        kernel="correct",
+        corpus=tmp_path,
+        database=str(tmp_path),
+        shard=campaign.Shard(),
+        run_dir=tmp_path,
     )
     running = campaign.Campaign(options, out, tty=True)
     running.started = time.monotonic() - 10
     slot = running.slots[0]
     slot.current = {"machine": "kernel", "swarm": "no-fault", "seed": 1, "chunk": 0}
-    slot.progress = {"examples": 40, "steps": 2000}
+    slot.progress = messages.Progress(examples=40, steps=2000)
     slot.started = time.monotonic() - 4
     slot.new, slot.repeats = 1, 2
     running.display.next_at = 0

@@ -38,7 +38,7 @@ from helmmodel import cli
 from helmmodel.errors import InvariantViolation
 from helmmodel.harness import capture, kernels, profiles, replay, runner, trace
 from helmmodel.harness.minimize import minimize, simpler_values
-from helmmodel.harness.stateful import TracedMachine, machine_for, transition, transitions
+from helmmodel.harness.stateful import Failure, TracedMachine, machine_for, transition, transitions
 from tests.fixtures import planted
 
 REPO = Path(__file__).resolve().parents[2]
@@ -775,6 +775,76 @@ def test_capture_twice_is_one_file(
     capsys.readouterr()
     assert first == second
     assert [first] == sorted((tmp_path / "kernel").iterdir())
+
+
+def capture_freeze(tmp_path: Path, kernel: str = planted.NAME, **options: Any) -> capture.Captured:
+    """The freeze fixture's failure captured on the kernel machine against *kernel*, into
+    *tmp_path*/corpus, with *options* for the SaveTo record."""
+    case = trace.load(FREEZE)
+    variant = machine_for(KernelMachine, kernel, kernels.kernel_factory(kernel))
+    to = capture.SaveTo(
+        corpus=tmp_path / "corpus", machine="kernel", kernel=kernel, profile="nightly", **options
+    )
+    return capture.capture(variant, Failure(case.invariant, case.message, case.steps), to)
+
+
+def test_capture_saves_a_one_minimal_trace_into_the_corpus_and_its_copies(
+    tmp_path: Path,
+) -> None:
+    """capture saves the 1-minimal trace with the header SaveTo gives, into the corpus and
+    into each copy folder."""
+    captured = capture_freeze(tmp_path, seed=7, git_commit="c" * 40, copies=(tmp_path / "copy",))
+    assert (capture.Kind.SAVED, 3, 3, False) == (
+        captured.kind, captured.found_length, captured.minimal_length, captured.regressed
+    )  # fmt: skip
+    assert captured.path is not None and captured.trace is not None
+    assert tmp_path / "corpus" / "kernel" / captured.trace.file_name() == captured.path
+    saved = trace.load(captured.path)
+    assert (7, "c" * 40, "nightly", planted.NAME) == (
+        saved.seed, saved.git_commit, saved.profile, saved.kernel
+    )  # fmt: skip
+    assert (tmp_path / "copy" / "kernel" / captured.path.name).exists()
+
+
+def test_capture_leaves_a_case_the_corpus_holds_as_open(tmp_path: Path) -> None:
+    """A trace whose identity the corpus holds as open is known: its case is named, nothing is
+    written."""
+    held = tmp_path / "held.json"
+    captured = capture_freeze(tmp_path, known=lambda _: capture.Known(status="open", path=held))
+    assert (capture.Kind.KNOWN, held, 3) == (
+        captured.kind, captured.path, captured.minimal_length
+    )  # fmt: skip
+    assert not (tmp_path / "corpus").exists()
+
+
+def test_capture_writes_over_a_case_the_corpus_holds_as_fixed(tmp_path: Path) -> None:
+    """A trace whose identity the corpus holds as fixed is saved, and said to have regressed."""
+    held = tmp_path / "held.json"
+    captured = capture_freeze(tmp_path, known=lambda _: capture.Known(status="fixed", path=held))
+    assert (capture.Kind.SAVED, True) == (captured.kind, captured.regressed)
+    assert captured.path is not None and captured.path.exists()
+
+
+def test_capture_saves_the_trace_as_found_once_its_guard_gives_up(tmp_path: Path) -> None:
+    """When the guard gives up, the trace is saved as found into the guard's folder, never into
+    the corpus."""
+    guard = capture.Guard(give_up=lambda: True, pending=tmp_path / "pending")
+    captured = capture_freeze(tmp_path, guard=guard)
+    assert (capture.Kind.PENDING, None) == (captured.kind, captured.minimal_length)
+    assert captured.path is not None
+    assert tmp_path / "pending" / "kernel" == captured.path.parent
+    assert trace.load(FREEZE).steps == trace.load(captured.path).steps
+    assert not (tmp_path / "corpus").exists()
+
+
+def test_capture_saves_nothing_for_a_failure_that_does_not_fail_again(tmp_path: Path) -> None:
+    """A failure that does not fail again on replay (against the correct kernel) is
+    unreproducible: no trace, nothing written."""
+    captured = capture_freeze(tmp_path, kernel="correct")
+    assert (capture.Kind.UNREPRODUCIBLE, None, None) == (
+        captured.kind, captured.trace, captured.path
+    )  # fmt: skip
+    assert not (tmp_path / "corpus").exists()
 
 
 @pytest.mark.usefixtures("keep_hypothesis_profile")

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from helmmodel import cli
+from helmmodel.checker import coverage
 from helmmodel.errors import InvariantViolation, RunnerError
-from helmmodel.harness import runner
-from helmmodel.harness.stateful import Failure, Stats
+from helmmodel.harness import kernels, replay, runner, trace
+from helmmodel.harness.stateful import Failure, Stats, machine_for
 
 MACHINES = Path(__file__).resolve().parents[2] / "machines"
 
@@ -18,7 +19,14 @@ MACHINES = Path(__file__).resolve().parents[2] / "machines"
 def result_with(error: BaseException | None, failures: dict[str, Failure]) -> runner.MachineResult:
     """A MachineResult as a run that ended with *error* would leave it."""
     return runner.MachineResult(
-        "kernel", "correct", "ci", 1.0, Stats(), ("begin_call",), failures, error
+        machine="kernel",
+        kernel="correct",
+        profile="ci",
+        seconds=1.0,
+        stats=Stats(),
+        rules=("begin_call",),
+        failures=failures,
+        error=error,
     )
 
 
@@ -129,7 +137,7 @@ def test_ctrl_c_keeps_a_violation_found_before_it(
     steps = json.loads(next(fixture.glob("freeze_respected-*.json")).read_text())["steps"]
 
     def found_then_interrupted(machine: type, settings: object) -> None:
-        machine.failures["freeze_respected"] = Failure("freeze_respected", "found", steps)
+        machine.run_state.failures["freeze_respected"] = Failure("freeze_respected", "found", steps)
         raise KeyboardInterrupt
 
     monkeypatch.setattr(runner, "run_state_machine_as_test", found_then_interrupted)
@@ -137,3 +145,62 @@ def test_ctrl_c_keeps_a_violation_found_before_it(
     assert 130 == cli.main([*argv, "--machines", str(MACHINES)])
     assert "1-minimal 3 steps, saved to" in capsys.readouterr().out
     assert 1 == len(list((tmp_path / "kernel").glob("freeze_respected-*.json")))
+
+
+def test_each_variant_has_a_run_of_its_own_and_keeps_the_machines_source() -> None:
+    """machine_for makes a class with a RunState of its own, whose source and signature (what
+    Hypothesis derives a derandomized run's seed from) are the machine's own."""
+    import inspect
+
+    from machines.kernel_machine import KernelMachine
+
+    first = machine_for(KernelMachine, "correct", kernels.kernel_factory("correct"))
+    second = machine_for(KernelMachine, "correct", kernels.kernel_factory("correct"))
+    assert first.run_state is not None and second.run_state is not None
+    assert first.run_state is not second.run_state
+    assert None is KernelMachine.run_state
+    assert inspect.getsource(KernelMachine) == inspect.getsource(first)
+    assert inspect.signature(KernelMachine) == inspect.signature(first)
+    assert {} == dict(inspect.signature(first).parameters)
+    first()
+    assert (1, 0) == (first.run_state.stats.examples, second.run_state.stats.examples)
+
+
+def test_a_replay_counts_no_example_and_records_no_failure() -> None:
+    """Replaying a failing trace on a run's variant leaves the run's figures and failures as
+    they were."""
+    import tests.fixtures.planted as planted
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "traces" / "kernel"
+    case = trace.load(next(fixture.glob("freeze_respected-*.json")))
+    variant = machine_for(
+        runner.load_machines(MACHINES)["kernel"], planted.NAME, kernels.kernel_factory(planted.NAME)
+    )
+    assert variant.run_state is not None
+    replayed = replay.replay(variant, case.steps)
+    assert replayed.violation is not None
+    assert (0, 0, {}) == (
+        variant.run_state.stats.examples, variant.run_state.stats.steps, variant.run_state.failures
+    )  # fmt: skip
+
+
+def test_stats_count_every_facet_of_the_coverage_table_and_nothing_else() -> None:
+    """A step counts the value of each facet the coverage table names, and of no other key."""
+    stats = Stats()
+    stats.count("begin_call", {**{f.name: "x" for f in coverage.FACETS}, "tool": "echo"})
+    assert {(f.name, "x"): 1 for f in coverage.FACETS} == dict(stats.outcomes)
+
+
+def test_the_report_titles_each_reached_facet_by_its_label_in_table_order() -> None:
+    """Each reached facet with a label gets a line titled by it, in the table's order, its
+    expected values first; a facet without a label is counted but not shown."""
+    result = result_with(None, {})
+    for facet in coverage.FACETS:
+        result.stats.count("begin_call", {facet.name: "zz"})
+        if facet.expected:
+            result.stats.count("begin_call", {facet.name: facet.expected[-1]})
+    out = io.StringIO()
+    runner.report(result, out)
+    shown = [line.strip() for line in out.getvalue().splitlines()[2:-1]]
+    assert [f"{f.label}: {f.expected[-1]} 1 · zz 1" for f in coverage.REPORTED] == shown
+    assert [f for f in coverage.FACETS if f.label is None]  # counted only: begun, intent, error

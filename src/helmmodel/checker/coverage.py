@@ -1,11 +1,14 @@
-"""What a run counts and what it must reach: the spec's outcomes, by facet, in one list.
+"""What a run counts and what it must reach: the spec's outcomes, by facet, in one table.
 
-A machine counts each outcome the kernel answers (``Stats.outcomes``: a facet and a value); the
-runner's report, the coverage floor (``tests/quality/test_coverage.py``) and the campaign's report
-read the expected values from here, so a new outcome is added in one place.
+A machine counts each outcome the kernel answers of a facet of :data:`FACETS`
+(``Stats.outcomes``: a facet and a value); the runner's report, the coverage floor
+(``tests/quality/test_coverage.py``) and the campaign's report read the labels and the expected
+values from the same table, so a new outcome or facet is added in one place.
 """
 
 from __future__ import annotations
+
+import attrs
 
 # What the spec says a run must be able to reach (the coverage floor of the kernel machine).
 VERDICTS = ("ALLOW", "DENY", "ESCALATE")
@@ -41,23 +44,33 @@ EXECUTION_REFUSALS = (
     "SIGNER_UNAVAILABLE",
 )
 HTTP_STATUSES = ("200", "201", "400", "401", "403", "404", "405", "413", "429", "503")
-EXPECTED_OUTCOMES: dict[str, tuple[str, ...]] = {
-    "verdict": VERDICTS,
-    "reason_code": REASON_CODES,
-    "intent_refused": INTENT_REFUSALS,
-    "execution_refused": EXECUTION_REFUSALS,
-    "http": HTTP_STATUSES,
-    "fail_closed": ("SIGNER_UNAVAILABLE",),
-    "executed": ("SUCCESS", "TOOL_ERROR"),
-    "receipt": ("accepted", "RECEIPT_SIGNATURE_INVALID"),
-}
-LABELS = {
-    "verdict": "verdicts",
-    "reason_code": "reason codes",
-    "intent_refused": "intent refusals",
-    "execution_refused": "execution refusals",
-    "http": "HTTP statuses",
-    "fail_closed": "fail-closed",
-    "executed": "executions",
-    "receipt": "receipt checks",
-}
+
+
+@attrs.frozen
+class Facet:
+    """One facet of the kernel's answers that a run counts: its key in a rule's outcome, the
+    title a run's report gives it, and the values the spec says a run must reach."""
+
+    name: str
+    label: str | None = None  # None: counted (a campaign's summary lists it), never reported
+    expected: tuple[str, ...] = ()  # reported first, in this order
+
+
+# In the order a run's report lists them.
+FACETS = (
+    Facet("verdict", "verdicts", VERDICTS),
+    Facet("reason_code", "reason codes", REASON_CODES),
+    Facet("intent_refused", "intent refusals", INTENT_REFUSALS),
+    Facet("execution_refused", "execution refusals", EXECUTION_REFUSALS),
+    Facet("http", "HTTP statuses", HTTP_STATUSES),
+    Facet("fail_closed", "fail-closed", ("SIGNER_UNAVAILABLE",)),
+    Facet("executed", "executions", ("SUCCESS", "TOOL_ERROR")),
+    Facet("receipt", "receipt checks", ("accepted", "RECEIPT_SIGNATURE_INVALID")),
+    Facet("begun"),
+    Facet("intent"),
+    Facet("error"),
+)
+# The outcome facets counted: what the kernel answered, not what a rule asked.
+COUNTED_FACETS = frozenset(facet.name for facet in FACETS)
+REPORTED = tuple(facet for facet in FACETS if facet.label is not None)
+EXPECTED_OUTCOMES = {facet.name: facet.expected for facet in FACETS if facet.expected}

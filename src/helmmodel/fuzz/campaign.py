@@ -28,14 +28,16 @@ from types import FrameType
 from typing import Any, TextIO
 
 import attrs
+from hypothesis import settings as Settings
 from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
 
 from helmmodel.errors import CampaignError, SwarmError
-from helmmodel.fuzz import chunks, swarm
+from helmmodel.fuzz import chunks, messages, swarm
 from helmmodel.fuzz import report as fuzz_report
 from helmmodel.harness import kernels, profiles, runner
-from helmmodel.harness.stateful import TracedMachine, machine_for
+from helmmodel.harness.stateful import Stats, TracedMachine, machine_for
 from helmmodel.harness.trace import git_commit
+from helmmodel.kernel import KernelFactory
 
 PROFILE = "nightly"
 # Hypothesis keeps every example of a run in memory (its cache of results, its tree of choices):
@@ -189,7 +191,7 @@ def check_database(spec: str) -> None:
         client.close()
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Options:
     """A campaign, fully resolved and checked."""
 
@@ -228,7 +230,7 @@ def prepare_run_dir(run_dir: Path) -> None:
 # --- the worker process ----------------------------------------------------------------------
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class WorkerPlan:
     """Everything a worker process needs; sent to it when it starts."""
 
@@ -258,102 +260,152 @@ def worker_main(plan: WorkerPlan, conn: Connection) -> None:
     """
     signal.signal(signal.SIGINT, _request_stop)
     signal.signal(signal.SIGTERM, _request_stop)
-    parent = os.getppid()
-    options = plan.options
+    _worker(plan, conn).run()
+    conn.close()
 
-    def send(kind: str, body: dict[str, Any]) -> None:
+
+@attrs.define
+class GiveUp:
+    """Whether a worker's minimizing must stop now: a stop's grace time, or the end of the
+    campaign's budget and its grace time, is over."""
+
+    deadline: float  # time.monotonic() at which the campaign's budget ends
+    stopped_at: float | None = None  # when the worker first saw a stop request
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if _stop_requested and self.stopped_at is None:
+            self.stopped_at = now
+        stop_over = self.stopped_at is not None and now > self.stopped_at + STOP_GRACE_S
+        return stop_over or now > self.deadline + END_GRACE_S
+
+
+@attrs.define(eq=False, kw_only=True)
+class Worker:
+    """A worker process's campaign: what it runs, where it settles failures, what it reported."""
+
+    plan: WorkerPlan
+    conn: Connection
+    machines: dict[str, type[TracedMachine]]
+    factory: KernelFactory  # the campaign's kernel
+    profile_settings: Settings
+    database: ExampleDatabase
+    deadline: float  # time.monotonic() at which the campaign's budget ends
+    settler: chunks.Settler
+    parent: int  # the parent's pid, to notice its death
+    plains: dict[str, type[TracedMachine]] = attrs.field(factory=dict)  # to replay failures on
+    reported: set[tuple[str, str]] = attrs.field(factory=set)  # outcomes sent to the parent
+    rng: random.SystemRandom = attrs.field(factory=random.SystemRandom)
+
+    def run(self) -> None:
+        """Chunk after chunk until the deadline or a stop; then say goodbye."""
+        number = self.plan.first_chunk
+        while not _stop_requested and time.monotonic() < self.deadline:
+            self.run_chunk(number)
+            number += 1
+        self.send(messages.Bye())
+
+    def run_chunk(self, number: int) -> None:
+        """Run the *number*-th chunk, settle its failures, and report it."""
+        options = self.plan.options
+        job = self.job(number)
+        started = messages.ChunkStarted(
+            chunk=number, machine=job.machine, seed=job.seed, swarm=job.swarm.name
+        )
+        self.send(started)
+        ran = chunks.run_chunk(
+            job,
+            self.machines[job.machine],
+            profile_settings=self.profile_settings,
+            database=self.database,
+            shrink=options.shrink,
+            stopping=_stopping,
+            known=self.settler.known(job.machine),
+            progress=self.progress,
+            progress_every_s=WORKER_PROGRESS_EVERY_S,
+        )
+        findings = self.settler.settle(ran, self.plain(job.machine))
+        self.reported.update(ran.stats.outcomes)
+        self.send(messages.chunk_done(ran, findings, worker=self.plan.worker, chunk=number))
+
+    def job(self, number: int) -> chunks.Job:
+        """The *number*-th chunk's job: the worker's next machine, a fresh seed of the shard's,
+        and the swarm configuration asked for or drawn from that seed."""
+        options, names = self.plan.options, self.plan.options.machines
+        name = names[(self.plan.worker + number * options.workers) % len(names)]
+        machine = self.machines[name]
+        chunk_seed = options.shard.seed(self.rng.getrandbits(64))
+        if options.swarm is None:
+            config = swarm.draw(machine, chunk_seed)
+        else:
+            config = swarm.named(machine, options.swarm)
+        return chunks.Job(
+            machine=name,
+            kernel=options.kernel,
+            seed=chunk_seed,
+            swarm=config,
+            max_examples=options.chunk_examples,
+            stop_at=min(self.deadline, time.monotonic() + CHUNK_SECONDS_MAX),
+        )
+
+    def plain(self, name: str) -> type[TracedMachine]:
+        """The machine *name* against the campaign's kernel, to replay its failures on."""
+        if name not in self.plains:
+            kernel = self.plan.options.kernel
+            self.plains[name] = machine_for(self.machines[name], kernel, self.factory)
+        return self.plains[name]
+
+    def progress(self, stats: Stats) -> None:
+        """Report the running chunk's figures, and the outcomes it reached first."""
+        if os.getppid() != self.parent:  # orphaned: the parent died without stopping us
+            _request_stop()
+        new = set(stats.outcomes) - self.reported
+        self.reported.update(new)
+        outcomes = tuple(sorted(new))
+        self.send(messages.Progress(examples=stats.examples, steps=stats.steps, outcomes=outcomes))
+
+    def send(self, message: messages.Message) -> None:
         try:
-            conn.send((kind, body))
+            self.conn.send(message)
         except OSError:  # the parent is gone: nobody to report to
             _request_stop()
 
+
+def _worker(plan: WorkerPlan, conn: Connection) -> Worker:
+    """A worker's campaign, from its plan: its kernels, machines, profile, database, corpus."""
+    parent = os.getppid()
+    options = plan.options
     kernels.import_modules(options.imports)
     machines = runner.load_machines(options.machine_dir)
     profile_settings = profiles.load(PROFILE)
     factory = kernels.kernel_factory(options.kernel)
     database = open_database(options.database)
     deadline = time.monotonic() + (plan.deadline_wall - time.time())
-    stopped_at: list[float] = []
-
-    def give_up() -> bool:
-        now = time.monotonic()
-        if _stop_requested and not stopped_at:
-            stopped_at.append(now)
-        return (bool(stopped_at) and now > stopped_at[0] + STOP_GRACE_S) or (
-            now > deadline + END_GRACE_S
-        )
-
     settler = chunks.Settler(
-        chunks.Corpus(options.corpus),
-        options.kernel,
-        PROFILE,
-        options.run_dir,
-        git_commit(),
-        give_up,
+        corpus=chunks.Corpus(options.corpus),
+        kernel=options.kernel,
+        profile=PROFILE,
+        run_dir=options.run_dir,
+        git_commit=git_commit(),
+        give_up=GiveUp(deadline),
     )
-    variants: dict[tuple[str, swarm.SwarmConfig], type[chunks.CampaignHooks]] = {}
-    plains: dict[str, type[TracedMachine]] = {}
-    reported: set[tuple[str, str]] = set()  # outcomes already sent to the parent
-    rng = random.SystemRandom()
-    number = plan.first_chunk
-    while not _stop_requested and time.monotonic() < deadline:
-        name = options.machines[(plan.worker + number * options.workers) % len(options.machines)]
-        machine = machines[name]
-        chunk_seed = options.shard.seed(rng.getrandbits(64))
-        if options.swarm is None:
-            config = swarm.draw(machine, chunk_seed)
-        else:
-            config = swarm.named(machine, options.swarm)
-        key = (name, config)
-        if key not in variants:  # one class per configuration: Hypothesis caches per class
-            variants[key] = chunks.campaign_variant(machine, options.kernel, factory, config)
-        variant = variants[key]
-        if name not in plains:
-            plains[name] = machine_for(machine, options.kernel, factory)
-        job = chunks.Job(
-            name,
-            chunk_seed,
-            config,
-            options.chunk_examples,
-            min(deadline, time.monotonic() + CHUNK_SECONDS_MAX),
-        )
-        send("chunk", {"chunk": number, "machine": name, "seed": chunk_seed, "swarm": config.name})
-
-        def progress(chunk: chunks.Chunk, variant: type[TracedMachine] = variant) -> None:
-            if os.getppid() != parent:  # orphaned: the parent died without stopping us
-                _request_stop()
-            stats = variant.stats
-            assert stats is not None
-            new = set(stats.outcomes) - reported
-            reported.update(new)
-            send(
-                "progress",
-                {"examples": stats.examples, "steps": stats.steps, "outcomes": sorted(new)},
-            )
-
-        ran = chunks.run_chunk(
-            job,
-            variant,
-            profile_settings=profile_settings,
-            database=database,
-            shrink=options.shrink,
-            stopping=_stopping,
-            known=settler.known(name),
-            progress=progress,
-            progress_every_s=WORKER_PROGRESS_EVERY_S,
-        )
-        findings = settler.settle(ran, plains[name])
-        reported.update(ran.stats.outcomes)
-        send("done", chunks.report(ran, findings, {"worker": plan.worker, "chunk": number}))
-        number += 1
-    send("bye", {})
-    conn.close()
+    return Worker(
+        plan=plan,
+        conn=conn,
+        machines=machines,
+        factory=factory,
+        profile_settings=profile_settings,
+        database=database,
+        deadline=deadline,
+        settler=settler,
+        parent=parent,
+    )
 
 
 # --- the parent -------------------------------------------------------------------------------
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, kw_only=True)
 class Slot:
     """One worker's place: its process (restarted when it dies) and what it is doing."""
 
@@ -365,8 +417,8 @@ class Slot:
     said_bye: bool = False
     crashes_in_a_row: int = 0
     idle: str = "starting"  # what it is doing when it runs no chunk
-    current: dict[str, Any] | None = None  # the chunk it is running
-    progress: dict[str, Any] = attrs.field(factory=dict)  # that chunk's figures so far
+    current: dict[str, Any] | None = None  # the chunk it is running, as a death reports it
+    progress: messages.Progress = attrs.field(factory=messages.Progress)  # its figures so far
     started: float = 0.0  # when that chunk started (time.monotonic())
     new: int = 0
     repeats: int = 0
@@ -382,7 +434,7 @@ class Campaign:
         # Spawned, not forked: a worker starts clean, without the parent's threads and state.
         self.context = multiprocessing.get_context("spawn")
         self.record = fuzz_report.Record(options_json(options))
-        self.slots = [Slot(i) for i in range(options.workers)]
+        self.slots = [Slot(index=i) for i in range(options.workers)]
         self.stop_reason: str | None = None
         self.stop_sent: float | None = None
         self.seen_new: set[str] = set()
@@ -423,14 +475,20 @@ class Campaign:
 
     def _start(self, slot: Slot, deadline_wall: float) -> None:
         reader, writer = self.context.Pipe(duplex=False)
-        plan = WorkerPlan(slot.index, slot.chunks_done, self.options, deadline_wall)
+        plan = WorkerPlan(
+            worker=slot.index,
+            first_chunk=slot.chunks_done,
+            options=self.options,
+            deadline_wall=deadline_wall,
+        )
         process = self.context.Process(
             target=worker_main, args=(plan, writer), name=f"helmmodel-fuzz-{slot.index}"
         )
         process.start()
         writer.close()  # the worker holds the only writing end: its death closes the pipe
         slot.process, slot.conn, slot.pid = process, reader, process.pid
-        slot.said_bye, slot.current, slot.progress, slot.idle = False, None, {}, "starting"
+        slot.said_bye, slot.current, slot.progress = False, None, messages.Progress()
+        slot.idle = "starting"
         pid_file = self.options.run_dir / "workers" / f"{slot.index}.pid"
         pid_file.write_text(f"{process.pid}\n", encoding="utf-8")
 
@@ -492,8 +550,7 @@ class Campaign:
         conn = slot.conn
         try:
             while conn is not None and conn.poll():
-                kind, body = conn.recv()
-                self._message(slot, kind, body)
+                self._message(slot, conn.recv())
         except (EOFError, OSError):  # the worker is gone; _ended tells why
             return
         except Exception as exc:  # a torn last message of a killed worker
@@ -546,60 +603,69 @@ class Campaign:
             slot.conn.close()
         slot.process, slot.conn, slot.current = None, None, None
 
-    def _message(self, slot: Slot, kind: str, body: dict[str, Any]) -> None:
+    def _message(self, slot: Slot, message: messages.Message) -> None:
         now = time.monotonic()
-        if kind == "chunk":
-            slot.current = {**body, "at_s": round(now - self.started, 3)}
-            slot.progress, slot.started = {}, now
-        elif kind == "progress":
-            slot.progress = body
-            self.outcomes.update(tuple(pair) for pair in body["outcomes"])
-            self._sample(now)
-        elif kind == "done":
-            self._done(slot, body, now)
-        elif kind == "bye":
-            slot.said_bye, slot.idle = True, "finished"
+        match message:
+            case messages.ChunkStarted():
+                slot.current = {**message.to_json(), "at_s": round(now - self.started, 3)}
+                slot.progress, slot.started = messages.Progress(), now
+            case messages.Progress():
+                slot.progress = message
+                self.outcomes.update(message.outcomes)
+                self._sample(now)
+            case messages.ChunkDone():
+                self._done(slot, message, now)
+            case messages.Bye():
+                slot.said_bye, slot.idle = True, "finished"
 
-    def _done(self, slot: Slot, body: dict[str, Any], now: float) -> None:
+    def _done(self, slot: Slot, done: messages.ChunkDone, now: float) -> None:
         assert slot.current is not None
-        body["started_s"] = slot.current["at_s"]
-        body["pid"] = slot.pid
-        slot.chunks_done = body["chunk"] + 1
+        done = attrs.evolve(done, findings=tuple(map(self._first_saved, done.findings)))
+        report = done.to_json(started_s=slot.current["at_s"], pid=slot.pid)
+        slot.chunks_done = done.chunk + 1
         slot.crashes_in_a_row = 0
-        slot.current, slot.progress, slot.idle = None, {}, "between chunks"
-        self.steps_done += body["steps"]
-        self.examples_done += body["examples"]
-        for facet, values in body["outcomes"].items():
+        slot.current, slot.progress, slot.idle = None, messages.Progress(), "between chunks"
+        self.steps_done += done.steps
+        self.examples_done += done.examples
+        for facet, values in done.outcomes.items():
             self.outcomes.update((facet, value) for value in values)
-        for finding in body["findings"]:
-            identity = finding["identity"]
-            if finding["kind"] == chunks.NEW and identity in self.seen_new:
-                finding["kind"] = chunks.REPEAT  # another worker saved it first
-            slot.repeats += fuzz_report.repeat_hits(finding)
-            if finding["kind"] == chunks.NEW:
-                self.seen_new.add(identity)
+        slot.repeats += sum(map(fuzz_report.repeat_hits, report["findings"]))
+        for finding in done.findings:
+            if finding.kind == chunks.NEW:
                 slot.new += 1
-                fixed = (
-                    " (the corpus had it as fixed: it came back)" if finding["regressed"] else ""
-                )
-                self.display.event(
-                    f"NEW {finding['invariant']} in {body['machine']}{fixed}: "
-                    f"{finding['found_steps']} steps, 1-minimal {finding['minimal_steps']}, "
-                    f"saved to {finding['path']} (helmmodel show {finding['path']})"
-                )
-            elif finding["kind"] != chunks.REPEAT:
-                self.display.event(
-                    f"{finding['kind']} {finding['invariant']} in {body['machine']}: "
-                    f"{finding['path'] or finding['message']}"
-                )
-        for error in body["errors"]:
-            self.display.event(f"error in {body['machine']}: {error}")
-        self.record.chunks.append(body)
+            self._announce(finding, done.machine)
+        for error in done.errors:
+            self.display.event(f"error in {done.machine}: {error}")
+        self.record.chunks.append(report)
         self._sample(now)
 
+    def _first_saved(self, finding: chunks.Finding) -> chunks.Finding:
+        """*finding*, a repeat when it is new but another worker saved it first."""
+        if finding.kind != chunks.NEW or finding.identity is None:
+            return finding
+        if finding.identity in self.seen_new:
+            return attrs.evolve(finding, kind=chunks.REPEAT)
+        self.seen_new.add(finding.identity)
+        return finding
+
+    def _announce(self, finding: chunks.Finding, machine: str) -> None:
+        """Show a new failure, or one that is neither new nor a repeat, as an event."""
+        if finding.kind == chunks.NEW:
+            fixed = " (the corpus had it as fixed: it came back)" if finding.regressed else ""
+            self.display.event(
+                f"NEW {finding.invariant} in {machine}{fixed}: {finding.found_steps} steps, "
+                f"1-minimal {finding.minimal_steps}, saved to {finding.path} "
+                f"(helmmodel show {finding.path})"
+            )
+        elif finding.kind != chunks.REPEAT:
+            self.display.event(
+                f"{finding.kind} {finding.invariant} in {machine}: "
+                f"{finding.path or finding.message}"
+            )
+
     def _sample(self, now: float) -> None:
-        steps = self.steps_done + sum(s.progress.get("steps", 0) for s in self.slots)
-        examples = self.examples_done + sum(s.progress.get("examples", 0) for s in self.slots)
+        steps = self.steps_done + sum(s.progress.steps for s in self.slots)
+        examples = self.examples_done + sum(s.progress.examples for s in self.slots)
         self.record.sample(round(now - self.started, 3), steps, examples, len(self.outcomes))
 
     def _finish(self) -> int:
@@ -715,11 +781,11 @@ def worker_lines(campaign: Campaign, now: float) -> list[str]:
         if current is None:
             lines.append(f"  worker {slot.index}: {slot.idle}")
             continue
-        steps = slot.progress.get("steps", 0)
+        steps = slot.progress.steps
         rate = steps / (now - slot.started) if now > slot.started else 0.0
         lines.append(
             f"  worker {slot.index} (pid {slot.pid}): {current['machine']:<18} "
-            f"{current['swarm']:<28} {slot.progress.get('examples', 0):>7,} examples "
+            f"{current['swarm']:<28} {slot.progress.examples:>7,} examples "
             f"{rate:>6,.0f} steps/s  failures: {slot.new} new, {slot.repeats} repeats"
         )
     return lines

@@ -6,7 +6,8 @@ with every example): each chunk runs one machine under one seed and one swarm co
 its failures are settled: made 1-minimal, told apart from the corpus's open cases by identity,
 and saved when they are new.
 
-The machine runs as a variant class with :class:`CampaignHooks` mixed in before it, which
+The machine runs as a variant class made for the chunk, with :class:`CampaignHooks` mixed in
+before it, which
 
 1. ends the chunk at the next step once its deadline passes or a stop is requested
    (:class:`ChunkStop`);
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -45,11 +46,11 @@ from hypothesis.stateful import Bundle, run_state_machine_as_test
 
 from helmmodel.errors import InvariantViolation, TraceError
 from helmmodel.fuzz import swarm
+from helmmodel.harness.capture import Guard, Kind, Known, SaveTo, capture
+from helmmodel.harness.kernels import kernel_factory
 from helmmodel.harness.minimize import Steps
-from helmmodel.harness.replay import Test, minimal_failure
-from helmmodel.harness.stateful import Stats, TracedMachine, transitions
-from helmmodel.harness.trace import STATUS_OPEN, Trace, load, save
-from helmmodel.kernel import KernelFactory
+from helmmodel.harness.stateful import Failure, Stats, TracedMachine, transitions, variant
+from helmmodel.harness.trace import STATUS_OPEN, Trace, load
 
 Shape = tuple[str, str]  # (invariant, message with its numbers blanked)
 
@@ -73,16 +74,12 @@ class _Noted(Exception):
     """A violation of a known shape was noted: raised past the checker to :meth:`check`."""
 
 
-class _OutOfTime(Exception):
-    """A stop was requested and its grace time is over: minimizing gives up."""
-
-
 def shape(message: str) -> str:
     """A violation message with its numbers (steps, ids, times, signed) blanked."""
     return re.sub(r"-?\d+", "#", message)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Case:
     """A saved regression case, as the campaign needs to know it."""
 
@@ -131,10 +128,16 @@ def _case(path: Path) -> Case | None:
         trace = load(path)
     except TraceError:
         return None
-    return Case(trace.identity(), trace.invariant, trace.status, path, shape(trace.message))
+    return Case(
+        identity=trace.identity(),
+        invariant=trace.invariant,
+        status=trace.status,
+        path=path,
+        shape=shape(trace.message),
+    )
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, kw_only=True)
 class Noted:
     """The runs of one chunk that hit one known shape, and the shortest trace among them."""
 
@@ -145,9 +148,9 @@ class Noted:
     hits: int = 1
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, kw_only=True)
 class Chunk:
-    """A running chunk, shared by its machine's runs through their class."""
+    """A running chunk, shared by its machine's runs through their class (made for it)."""
 
     machine: str
     seed: int
@@ -156,7 +159,7 @@ class Chunk:
     stopping: Callable[[], bool]  # whether a stop was requested
     known: frozenset[Shape]
     rules: tuple[str, ...]  # the machine's rules: the axes of the transition matrix
-    progress: Callable[[Chunk], None] | None = None
+    progress: Callable[[Stats], None] | None = None  # given the chunk's figures so far
     progress_every_s: float = 1.0
     ended_by: str | None = None  # examples, time, stop, failure, error
     noted: dict[Shape, Noted] = attrs.field(factory=dict)
@@ -169,7 +172,7 @@ class Chunk:
         self._index = {name: i for i, name in enumerate(self.rules)}
         self._next_progress = time.monotonic() + self.progress_every_s
 
-    def tick(self) -> None:
+    def tick(self, stats: Stats) -> None:
         """Before each step: end the chunk past its deadline or on a stop; report progress."""
         now = time.monotonic()
         if now >= self.stop_at:
@@ -180,7 +183,7 @@ class Chunk:
             raise ChunkStop
         if self.progress is not None and now >= self._next_progress:
             self._next_progress = now + self.progress_every_s
-            self.progress(self)
+            self.progress(stats)
 
     def note(self, violation: InvariantViolation, steps: Steps, example: int) -> bool:
         """Note *violation*, hit in the chunk's *example*-th run, if its shape is known (and
@@ -190,7 +193,12 @@ class Chunk:
             return False
         noted = self.noted.get(key)
         if noted is None:
-            self.noted[key] = Noted(violation.invariant, str(violation), list(steps), example)
+            self.noted[key] = Noted(
+                invariant=violation.invariant,
+                message=str(violation),
+                steps=list(steps),
+                first_example=example,
+            )
             return True
         noted.hits += 1
         if len(steps) < len(noted.steps):
@@ -209,7 +217,7 @@ class Chunk:
 class CampaignHooks(TracedMachine):
     """What a campaign adds to a machine, mixed in before it (see the module docstring)."""
 
-    chunk: ClassVar[Chunk | None] = None
+    chunk: ClassVar[Chunk]  # the chunk the variant class was made for
     steer: ClassVar[bool] = True
 
     def run_transition(
@@ -219,9 +227,8 @@ class CampaignHooks(TracedMachine):
         target: Bundle[Any] | None,
         kwargs: dict[str, Any],
     ) -> Any:
-        chunk = type(self).chunk
-        if chunk is not None and self.check_replay:  # a replay is never cut short
-            chunk.tick()
+        if self.recording is not None:  # a replay is never cut short
+            type(self).chunk.tick(self.recording.stats)
         return super().run_transition(rule_name, function, target, kwargs)
 
     def check(self, name: str, *, full: bool = False) -> None:
@@ -233,51 +240,52 @@ class CampaignHooks(TracedMachine):
             self.failed = True
 
     def _remember(self, violation: InvariantViolation) -> None:
-        chunk, stats = type(self).chunk, type(self).stats
-        example = stats.examples if stats is not None else 0
-        if chunk is not None and self.check_replay and chunk.note(violation, self.trace, example):
+        recording = self.recording
+        if recording is not None and type(self).chunk.note(
+            violation, self.trace, recording.stats.examples
+        ):
             raise _Noted from violation
         super()._remember(violation)
 
     def teardown(self) -> None:
-        chunk = type(self).chunk
-        if chunk is not None and self.check_replay:
+        if self.recording is not None:
+            chunk = type(self).chunk
             if chunk.ended_by is not None:  # cut short by the chunk's end: not a whole run
                 return
             chunk.observe(self.trace)
         super().teardown()
 
 
-def campaign_variant(
-    machine: type[TracedMachine], kernel: str, factory: KernelFactory, config: swarm.SwarmConfig
-) -> type[CampaignHooks]:
-    """*machine* against *kernel*, under the swarm configuration *config*, with the hooks.
-
-    It keeps the machine's name and module, so that Hypothesis's database key (a digest of the
-    class's source) is the machine's own, whatever the configuration.
-    """
-    namespace = {
-        **swarm.overrides(machine, config),
-        "kernel_factory": staticmethod(factory),
-        "kernel_name": kernel,
-        "__module__": machine.__module__,
-    }
-    variant: type[CampaignHooks] = type(machine.__name__, (CampaignHooks, machine), namespace)
-    return variant
-
-
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Job:
     """What one chunk runs."""
 
     machine: str
+    kernel: str
     seed: int
     swarm: swarm.SwarmConfig
     max_examples: int
     stop_at: float  # time.monotonic()
 
 
-@attrs.define
+def campaign_variant(machine: type[TracedMachine], job: Job, chunk: Chunk) -> type[CampaignHooks]:
+    """*machine* against the job's kernel, under its swarm configuration and seed, with the
+    hooks, for *chunk* alone.
+
+    It keeps the machine's name and module, so that Hypothesis's database key (a digest of the
+    class's source) is the machine's own, whatever the configuration.
+    """
+    namespace = {
+        **swarm.overrides(machine, job.swarm),
+        "kernel_factory": staticmethod(kernel_factory(job.kernel)),
+        "kernel_name": job.kernel,
+        "chunk": chunk,
+    }
+    made: type[CampaignHooks] = variant(machine, (CampaignHooks, machine), namespace)
+    return seed(job.seed)(made)
+
+
+@attrs.frozen(kw_only=True)
 class Finding:
     """A failure a chunk found, once settled."""
 
@@ -296,45 +304,44 @@ class Finding:
         return attrs.asdict(self)
 
 
-@attrs.define
+@attrs.frozen(kw_only=True)
 class Ran:
     """What a chunk's Hypothesis run left: its statistics, failures and noted shapes."""
 
     chunk: Chunk
     stats: Stats
     seconds: float
-    failures: dict[str, tuple[str, Steps]]  # invariant -> (message, shortest trace), raised
+    failures: dict[str, Failure]  # the shortest trace of each invariant raised
     errors: list[str]  # exceptions that were not violations (a machine or checker bug)
 
 
 def run_chunk(
     job: Job,
-    variant: type[CampaignHooks],
+    machine: type[TracedMachine],
     *,
     profile_settings: Settings,
     database: ExampleDatabase | None,
     shrink: bool,
     stopping: Callable[[], bool],
     known: frozenset[Shape],
-    progress: Callable[[Chunk], None] | None = None,
+    progress: Callable[[Stats], None] | None = None,
     progress_every_s: float = 1.0,
 ) -> Ran:
-    """Run one chunk; never raises for a violation or for the chunk's end."""
+    """Run one chunk of *machine*; never raises for a violation or for the chunk's end."""
     chunk = Chunk(
-        job.machine,
-        job.seed,
-        job.swarm.name,
-        job.stop_at,
-        stopping,
-        known,
-        tuple(sorted(transitions(variant))),
-        progress,
-        progress_every_s,
+        machine=job.machine,
+        seed=job.seed,
+        swarm=job.swarm.name,
+        stop_at=job.stop_at,
+        stopping=stopping,
+        known=known,
+        rules=tuple(sorted(transitions(machine))),
+        progress=progress,
+        progress_every_s=progress_every_s,
     )
-    variant.chunk = chunk
-    variant.stats = Stats()
-    variant.failures = {}
-    seed(job.seed)(variant)
+    runs = campaign_variant(machine, job, chunk)
+    state = runs.run_state
+    assert state is not None
     phases = [p for p in profile_settings.phases if shrink or p is not Phase.shrink]
     run_settings = Settings(
         profile_settings, max_examples=job.max_examples, database=database, phases=phases
@@ -342,7 +349,7 @@ def run_chunk(
     errors: list[str] = []
     started = time.monotonic()
     try:
-        run_state_machine_as_test(variant, settings=run_settings)
+        run_state_machine_as_test(runs, settings=run_settings)
         chunk.ended_by = "examples"
     except ChunkStop:
         pass
@@ -352,13 +359,14 @@ def run_chunk(
             for each in _leaves(caught)
             if not isinstance(each, InvariantViolation)
         ]
-        chunk.ended_by = "failure" if variant.failures else "error"
-    finally:
-        variant.chunk = None
-    stats = variant.stats
-    assert stats is not None
-    failures = {name: (f.message, f.steps) for name, f in variant.failures.items()}
-    return Ran(chunk, stats, time.monotonic() - started, failures, errors)
+        chunk.ended_by = "failure" if state.failures else "error"
+    return Ran(
+        chunk=chunk,
+        stats=state.stats,
+        seconds=time.monotonic() - started,
+        failures=state.failures,
+        errors=errors,
+    )
 
 
 def _leaves(error: BaseException) -> Iterator[BaseException]:
@@ -369,7 +377,7 @@ def _leaves(error: BaseException) -> Iterator[BaseException]:
         yield error
 
 
-@attrs.define
+@attrs.define(kw_only=True)
 class Settler:
     """Settles a chunk's failures: 1-minimal, new or repeat, saved. One per worker."""
 
@@ -388,16 +396,13 @@ class Settler:
     def settle(self, ran: Ran, plain: type[TracedMachine]) -> list[Finding]:
         """Every raised failure and every noted shape of *ran*, settled against the corpus."""
         chunk = ran.chunk
-        found = [
-            self._one(chunk, plain, invariant, message, steps, hits=1)
-            for invariant, (message, steps) in ran.failures.items()
-        ]
+        found = [self._one(chunk, plain, failure, hits=1) for failure in ran.failures.values()]
         found += [
             attrs.evolve(
-                self._one(chunk, plain, noted.invariant, noted.message, noted.steps, noted.hits),
-                first_example=noted.first_example,
+                self._one(chunk, plain, Failure(n.invariant, n.message, n.steps), n.hits),
+                first_example=n.first_example,
             )
-            for noted in chunk.noted.values()
+            for n in chunk.noted.values()
         ]
         return found
 
@@ -405,78 +410,52 @@ class Settler:
         self,
         chunk: Chunk,
         plain: type[TracedMachine],
-        invariant: str,
-        message: str,
-        steps: Steps,
+        failure: Failure,
         hits: int,
     ) -> Finding:
         # From now on this worker notes the shape instead of raising it, whatever it turns out
         # to be: a new case is open in the corpus once saved, and a failure that does not
         # reproduce would otherwise end every chunk early.
-        self.learnt.setdefault(chunk.machine, set()).add((invariant, shape(message)))
-        finding = Finding(UNREPRODUCIBLE, invariant, message, len(steps), hits)
-        try:
-            minimal = minimal_failure(plain, invariant, steps, message, self._until_given_up)
-        except _OutOfTime:
-            raw = self._trace(chunk, invariant, message, steps)
-            path = save(raw, self.run_dir / "pending")
-            return attrs.evolve(finding, kind=PENDING, identity=raw.identity(), path=str(path))
-        if minimal is None:
+        self.learnt.setdefault(chunk.machine, set()).add(
+            (failure.invariant, shape(failure.message))
+        )
+        captured = capture(plain, failure, self._save_to(chunk))
+        finding = Finding(
+            kind=UNREPRODUCIBLE,
+            invariant=failure.invariant,
+            message=failure.message,
+            found_steps=captured.found_length,
+            hits=hits,
+        )
+        if captured.trace is None:
             return finding
-        trace = self._trace(chunk, invariant, minimal[1], minimal[0])
-        identity = trace.identity()
-        finding = attrs.evolve(finding, identity=identity, minimal_steps=len(trace.steps))
-        case = self.corpus.cases(chunk.machine).get(identity)
-        if case is not None and case.status == STATUS_OPEN:
-            return attrs.evolve(finding, kind=REPEAT, path=str(case.path))
-        path = save(trace, self.corpus.root)
-        save(trace, self.run_dir / "new-cases")  # the run directory holds every new case too
-        return attrs.evolve(finding, kind=NEW, path=str(path), regressed=case is not None)
+        return attrs.evolve(
+            finding,
+            kind=_FINDING_KINDS[captured.kind],
+            identity=captured.trace.identity(),
+            path=str(captured.path),
+            minimal_steps=captured.minimal_length,
+            regressed=captured.regressed,
+        )
 
-    def _until_given_up(self, fails: Test) -> Test:
-        def test(steps: Sequence[Mapping[str, Any]]) -> bool:
-            if self.give_up():
-                raise _OutOfTime
-            return fails(steps)
-
-        return test
-
-    def _trace(self, chunk: Chunk, invariant: str, message: str, steps: Sequence[Any]) -> Trace:
-        return Trace(
+    def _save_to(self, chunk: Chunk) -> SaveTo:
+        """Where a failure of *chunk* goes: the corpus, and the run directory's new-cases/ (or
+        pending/, as found, when minimizing must give up)."""
+        return SaveTo(
+            corpus=self.corpus.root,
             machine=chunk.machine,
             kernel=self.kernel,
-            invariant=invariant,
-            message=message,
-            steps=list(steps),
             profile=self.profile,
             seed=chunk.seed,
             git_commit=self.git_commit,
+            copies=(self.run_dir / "new-cases",),
+            known=self._known,
+            guard=Guard(give_up=self.give_up, pending=self.run_dir / "pending"),
         )
 
-
-def outcome_counts(stats: Stats) -> dict[str, dict[str, int]]:
-    """A run's outcome counts as ``{facet: {value: count}}``."""
-    found: dict[str, dict[str, int]] = {}
-    for (facet, value), count in sorted(stats.outcomes.items()):
-        found.setdefault(facet, {})[value] = count
-    return found
+    def _known(self, trace: Trace) -> Known | None:
+        case = self.corpus.cases(trace.machine).get(trace.identity())
+        return Known(status=case.status, path=case.path) if case is not None else None
 
 
-def report(ran: Ran, findings: Sequence[Finding], extra: Mapping[str, Any]) -> dict[str, Any]:
-    """The chunk's report to the parent, as plain data."""
-    chunk = ran.chunk
-    return {
-        **extra,
-        "machine": chunk.machine,
-        "seed": chunk.seed,
-        "swarm": chunk.swarm,
-        "ended_by": chunk.ended_by,
-        "seconds": ran.seconds,
-        "examples": ran.stats.examples,
-        "steps": ran.stats.steps,
-        "rules": dict(ran.stats.rules),
-        "outcomes": outcome_counts(ran.stats),
-        "transitions": {"rules": list(chunk.rules), "matrix": chunk.matrix.tolist()},
-        "findings": [finding.to_json() for finding in findings],
-        "errors": ran.errors,
-    }
+_FINDING_KINDS = {Kind.SAVED: NEW, Kind.KNOWN: REPEAT, Kind.PENDING: PENDING}

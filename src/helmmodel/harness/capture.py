@@ -1,14 +1,146 @@
-"""Capture: a failing trace made 1-minimal, saved into a corpus, and printed as a program."""
+"""Capture: a failing trace made 1-minimal and saved into a corpus, the one path every run takes.
+
+:func:`capture` is used by ``helmmodel run`` (:func:`save_failures`, which prints what it did),
+by the mutant catalogue and by a campaign's chunks: it replays the failing steps, makes them
+1-minimal while they still violate the invariant, and saves the result as a
+:class:`~helmmodel.harness.trace.Trace` where :class:`SaveTo` says; it prints nothing.
+"""
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-from helmmodel.harness.replay import minimal_failure
+import attrs
+
+from helmmodel.harness.replay import Test, minimal_failure
 from helmmodel.harness.runner import MachineResult
 from helmmodel.harness.show import step_lines
-from helmmodel.harness.trace import Trace, git_commit, save
+from helmmodel.harness.stateful import Failure, TracedMachine
+from helmmodel.harness.trace import STATUS_FIXED, STATUS_OPEN, Trace, git_commit, save
+
+
+@attrs.frozen(kw_only=True)
+class Guard:
+    """When minimizing must stop, and where the trace goes then, as found."""
+
+    give_up: Callable[[], bool]
+    pending: Path  # a corpus folder for traces saved as found
+
+
+@attrs.frozen(kw_only=True)
+class Known:
+    """A case a corpus already holds under a trace's identity."""
+
+    status: str
+    path: Path
+
+
+@attrs.frozen(kw_only=True)
+class SaveTo:
+    """Where a 1-minimal trace is saved, and the header its file gets."""
+
+    corpus: Path
+    machine: str
+    kernel: str
+    profile: str
+    seed: int | None = None
+    git_commit: str | None = None
+    copies: tuple[Path, ...] = ()  # further corpus folders that get each saved trace too
+    # The case of the trace's identity the corpus holds, if any: an open one is left as it is,
+    # a fixed one is written over (the bug came back). Without it every trace is saved.
+    known: Callable[[Trace], Known | None] | None = None
+    guard: Guard | None = None
+
+
+class Kind(enum.Enum):
+    """What capturing one failure came to."""
+
+    SAVED = enum.auto()  # 1-minimal, saved into the corpus
+    KNOWN = enum.auto()  # 1-minimal, and an open case of its identity is in the corpus already
+    PENDING = enum.auto()  # minimizing gave up: saved as found into the guard's folder
+    UNREPRODUCIBLE = enum.auto()  # it does not fail again on replay: nothing saved
+
+
+@attrs.frozen(kw_only=True)
+class Captured:
+    """What capturing one failure did: its trace, where that is, and the lengths."""
+
+    kind: Kind
+    invariant: str
+    found_length: int  # steps of the failing trace given
+    trace: Trace | None = None  # 1-minimal (as found when PENDING); None when UNREPRODUCIBLE
+    path: Path | None = None  # the saved file, or the known open case's
+    regressed: bool = False  # saved over a case the corpus held as fixed
+
+    @property
+    def minimal_length(self) -> int | None:
+        """Steps of the 1-minimal trace (None when there is none)."""
+        minimal = self.kind in (Kind.SAVED, Kind.KNOWN)
+        return len(self.trace.steps) if minimal and self.trace is not None else None
+
+
+class _GaveUp(Exception):
+    """The guard says minimizing must stop now."""
+
+
+def capture(machine: type[TracedMachine], failure: Failure, to: SaveTo) -> Captured:
+    """Make *failure* 1-minimal on *machine* (a variant against the failing kernel) and save it
+    as *to* says."""
+    found = Captured(
+        kind=Kind.UNREPRODUCIBLE, invariant=failure.invariant, found_length=len(failure.steps)
+    )
+    try:
+        minimal = minimal_failure(
+            machine, failure.invariant, failure.steps, failure.message, _guarded(to.guard)
+        )
+    except _GaveUp:
+        assert to.guard is not None
+        raw = _trace(to, failure.invariant, failure.message, failure.steps)
+        return attrs.evolve(found, kind=Kind.PENDING, trace=raw, path=save(raw, to.guard.pending))
+    if minimal is None:
+        return found
+    trace = _trace(to, failure.invariant, minimal.message, minimal.steps)
+    known = to.known(trace) if to.known is not None else None
+    if known is not None and known.status == STATUS_OPEN:
+        return attrs.evolve(found, kind=Kind.KNOWN, trace=trace, path=known.path)
+    path = save(trace, to.corpus)
+    for folder in to.copies:
+        save(trace, folder)
+    regressed = known is not None and known.status == STATUS_FIXED
+    return attrs.evolve(found, kind=Kind.SAVED, trace=trace, path=path, regressed=regressed)
+
+
+def _guarded(guard: Guard | None) -> Callable[[Test], Test] | None:
+    """The minimizer's test wrapped so that it stops once *guard* gives up."""
+    if guard is None:
+        return None
+    give_up = guard.give_up
+
+    def wrap(fails: Test) -> Test:
+        def test(steps: Sequence[Mapping[str, Any]]) -> bool:
+            if give_up():
+                raise _GaveUp
+            return fails(steps)
+
+        return test
+
+    return wrap
+
+
+def _trace(to: SaveTo, invariant: str, message: str, steps: Sequence[Any]) -> Trace:
+    return Trace(
+        machine=to.machine,
+        kernel=to.kernel,
+        invariant=invariant,
+        message=message,
+        steps=list(steps),
+        profile=to.profile,
+        seed=to.seed,
+        git_commit=to.git_commit,
+    )
 
 
 def save_failures(
@@ -19,38 +151,41 @@ def save_failures(
     Prints the lengths before and after and the path; attaches the paths to the run's error.
     """
     assert result.variant is not None
-    for invariant, failure in sorted(result.failures.items()):
-        minimal = minimal_failure(result.variant, invariant, failure.steps, failure.message)
-        if minimal is None:
+    to = SaveTo(
+        corpus=corpus,
+        machine=result.machine,
+        kernel=result.kernel,
+        profile=result.profile,
+        seed=seed,
+        git_commit=git_commit(),
+    )
+    saved: dict[str, Path] = {}
+    for _, failure in sorted(result.failures.items()):
+        captured = capture(result.variant, failure, to)
+        if captured.trace is None or captured.path is None:
             print(
-                f"  {invariant}: the shortest trace ({len(failure.steps)} steps) does not fail "
-                "again on replay, so it is not saved (a failure that depends on more than the "
-                "trace records: report it as a checker bug)",
+                f"  {captured.invariant}: the shortest trace ({captured.found_length} steps) does "
+                "not fail again on replay, so it is not saved (a failure that depends on more "
+                "than the trace records: report it as a checker bug)",
                 file=out,
             )
             continue
-        steps, message = minimal
-        trace = Trace(
-            machine=result.machine,
-            kernel=result.kernel,
-            invariant=invariant,
-            message=message,
-            steps=steps,
-            profile=result.profile,
-            seed=seed,
-            git_commit=git_commit(),
-        )
-        path = save(trace, corpus)
-        result.saved[invariant] = path
-        print(
-            f"  {invariant}: failing trace {len(failure.steps)} steps, 1-minimal "
-            f"{len(steps)} steps, saved to {path}",
-            file=out,
-        )
-        print(f"    state = {trace.machine_class_name()}()", file=out)
-        for line in step_lines(trace):
-            print(f"    {line}", file=out)
-        print(f"    # -> {trace.message}", file=out)
+        saved[captured.invariant] = captured.path
+        _print_saved(captured, captured.trace, captured.path, out)
         if result.error is not None:
-            result.error.add_note(f"helmmodel: {invariant} counterexample saved to {path}")
-    return result.saved
+            result.error.add_note(
+                f"helmmodel: {captured.invariant} counterexample saved to {captured.path}"
+            )
+    return saved
+
+
+def _print_saved(captured: Captured, trace: Trace, path: Path, out: TextIO) -> None:
+    print(
+        f"  {captured.invariant}: failing trace {captured.found_length} steps, 1-minimal "
+        f"{len(trace.steps)} steps, saved to {path}",
+        file=out,
+    )
+    print(f"    state = {trace.machine_class_name()}()", file=out)
+    for line in step_lines(trace):
+        print(f"    {line}", file=out)
+    print(f"    # -> {trace.message}", file=out)

@@ -19,17 +19,16 @@ from typing import TextIO
 import attrs
 
 from helmmodel.errors import RunnerError
-from helmmodel.harness import profiles, runner
-from helmmodel.harness.replay import minimal_failure
+from helmmodel.harness import capture, profiles, runner
 from helmmodel.harness.stateful import TracedMachine
-from helmmodel.harness.trace import Trace, git_commit, save
+from helmmodel.harness.trace import git_commit
 from helmmodel.mutants.catalogue import BY_NAME, CATALOGUE
 from helmmodel.mutants.mutant import Mutant
 
 PROFILE = "ci"
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Row:
     """What one mutant's run found: whether it was caught, by what, how fast, and the traces."""
 
@@ -84,10 +83,19 @@ def run_one(
         machine, kernel=mutant.name, profile_settings=settings, profile=PROFILE, shrink=False
     )
     row = Row(
-        mutant.name, mutant.component, mutant.machine, mutant.invariant, budget,
-        caught=False, fired=None, examples=None, seconds=None, found_length=None,
-        minimal_length=None, saved=None,
-    )  # fmt: skip
+        mutant=mutant.name,
+        component=mutant.component,
+        machine=mutant.machine,
+        expected=mutant.invariant,
+        budget=budget,
+        caught=False,
+        fired=None,
+        examples=None,
+        seconds=None,
+        found_length=None,
+        minimal_length=None,
+        saved=None,
+    )
     if not result.failures:
         error = result.error
         note = f"{type(error).__name__}: {error}" if error is not None else ""
@@ -100,25 +108,22 @@ def run_one(
         row,
         caught=True,
         fired=fired,
-        examples=first[0] if first is not None else None,
-        seconds=first[1] if first is not None else None,
+        examples=first.examples if first is not None else None,
+        seconds=first.seconds if first is not None else None,
         found_length=len(found),
     )
     assert result.variant is not None
-    minimal = minimal_failure(result.variant, fired, found, result.failures[fired].message)
-    if minimal is None:
-        return attrs.evolve(row, note="the found trace does not fail again on replay")
-    steps, message = minimal
-    trace = Trace(
+    to = capture.SaveTo(
+        corpus=corpus / mutant.name,
         machine=mutant.machine,
         kernel=mutant.name,
-        invariant=fired,
-        message=message,
-        steps=steps,
         profile=PROFILE,
         git_commit=commit,
     )
-    return attrs.evolve(row, minimal_length=len(steps), saved=save(trace, corpus / mutant.name))
+    captured = capture.capture(result.variant, result.failures[fired], to)
+    if captured.kind is capture.Kind.UNREPRODUCIBLE:
+        return attrs.evolve(row, note="the found trace does not fail again on replay")
+    return attrs.evolve(row, minimal_length=captured.minimal_length, saved=captured.path)
 
 
 def run_catalogue(
@@ -151,16 +156,24 @@ def run_catalogue(
     return rows
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
+class Spread:
+    """The median and the worst of some figures."""
+
+    median: float
+    worst: float
+
+
+@attrs.frozen(kw_only=True)
 class Figures:
     """The catalogue's summary figures (over the caught mutants, for the timings and lengths)."""
 
     caught: int
     total: int
-    examples: tuple[float, int] | None  # (median, worst)
-    seconds: tuple[float, float] | None
-    found_length: tuple[float, int] | None
-    minimal_length: tuple[float, int] | None
+    examples: Spread | None  # None when no mutant was caught
+    seconds: Spread | None
+    found_length: Spread | None
+    minimal_length: Spread | None
 
     @property
     def score(self) -> float:
@@ -168,20 +181,21 @@ class Figures:
         return self.caught / self.total if self.total else 0.0
 
 
-def _median_worst(values: list[int] | list[float]) -> tuple[float, float] | None:
-    return (statistics.median(values), max(values)) if values else None
+def _spread(values: Sequence[float | None]) -> Spread | None:
+    known = [value for value in values if value is not None]
+    return Spread(median=statistics.median(known), worst=max(known)) if known else None
 
 
 def figures(rows: Sequence[Row]) -> Figures:
     """Mutation score, and median and worst detection effort and trace lengths."""
     caught = [row for row in rows if row.as_expected]
     return Figures(
-        len(caught),
-        len(rows),
-        _median_worst([r.examples for r in caught if r.examples is not None]),  # type: ignore[arg-type]
-        _median_worst([r.seconds for r in caught if r.seconds is not None]),
-        _median_worst([r.found_length for r in caught if r.found_length is not None]),  # type: ignore[arg-type]
-        _median_worst([r.minimal_length for r in caught if r.minimal_length is not None]),  # type: ignore[arg-type]
+        caught=len(caught),
+        total=len(rows),
+        examples=_spread([r.examples for r in caught]),
+        seconds=_spread([r.seconds for r in caught]),
+        found_length=_spread([r.found_length for r in caught]),
+        minimal_length=_spread([r.minimal_length for r in caught]),
     )
 
 
@@ -237,14 +251,17 @@ def print_table(rows: Sequence[Row], out: TextIO) -> None:
         f"({found.score:.0%})",
         file=out,
     )
-    for label, pair, unit in (
+    for label, spread, unit in (
         ("examples until detection", found.examples, ""),
         ("seconds until detection", found.seconds, " s"),
         ("found trace length", found.found_length, " steps"),
         ("1-minimal trace length", found.minimal_length, " steps"),
     ):
-        if pair is not None:
-            median, worst = (f"{value:.2f}" if unit == " s" else f"{value:g}" for value in pair)
+        if spread is not None:
+            median, worst = (
+                f"{value:.2f}" if unit == " s" else f"{value:g}"
+                for value in (spread.median, spread.worst)
+            )
             print(f"{label}: median {median}{unit}, worst {worst}{unit}", file=out)
     for row in rows:
         if row.note:

@@ -44,7 +44,7 @@ class Replayed:
 
 def replay(machine: type[TracedMachine], steps: Sequence[Mapping[str, Any]]) -> Replayed:
     """Replay *steps* on a fresh *machine*, checking every invariant, ending with the full check."""
-    instance = machine()
+    instance = machine.for_replay()
     try:
         replay_steps(machine, steps, check=True, finish=True, instance=instance)
     except InvariantViolation as violation:
@@ -144,15 +144,23 @@ def still_fails(
 Test = Callable[[Sequence[Mapping[str, Any]]], bool]
 
 
+@attrs.frozen
+class Minimal:
+    """A failing trace made 1-minimal, as replayed, and the message its violation gives."""
+
+    steps: list[dict[str, Any]]
+    message: str
+
+
 def minimal_failure(
     machine: type[TracedMachine],
     invariant: str,
     steps: Sequence[Mapping[str, Any]],
     message: str,
     guard: Callable[[Test], Test] | None = None,
-) -> tuple[list[dict[str, Any]], str] | None:
-    """*steps* made 1-minimal while they still violate *invariant*, as replayed, and the message
-    the minimal steps give (*message* if they give none); None if *steps* do not fail again.
+) -> Minimal | None:
+    """*steps* made 1-minimal while they still violate *invariant*, with the message the minimal
+    steps give (*message* if they give none); None if *steps* do not fail again.
 
     *guard* wraps the minimizer's test (a campaign's gives up when its time is over).
     """
@@ -161,4 +169,4 @@ def minimal_failure(
         return None
     final = replay(machine, minimize(steps, guard(fails) if guard is not None else fails))
     violation = final.violation
-    return final.steps, str(violation) if violation is not None else message
+    return Minimal(final.steps, str(violation) if violation is not None else message)

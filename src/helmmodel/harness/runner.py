@@ -21,7 +21,7 @@ from hypothesis import Phase
 from hypothesis import settings as Settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from helmmodel.checker.coverage import EXPECTED_OUTCOMES, LABELS
+from helmmodel.checker.coverage import EXPECTED_OUTCOMES, REPORTED
 from helmmodel.errors import InterruptedRun, RunnerError
 from helmmodel.harness.kernels import kernel_factory
 from helmmodel.harness.stateful import Failure, Stats, TracedMachine, machine_for, transitions
@@ -57,7 +57,7 @@ def load_machines(directory: str | Path = "machines") -> dict[str, type[TracedMa
     return found
 
 
-@attrs.define
+@attrs.frozen(kw_only=True)
 class MachineResult:
     """What one machine's run did and found."""
 
@@ -70,7 +70,6 @@ class MachineResult:
     failures: dict[str, Failure]
     error: BaseException | None = None
     variant: type[TracedMachine] | None = None
-    saved: dict[str, Path] = attrs.field(factory=dict)  # invariant -> saved trace
     interrupted: bool = False  # stopped by Ctrl-C: the figures cover what ran until then
 
     @property
@@ -115,7 +114,8 @@ def run_machine(
     trace 1-minimal by replay anyway, in far less time (used for the mutant catalogue).
     """
     variant = machine_for(machine, kernel, kernel_factory(kernel))
-    variant.stats = Stats()
+    state = variant.run_state
+    assert state is not None
     budget = max_examples or max(1, round(profile_settings.max_examples * machine.budget_share))
     phases = [p for p in profile_settings.phases if shrink or p is not Phase.shrink]
     run_settings = Settings(profile_settings, max_examples=budget, phases=phases)
@@ -130,21 +130,20 @@ def run_machine(
     except Exception as caught:  # a violation (or several, as an ExceptionGroup)
         error = caught
     seconds = time.perf_counter() - start
-    if interrupted and variant.failures:
+    if interrupted and state.failures:
         error = InterruptedRun("stopped by Ctrl-C after finding a violation")
-    result = MachineResult(
-        machine.name,  # type: ignore[attr-defined]
-        kernel,
-        profile,
-        seconds,
-        variant.stats,
-        tuple(sorted(transitions(machine))),
-        dict(variant.failures),
-        error,
-        variant,
+    return MachineResult(
+        machine=machine.name,  # type: ignore[attr-defined]
+        kernel=kernel,
+        profile=profile,
+        seconds=seconds,
+        stats=state.stats,
+        rules=tuple(sorted(transitions(machine))),
+        failures=state.failures,
+        error=error,
+        variant=variant,
+        interrupted=interrupted,
     )
-    result.interrupted = interrupted
-    return result
 
 
 def _counts(counter: Counter[str], order: Iterable[str] = ()) -> str:
@@ -161,10 +160,10 @@ def report(result: MachineResult, out: TextIO) -> None:
         file=out,
     )
     print(f"  rules: {_counts(result.stats.rules)}", file=out)
-    for facet, expected in EXPECTED_OUTCOMES.items():
-        reached = result.reached(facet)
+    for facet in REPORTED:
+        reached = result.reached(facet.name)
         if reached:
-            print(f"  {LABELS[facet]}: {_counts(reached, expected)}", file=out)
+            print(f"  {facet.label}: {_counts(reached, facet.expected)}", file=out)
     if result.interrupted:
         print("  stopped by Ctrl-C: the figures above cover the examples run until then", file=out)
     if result.error is None:

@@ -22,7 +22,7 @@ import functools
 import time
 import typing
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import attrs
 from hypothesis.stateful import (
@@ -34,6 +34,7 @@ from hypothesis.stateful import (
     rule,
 )
 
+from helmmodel.checker.coverage import COUNTED_FACETS
 from helmmodel.checker.driver import Driver
 from helmmodel.checker.invariants import ALL_INVARIANTS, Checker
 from helmmodel.errors import InvariantViolation, ReplayError
@@ -59,7 +60,7 @@ class Param:
     consume: bool = False
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Transition:
     """A rule's replay metadata."""
 
@@ -95,15 +96,22 @@ def from_json(value: Any) -> Any:
     return value
 
 
-@attrs.define
+@attrs.frozen
+class FirstFailure:
+    """When the first invariant violation of a run happened."""
+
+    examples: int  # examples run until then, that one included
+    seconds: float  # since the run started
+
+
+@attrs.define(kw_only=True)
 class Stats:
     """Counts over a run: rules run, steps, and each facet of each outcome."""
 
     examples: int = 0
     steps: int = 0
     started: float = attrs.field(factory=time.perf_counter)
-    # When the first invariant violation of the run happened: examples run, seconds since start.
-    first_failure: tuple[int, float] | None = None
+    first_failure: FirstFailure | None = None
     rules: collections.Counter[str] = attrs.field(factory=collections.Counter)
     outcomes: collections.Counter[tuple[str, str]] = attrs.field(factory=collections.Counter)
 
@@ -113,24 +121,6 @@ class Stats:
         for key, value in outcome.items():
             if key in COUNTED_FACETS:
                 self.outcomes[(key, str(value))] += 1
-
-
-# The outcome facets counted for coverage: what the kernel answered, not what a rule asked.
-COUNTED_FACETS = frozenset(
-    {
-        "begun",
-        "verdict",
-        "reason_code",
-        "fail_closed",
-        "intent",
-        "intent_refused",
-        "executed",
-        "execution_refused",
-        "receipt",
-        "http",
-        "error",
-    }
-)
 
 
 def transition(
@@ -161,7 +151,12 @@ def transition(
             if param.bundle is None and isinstance(declared, type):
                 types[name] = declared
         traced.helmmodel_transition = Transition(  # type: ignore[attr-defined]
-            rule_name, traced, params, target.name if target is not None else None, guard, types
+            name=rule_name,
+            function=traced,
+            params=params,
+            target=target.name if target is not None else None,
+            guard=guard,
+            types=types,
         )
         register = rule(target=target, **arguments) if target is not None else rule(**arguments)
         decorated: Callable[..., Any] = register(traced)
@@ -172,7 +167,7 @@ def transition(
     return decorate
 
 
-@attrs.define
+@attrs.frozen
 class Failure:
     """The shortest trace of a run that violated one invariant."""
 
@@ -181,26 +176,32 @@ class Failure:
     steps: list[dict[str, Any]]
 
 
+@attrs.frozen
+class RunState:
+    """What one run of a machine variant gathers: its figures and, per invariant, the shortest
+    failing trace (in the order the invariants first failed)."""
+
+    stats: Stats = attrs.field(factory=Stats)
+    failures: dict[str, Failure] = attrs.field(factory=dict)
+
+
 class TracedMachine(RuleBasedStateMachine):
     """A machine over one kernel, a driver and a checker, whose rules are traced."""
 
     kernel_factory: ClassVar[KernelFactory] = Kernel
     kernel_name: ClassVar[str] = "correct"
     config: ClassVar[KernelConfig] = KernelConfig()
-    stats: ClassVar[Stats | None] = None
+    # The record of the run this class was made for (see variant()); None: nothing is recorded.
+    run_state: ClassVar[RunState | None] = None
     # This machine's share of the profile's example budget (the kernel machine takes it all).
     budget_share: ClassVar[float] = 1.0
-    # Per invariant, the shortest failing trace seen in this run (the runner resets it).
-    failures: ClassVar[dict[str, Failure]] = {}
     # False while replaying: the end-of-run replay must not start a replay of its own.
     check_replay: bool = True
     # Set once an invariant fails: the end-of-run checks would only repeat the failure.
     failed: bool = False
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls.failures = {}  # each machine class keeps its own, never its base's
-
+    # No argument: Hypothesis hashes this signature into a derandomized run's seed (a replay's
+    # instance is made by for_replay instead).
     def __init__(self) -> None:
         super().__init__()
         self.driver = Driver.start(type(self).kernel_factory, type(self).config)
@@ -210,8 +211,18 @@ class TracedMachine(RuleBasedStateMachine):
         self.trace: list[dict[str, Any]] = []
         self._names: collections.Counter[str] = collections.Counter()
         self.set_up()
-        if type(self).stats is not None:
-            type(self).stats.examples += 1  # type: ignore[union-attr]
+        # A replay is no example of the run: it counts nothing and records no failure.
+        self.recording = type(self).run_state if self.check_replay else None
+        if self.recording is not None:
+            self.recording.stats.examples += 1
+
+    @classmethod
+    def for_replay(cls) -> Self:
+        """An instance that replays steps: no example of its class's run, recording nothing."""
+        instance = cls.__new__(cls)
+        instance.check_replay = False  # read by __init__
+        cls.__init__(instance)
+        return instance
 
     def set_up(self) -> None:
         """Register tools, rules and budgets (not traced: part of the machine's definition)."""
@@ -246,8 +257,8 @@ class TracedMachine(RuleBasedStateMachine):
                 "digest": self.kernel.state_digest(),
             }
         )
-        if type(self).stats is not None and self.check_replay:
-            type(self).stats.count(rule_name, outcome)  # type: ignore[union-attr]
+        if self.recording is not None:
+            self.recording.stats.count(rule_name, outcome)
         if target is None:
             return None
         return result if result is not None else multiple()
@@ -265,10 +276,12 @@ class TracedMachine(RuleBasedStateMachine):
 
     def _remember(self, violation: InvariantViolation) -> None:
         self.failed = True
-        stats = type(self).stats
-        if stats is not None and stats.first_failure is None and self.check_replay:
-            stats.first_failure = (stats.examples, time.perf_counter() - stats.started)
-        failures = type(self).failures
+        if self.recording is None:
+            return
+        stats, failures = self.recording.stats, self.recording.failures
+        if stats.first_failure is None:
+            seconds = time.perf_counter() - stats.started
+            stats.first_failure = FirstFailure(stats.examples, seconds)
         known = failures.get(violation.invariant)
         if known is None or len(self.trace) < len(known.steps):
             failures[violation.invariant] = Failure(
@@ -330,14 +343,12 @@ def replay_steps(
     end-of-run checks too (every invariant in full, with the fresh-kernel replay). Raises
     ReplayError for a step that names an unknown rule or argument, gives an argument of the wrong
     type, refers to a value no earlier step produced (or one already consumed), or whose guard
-    does not hold. *instance*, when given, is the machine to replay on (so that a caller keeps
-    its partial trace when an invariant fails).
+    does not hold. *instance*, when given, is the machine to replay on, made by
+    :meth:`TracedMachine.for_replay` (so that a caller keeps its partial trace when an invariant
+    fails).
     """
     if instance is None:
-        instance = machine()
-    instance.check_replay = False
-    if machine.stats is not None:  # a replay is not an example of the run
-        machine.stats.examples -= 1
+        instance = machine.for_replay()
     known = transitions(machine)
     values: dict[str, Ref] = {}
     for number, step in enumerate(steps, start=1):
@@ -398,17 +409,25 @@ def _check_type(number: int, spec: Transition, name: str, value: Any) -> None:
         )
 
 
+def variant(
+    machine: type[TracedMachine],
+    bases: tuple[type[TracedMachine], ...],
+    namespace: Mapping[str, Any],
+) -> type[Any]:
+    """A class of *bases* with *namespace* for one run of *machine*, with a RunState of its own.
+
+    It keeps the machine's name and module: Hypothesis finds the machine's source through them,
+    and derives from it the seed of a derandomized run and the key of the example database.
+    """
+    own = {**namespace, "run_state": RunState(), "__module__": machine.__module__}
+    return type(machine.__name__, bases, own)
+
+
 def machine_for(
     machine: type[TracedMachine], name: str, factory: KernelFactory
 ) -> type[TracedMachine]:
-    """A subclass of *machine* that runs against the kernel *factory* makes."""
-    return type(
-        machine.__name__,
-        (machine,),
-        {
-            "kernel_factory": staticmethod(factory),
-            "kernel_name": name,
-            "failures": {},
-            "__module__": machine.__module__,
-        },
+    """A subclass of *machine* that runs against the kernel *factory* makes (one per run)."""
+    found: type[TracedMachine] = variant(
+        machine, (machine,), {"kernel_factory": staticmethod(factory), "kernel_name": name}
     )
+    return found

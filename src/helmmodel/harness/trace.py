@@ -43,7 +43,7 @@ def schema() -> dict[str, Any]:
 _VALIDATOR = jsonschema.Draft202012Validator(schema())
 
 
-@attrs.define
+@attrs.define(kw_only=True)
 class Trace:
     """A counterexample (or a fixed one): its header and its steps."""
 
