@@ -45,7 +45,13 @@ def a_chunk(number: int, machine: str, swarm: str, **figures: Any) -> dict[str, 
 
 def a_finding(kind: str, invariant: str, **fields: Any) -> dict[str, Any]:
     """A settled finding as a worker reports it."""
-    return chunks.Finding(kind, invariant, f"{invariant} broke: <x & y>", 20, **fields).to_json()
+    return chunks.Finding(
+        kind=kind,
+        invariant=invariant,
+        message=f"{invariant} broke: <x & y>",
+        found_steps=20,
+        **fields,
+    ).to_json()
 
 
 def a_rich_record() -> fuzz_report.Record:
