@@ -6,7 +6,7 @@ with fewer kinds of interference, the features that remain reach deeper states. 
 already switches rules on and off within one example; a configuration does it for a whole chunk
 (thousands of examples), by rule family (the mixin that defines a rule: ``CallRules``,
 ``ClockRules``, ...), and may narrow some arguments to their boundaries (a machine's
-``swarm_ranges``, see ``machines/common.py``).
+``swarm_ranges``, see ``machines/world.py``).
 
 Configurations are named so that the summary can say what each one explored:
 

@@ -35,7 +35,7 @@ def load_machines(directory: str | Path = "machines") -> dict[str, type[TracedMa
             f"no machine directory at {path}: run from the repository root or pass --machines DIR"
         )
     # The directory is imported as a package named after it, so its modules can import each
-    # other (``from machines.common import ...``).
+    # other (``from machines.world import ...``).
     parent = str(path.parent)
     if parent not in sys.path:
         sys.path.insert(0, parent)
