@@ -1,4 +1,4 @@
-"""The checker's 20 invariants (spec section 11): each holds on an honest kernel and fires on a
+"""The checker's invariants (spec section 11): each holds on an honest kernel and fires on a
 hand-made violation, naming the offending record and step.
 
 States are built by driving a real kernel through a :class:`Driver`, one step at a time as a

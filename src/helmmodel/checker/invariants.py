@@ -1,4 +1,4 @@
-"""The 20 safety invariants of docs/kernel-spec.md section 11, in its order (``ALL_INVARIANTS``).
+"""The safety invariants of docs/kernel-spec.md section 11, in its order (``ALL_INVARIANTS``).
 
 Each invariant is a named function over a :class:`View` (the kernel's state, the checker's ghost
 state, and the invariant's own memo of what it already checked). It raises

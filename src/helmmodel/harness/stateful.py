@@ -292,7 +292,7 @@ class TracedMachine(RuleBasedStateMachine):
     def invariants_hold(self) -> None:
         """Every invariant but the end-of-run replay, incrementally, in ALL_INVARIANTS order.
 
-        One Hypothesis invariant runs them all (cheaper than nineteen); each still raises from
+        One Hypothesis invariant runs them all (cheaper than one each); each still raises from
         its own line in :mod:`helmmodel.checker.invariants`, which is how Hypothesis tells them
         apart.
         """
