@@ -125,3 +125,55 @@ def test_backing_up_restores_the_model() -> None:
     assert verdict.linearizable
     assert (begin.id, decide.id, limit.id) == verdict.order
     assert verdict.restores >= 1
+
+
+def test_the_search_gives_up_past_its_exploration_limit() -> None:
+    """A limit of one configuration (four operations, slack -3): undecided at the second."""
+    kernel, history = sequential(TWO_CALLS, kernel_factory("budgets-limit-off-by-one"))
+    verdict = check(history, model_factory(BUDGETS), final=kernel, explore_slack=-3)
+    assert verdict.undecided and not verdict.linearizable
+    assert (2, 2) == (verdict.explored, verdict.placed)
+    assert verdict.lines()[0].startswith("UNDECIDED: the search gave up after 2 configurations")
+    assert verdict.lines()[0].endswith("it had ordered at most 2 of 4 operations")
+
+
+def test_a_configuration_reached_twice_is_explored_once() -> None:
+    """Two overlapping limit changes to the same value reach one state in either order: the
+    second order's last placement is the configuration the first reached, so it is skipped."""
+    kernel, history = sequential([("set_budget_limit", ("b1", 2))] * 2)
+    first, second = history
+    overlapping = [retimed(first, 1, 4), attrs.evolve(retimed(second, 2, 3), thread="t2")]
+    kernel.set_budget_limit("b1", 5)  # not in the history: no order can end in this state
+    verdict = check(overlapping, model_factory(BUDGETS), final=kernel)
+    assert not verdict.linearizable and not verdict.undecided
+    assert "budgets" == verdict.final_state
+    # first, (first, second), second; then (second, first) is the configuration seen already.
+    assert 3 == verdict.explored
+
+
+def deep_then_shallow() -> tuple[Kernel, list[Operation]]:
+    """Two calls through a budget of one on a kernel that allows both, and a limit change that
+    overlaps them all: every order stops at the second decide, four operations deep, and the
+    search then backs up to the start and tries the other first operation."""
+    steps = [*TWO_CALLS, ("set_budget_limit", ("b1", 1))]
+    kernel, history = sequential(steps, kernel_factory("budgets-limit-off-by-one"))
+    *calls, limit = history
+    return kernel, [retimed(limit, 0, 100), *calls]
+
+
+def test_the_deepest_dead_end_is_the_one_reported() -> None:
+    kernel, history = deep_then_shallow()
+    verdict = check(history, model_factory(BUDGETS), final=kernel)
+    assert not verdict.linearizable and not verdict.undecided
+    assert 4 == verdict.placed
+    [misfit] = verdict.stuck
+    assert misfit.operation == history[-1]  # the second decide
+    assert "NOT linearizable: 4 of 5 operations ordered" in verdict.lines()[0]
+
+
+def test_giving_up_reports_the_deepest_prefix_not_the_current_one() -> None:
+    """The limit is passed on the fifth placement, the first of the path after backing up."""
+    kernel, history = deep_then_shallow()
+    verdict = check(history, model_factory(BUDGETS), final=kernel, explore_slack=-1)
+    assert verdict.undecided
+    assert (5, 4) == (verdict.explored, verdict.placed)

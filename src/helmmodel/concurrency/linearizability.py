@@ -8,7 +8,7 @@ A configuration (the set placed, the model's state digest) reached twice is expl
 
 Ids and lamports come from global counters, so answers are compared *with* them: they act as
 ordering witnesses. Two begins that overlap can only be placed in the order their call ids say,
-and the search checks that before running anything (:func:`_witness_allows`), which keeps it
+and the search checks that before running anything (:func:`_witness_conflict`), which keeps it
 near-linear on storms where a few dozen operations overlap at every moment.
 
 The model cannot undo an operation, so the search backs up by restoring a deep copy and replaying
@@ -67,7 +67,7 @@ class Misfit:
         )
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Verdict:
     """The search's result."""
 
@@ -305,6 +305,281 @@ def differing_components(one: Kernel, other: Kernel) -> list[str]:
     ]
 
 
+GRAPH_NOTE = "the ProofGraph node it appends is not the next one the kernel recorded"
+
+
+@attrs.frozen(kw_only=True)
+class _Target:
+    """The kernel under test after the run, in the forms the search compares against."""
+
+    kernel: Kernel
+    graph: list[str]  # its ProofGraph's node hashes, in append order
+    keys: list[tuple[Any, ...]]  # which operation each of those nodes records
+    digest: str
+
+    @classmethod
+    def of(cls, final: Kernel) -> _Target:
+        """The target that *final* sets."""
+        graph = list(final.graph.order)
+        nodes = final.graph.nodes
+        keys = [_node_key(nodes[node].kind, nodes[node].payload) for node in graph]
+        return cls(graph=graph, keys=keys, digest=final.state_digest(), kernel=final)
+
+    def skips_a_node(
+        self, operation: Operation, by_id: Mapping[int, Operation], model: Kernel
+    ) -> bool:
+        """Whether *operation*, placed next on *model*, would append a node the kernel did not."""
+        node = _appends(operation, by_id, model)
+        position = len(model.graph.order)
+        return node is not None and (position >= len(self.keys) or self.keys[position] != node)
+
+    def follows(self, order: list[str], before: int) -> bool:
+        """Whether the nodes appended since *before* are the ones the kernel holds next."""
+        return len(order) <= len(self.graph) and order[before:] == self.graph[before : len(order)]
+
+
+class _Waiting:
+    """What the unplaced operations still demand of the order: policy epochs and signing keys.
+
+    A policy mutation cannot come while an operation that must run at the current epoch waits
+    (epochs only rise), which prunes without running it. Likewise per signing key, for a
+    rotation (which moves signing to a newer key for good, unless a newer key is revoked later:
+    so only while no such revocation is waiting).
+    """
+
+    def __init__(self, operations: Sequence[Operation], by_id: Mapping[int, Operation]) -> None:
+        # What each operation counts for depends on it alone, so it is worked out once here.
+        self.marks = [
+            (_epoch_bound(operation, by_id), _signed_by(operation), _revokes(operation))
+            for operation in operations
+        ]
+        self.epochs: Counter[int] = Counter()
+        self.signers: Counter[str] = Counter()
+        self.revoking: Counter[str] = Counter()
+        for position in range(len(operations)):
+            self.tally(position, 1)
+
+    def tally(self, position: int, change: int) -> None:
+        """Count the operation at *position* as waiting (*change* 1) or placed (-1)."""
+        # Only real epochs and keys are counted: None (no bound, not signed, no revocation)
+        # would otherwise stand in the counters for every other operation.
+        bound, signer, revoked = self.marks[position]
+        if bound is not None:
+            self.epochs[bound] += change
+        if signer is not None:
+            self.signers[signer] += change
+        if revoked is not None:
+            self.revoking[revoked] += change
+
+    def conflict(self, operation: Operation, model: Kernel) -> str:
+        """Why *operation* cannot come next while these wait, or ``""``."""
+        if _mutates_policy(operation) and self.epochs[model.policy.epoch]:
+            return "operations that need the current policy epoch are still waiting"
+        if operation.name == "rotate_key" and operation.answer[0] == "returned":
+            signer = _signer(model)
+            if (
+                signer is not None  # nothing can sign now
+                and self.signers[signer]
+                and not any(key > signer for key, n in self.revoking.items() if n)
+            ):
+                return f"operations signed by the current key {signer} are still waiting"
+        return ""
+
+
+@attrs.define
+class _Frame:
+    """One depth of the search: its candidates (positions), the next to try, the misfits."""
+
+    options: list[int]
+    next: int = 0
+    misfits: list[Misfit] = attrs.Factory(list)
+
+
+class _Search:
+    """One search over one history: the path placed so far, the memo, the deepest dead end."""
+
+    def __init__(
+        self,
+        history: Sequence[Operation],
+        model: Callable[[], Kernel],
+        *,
+        final: Kernel | None,
+        checkpoint_every: int,
+        explore_slack: int,
+        seconds_max: float,
+    ) -> None:
+        self.start = time.perf_counter()
+        self.operations = sorted(history, key=lambda operation: operation.invoked)
+        self.count = len(self.operations)
+        self.model = _Model(model, checkpoint_every)
+        self.by_id = {operation.id: operation for operation in self.operations}
+        self.target = _Target.of(final) if final is not None else None
+        self.waiting = _Waiting(self.operations, self.by_id)
+        self.explore_max = self.count + explore_slack
+        self.seconds_max = seconds_max
+        self.placed = bytearray(self.count)  # per position: placed on the current path
+        self.placed_mask = 0  # the same as the memo's key
+        self.chosen: list[int] = []  # positions placed, in order
+        self.frames: list[_Frame] = []  # per depth: its candidates, how far tried
+        self.seen: set[tuple[int, str]] = set()  # configurations explored (memo)
+        self.explored = 0
+        self.deepest = -1  # the deepest dead end so far, and its misfits
+        self.stuck: tuple[Misfit, ...] = ()
+        self.final_state = ""  # what differs after the first full order the target refuted
+
+    def run(self) -> Verdict:
+        """Search until an order fits, every order is ruled out, or a limit is reached."""
+        if self.count:
+            self.frames.append(_Frame(self._candidates()))
+        while not self._gave_up():
+            if len(self.chosen) == self.count:
+                digest = self.model.kernel.state_digest()
+                if self.target is None or digest == self.target.digest:
+                    return self._linearizable(digest)
+                self.final_state = self.final_state or ", ".join(
+                    differing_components(self.model.kernel, self.target.kernel)
+                )
+            elif self._advance(self.frames[-1]):
+                if len(self.chosen) < self.count:
+                    self.frames.append(_Frame(self._candidates()))
+                continue
+            else:
+                self._dead_end(self.frames.pop().misfits)
+            if not self.chosen:
+                return self._refuted()
+            self._unplace()
+        return self._undecided()
+
+    def _gave_up(self) -> bool:
+        return (
+            self.explored > self.explore_max or time.perf_counter() - self.start > self.seconds_max
+        )
+
+    def _candidates(self) -> list[int]:
+        """Unplaced operations invoked before the earliest return among the unplaced."""
+        first_return = None
+        found = []
+        for position in range(self.placed.find(0), self.count):
+            if self.placed[position]:
+                continue
+            operation = self.operations[position]
+            if first_return is not None and operation.invoked > first_return:
+                break
+            found.append(position)
+            if first_return is None or operation.returned < first_return:
+                first_return = operation.returned
+        assert first_return is not None
+        return [p for p in found if self.operations[p].invoked < first_return]
+
+    def _advance(self, frame: _Frame) -> bool:
+        """Place the frame's next candidate that fits; False when none is left to try."""
+        while frame.next < len(frame.options):
+            position = frame.options[frame.next]
+            frame.next += 1
+            if self._try(position, frame.misfits):
+                return True
+        return False
+
+    def _try(self, position: int, misfits: list[Misfit]) -> bool:
+        """Place the operation at *position* if the model answers as the thread saw, its nodes
+        follow the target's and the configuration is new; else note why not and back up."""
+        operation = self.operations[position]
+        note = self._conflict(operation)
+        if note:
+            misfits.append(Misfit(operation, None, note))
+            return False
+        before = len(self.model.kernel.graph.order)
+        model_answer = self.model.place(operation)
+        if model_answer != operation.answer:
+            misfits.append(Misfit(operation, model_answer))
+        elif self.target is not None and not self.target.follows(
+            self.model.kernel.graph.order, before
+        ):
+            misfits.append(Misfit(operation, model_answer, GRAPH_NOTE))
+        elif self._first_visit(position):
+            self._place(position)
+            return True
+        self.model.back_to(len(self.chosen))
+        return False
+
+    def _conflict(self, operation: Operation) -> str:
+        """Why *operation* cannot come next, judged without running it, or ``""``."""
+        kernel = self.model.kernel
+        note = _witness_conflict(operation, kernel) or self.waiting.conflict(operation, kernel)
+        if note or self.target is None:
+            return note
+        return GRAPH_NOTE if self.target.skips_a_node(operation, self.by_id, kernel) else ""
+
+    def _first_visit(self, position: int) -> bool:
+        """Record the configuration the model reached by placing *position*; False if seen."""
+        configuration = (self.placed_mask | 1 << position, self.model.kernel.state_digest())
+        if configuration in self.seen:
+            return False
+        self.seen.add(configuration)
+        self.explored += 1
+        return True
+
+    def _place(self, position: int) -> None:
+        self.placed[position] = 1
+        self.placed_mask |= 1 << position
+        self.waiting.tally(position, -1)
+        self.chosen.append(position)
+
+    def _unplace(self) -> None:
+        position = self.chosen.pop()
+        self.placed[position] = 0
+        self.placed_mask &= ~(1 << position)
+        self.waiting.tally(position, 1)
+        self.model.back_to(len(self.chosen))
+
+    def _dead_end(self, misfits: list[Misfit]) -> None:
+        """Remember the deepest dead end (and, at equal depth, the one with fewest misfits)."""
+        depth = len(self.chosen)
+        if depth > self.deepest or (depth == self.deepest and len(misfits) < len(self.stuck)):
+            self.deepest, self.stuck = depth, tuple(misfits)
+
+    def _linearizable(self, digest: str) -> Verdict:
+        return Verdict(
+            linearizable=True,
+            operations=self.count,
+            order=tuple(self.operations[position].id for position in self.chosen),
+            placed=self.count,
+            stuck=(),
+            explored=self.explored,
+            restores=self.model.restores,
+            seconds=time.perf_counter() - self.start,
+            model_digest=digest,
+        )
+
+    def _refuted(self) -> Verdict:
+        return Verdict(
+            linearizable=False,
+            operations=self.count,
+            order=(),
+            placed=self.count if self.final_state else max(self.deepest, 0),
+            stuck=() if self.final_state else self.stuck,
+            explored=self.explored,
+            restores=self.model.restores,
+            seconds=time.perf_counter() - self.start,
+            model_digest="",
+            final_state=self.final_state,
+        )
+
+    def _undecided(self) -> Verdict:
+        return Verdict(
+            linearizable=False,
+            operations=self.count,
+            order=(),
+            placed=max(self.deepest, len(self.chosen)),
+            stuck=(),
+            explored=self.explored,
+            restores=self.model.restores,
+            seconds=time.perf_counter() - self.start,
+            model_digest="",
+            undecided=True,
+        )
+
+
 def check(
     history: Sequence[Operation],
     model: Callable[[], Kernel],
@@ -322,198 +597,12 @@ def check(
     while searching (each placement must append the nodes *final* holds next), and the state
     digest is compared once every operation is placed.
     """
-    start = time.perf_counter()
-    operations = sorted(history, key=lambda operation: operation.invoked)
-    count = len(operations)
-    state = _Model(model, checkpoint_every)
-    target_graph = list(final.graph.order) if final is not None else None
-    target_keys = (
-        [_node_key(final.graph.nodes[h].kind, final.graph.nodes[h].payload) for h in target_graph]
-        if final is not None and target_graph is not None
-        else None
+    search = _Search(
+        history,
+        model,
+        final=final,
+        checkpoint_every=checkpoint_every,
+        explore_slack=explore_slack,
+        seconds_max=seconds_max,
     )
-    by_id = {operation.id: operation for operation in operations}
-    # Per policy epoch, the unplaced operations that must run at that epoch: a policy mutation
-    # cannot come while any is waiting (epochs only rise), which prunes without running it.
-    # Likewise per signing key, for a rotation (which moves signing to a newer key for good,
-    # unless a newer key is revoked later: so only while no such revocation is waiting).
-    # What each operation counts for depends on it alone, so it is worked out once here.
-    marks = [
-        (_epoch_bound(operation, by_id), _signed_by(operation), _revokes(operation))
-        for operation in operations
-    ]
-    waiting: Counter[int] = Counter()
-    signed: Counter[str] = Counter()
-    revoking: Counter[str] = Counter()
-
-    def tally(position: int, change: int) -> None:
-        # Only real epochs and keys are counted: None (no bound, not signed, no revocation)
-        # would otherwise stand in the counters for every other operation.
-        bound, signer, revoked = marks[position]
-        if bound is not None:
-            waiting[bound] += change
-        if signer is not None:
-            signed[signer] += change
-        if revoked is not None:
-            revoking[revoked] += change
-
-    for position in range(count):
-        tally(position, 1)
-    target_digest = final.state_digest() if final is not None else ""
-    placed = bytearray(count)
-    placed_mask = 0
-    seen: set[tuple[int, str]] = set()
-    explored = 0
-    deepest = -1
-    stuck: tuple[Misfit, ...] = ()
-    final_state = ""
-    chosen: list[int] = []  # positions placed, in order
-    frames: list[list[Any]] = []  # per depth: [candidate positions, next to try, misfits]
-
-    def candidates() -> list[int]:
-        # Unplaced operations invoked before the earliest return among the unplaced.
-        first_return = None
-        found = []
-        for position in range(placed.find(0), count):
-            if placed[position]:
-                continue
-            operation = operations[position]
-            if first_return is not None and operation.invoked > first_return:
-                break
-            found.append(position)
-            if first_return is None or operation.returned < first_return:
-                first_return = operation.returned
-        assert first_return is not None
-        return [p for p in found if operations[p].invoked < first_return]
-
-    def graph_follows(before: int) -> bool:
-        # The nodes this placement appended are the ones the kernel under test holds next.
-        if target_graph is None:
-            return True
-        order = state.kernel.graph.order
-        return (
-            len(order) <= len(target_graph) and order[before:] == target_graph[before : len(order)]
-        )
-
-    def unplace() -> None:
-        nonlocal placed_mask
-        position = chosen.pop()
-        placed[position] = 0
-        placed_mask &= ~(1 << position)
-        tally(position, 1)
-        state.back_to(len(chosen))
-
-    def conflict(operation: Operation) -> str:
-        note = _witness_conflict(operation, state.kernel)
-        if note:
-            return note
-        if _mutates_policy(operation) and waiting[state.kernel.policy.epoch]:
-            return "operations that need the current policy epoch are still waiting"
-        if operation.name == "rotate_key" and operation.answer[0] == "returned":
-            signer = _signer(state.kernel)
-            if (
-                signer is not None  # nothing can sign now
-                and signed[signer]
-                and not any(key > signer for key, n in revoking.items() if n)
-            ):
-                return f"operations signed by the current key {signer} are still waiting"
-        if target_keys is not None:
-            node = _appends(operation, by_id, state.kernel)
-            position = len(state.kernel.graph.order)
-            if node is not None and (position >= len(target_keys) or target_keys[position] != node):
-                return "the ProofGraph node it appends is not the next one the kernel recorded"
-        return ""
-
-    limit = count + explore_slack
-    if count:
-        frames.append([candidates(), 0, []])
-    while True:
-        if explored > limit or time.perf_counter() - start > seconds_max:
-            return Verdict(
-                False,
-                count,
-                (),
-                max(deepest, len(chosen)),
-                (),
-                explored,
-                state.restores,
-                time.perf_counter() - start,
-                "",
-                undecided=True,
-            )
-        if len(chosen) == count:
-            digest = state.kernel.state_digest()
-            if final is None or digest == target_digest:
-                return Verdict(
-                    True,
-                    count,
-                    tuple(operations[p].id for p in chosen),
-                    count,
-                    (),
-                    explored,
-                    state.restores,
-                    time.perf_counter() - start,
-                    digest,
-                )
-            final_state = final_state or ", ".join(differing_components(state.kernel, final))
-            if not chosen:
-                break
-            unplace()
-            continue
-        frame = frames[-1]
-        options, misfits = frame[0], frame[2]
-        advanced = False
-        while frame[1] < len(options):
-            position = options[frame[1]]
-            frame[1] += 1
-            operation = operations[position]
-            note = conflict(operation)
-            if note:
-                misfits.append(Misfit(operation, None, note))
-                continue
-            before = len(state.kernel.graph.order)
-            model_answer = state.place(operation)
-            if model_answer != operation.answer:
-                misfits.append(Misfit(operation, model_answer))
-                state.back_to(len(chosen))
-                continue
-            if not graph_follows(before):
-                note = "the ProofGraph node it appends is not the next one the kernel recorded"
-                misfits.append(Misfit(operation, model_answer, note))
-                state.back_to(len(chosen))
-                continue
-            configuration = (placed_mask | 1 << position, state.kernel.state_digest())
-            if configuration in seen:
-                state.back_to(len(chosen))
-                continue
-            seen.add(configuration)
-            explored += 1
-            placed[position] = 1
-            placed_mask |= 1 << position
-            tally(position, -1)
-            chosen.append(position)
-            advanced = True
-            break
-        if advanced:
-            if len(chosen) < count:
-                frames.append([candidates(), 0, []])
-            continue
-        # A dead end: remember the deepest (and, at equal depth, the smallest) set of misfits.
-        if len(chosen) > deepest or (len(chosen) == deepest and len(misfits) < len(stuck)):
-            deepest, stuck = len(chosen), tuple(misfits)
-        frames.pop()
-        if not chosen:
-            break
-        unplace()
-    return Verdict(
-        False,
-        count,
-        (),
-        count if final_state else max(deepest, 0),
-        () if final_state else stuck,
-        explored,
-        state.restores,
-        time.perf_counter() - start,
-        "",
-        final_state,
-    )
+    return search.run()
