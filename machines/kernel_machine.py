@@ -3,7 +3,8 @@
 Goal: show that no interleaving of intent submission (phase by phase, whole calls and HTTP
 requests, malformed and oversized ones included), policy mutation, clock shifts (each clock, to
 drawn times and to the exact edges of intent windows), signer removal, rotation and revocation,
-budget consumption and limit changes, chaos injects and gated requests, freezes, idempotent
+budget consumption and limit changes, tool registration and replacement (valid,
+non-compiling and hostile schemas), chaos injects and gated requests, freezes, idempotent
 retries and presented faults (tampered, forged, mismatched and missing artifacts) breaks any of
 the 20 invariants of docs/kernel-spec.md section 11.
 
@@ -23,6 +24,7 @@ from machines.families.freeze import FreezeRules
 from machines.families.http import HttpCallRules, HttpOpsRules
 from machines.families.policy import PolicyRules
 from machines.families.signers import SignerRules
+from machines.families.tools import ToolRules
 
 
 class KernelMachine(
@@ -35,6 +37,7 @@ class KernelMachine(
     HttpCallRules,
     HttpOpsRules,
     FaultRules,
+    ToolRules,
 ):
     """Every rule family against one kernel."""
 

@@ -66,6 +66,7 @@ FACETS = (
     Facet("fail_closed", "fail-closed", ("SIGNER_UNAVAILABLE",)),
     Facet("executed", "executions", ("SUCCESS", "TOOL_ERROR")),
     Facet("receipt", "receipt checks", ("accepted", "RECEIPT_SIGNATURE_INVALID")),
+    Facet("registered", "tool registrations", ("new", "replaced", "refused")),
     Facet("begun"),
     Facet("intent"),
     Facet("error"),

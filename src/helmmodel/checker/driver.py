@@ -22,6 +22,8 @@ from helmmodel.checker.ghost import (
     HttpExchange,
     IntentAttempt,
     ReceiptCheck,
+    ToolRegistration,
+    schema_compiles,
 )
 from helmmodel.checker.http import endpoint, expected_http_status, strict_json
 from helmmodel.checker.policy import PolicyView, add_leaf_json, remove_leaf_json
@@ -103,10 +105,38 @@ class Driver:
     # --- set-up ---------------------------------------------------------------------------------
 
     def register_tool(
-        self, name: str, schema: dict[str, Any], approval: bool = False, behaviour: str = "echo"
-    ) -> None:
-        self.kernel.register_tool(name, schema, approval=approval, behaviour=behaviour)
-        self.ghost.tools[name] = (schema, approval)
+        self, name: str, schema: Any, approval: bool = False, behaviour: str = "echo"
+    ) -> Outcome:
+        """Allowlist (or replace) a tool; the checker judges the schema itself and updates its
+        own table only when the kernel accepted a schema the checker finds compiling."""
+        ghost = self.ghost
+        compiles = schema_compiles(schema)
+        replaced = name in ghost.tools
+        try:
+            self.kernel.register_tool(
+                name, copy.deepcopy(schema), approval=approval, behaviour=behaviour
+            )
+            accepted = True
+        except InvalidInput:
+            accepted = False
+        ghost.registrations.append(
+            ToolRegistration(
+                step=ghost.step,
+                name=name,
+                schema=schema,
+                approval=approval,
+                behaviour=behaviour,
+                replaced=replaced,
+                compiles=compiles,
+                accepted=accepted,
+            )
+        )
+        if not accepted:
+            return {"registered": "refused"}
+        if not compiles:  # the ghost keeps its table: the next begin shows the kernel wrong
+            return {"registered": "invalid"}
+        ghost.register_tool(name, copy.deepcopy(schema), approval)
+        return {"registered": "replaced" if replaced else "new"}
 
     # --- helpers --------------------------------------------------------------------------------
 
@@ -302,6 +332,7 @@ class Driver:
             frozen=before.frozen,
             policy=before.policy,
             budget=budget,
+            tools=ghost.tools,
         )
         ghost.begun.append(begun)
         ghost.begun_by_call[call_id] = begun

@@ -17,6 +17,7 @@ import jsonschema
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from helmmodel.checker.encoding import jcs
 from helmmodel.checker.policy import PolicyView, policy_version
 from helmmodel.kernel.records import Decision, Effect, Intent, Receipt, Request
 
@@ -75,6 +76,22 @@ class KeyRecord:
         return revoked is None or (at_step is not None and revoked > at_step)
 
 
+ToolTable = dict[str, tuple[dict[str, Any], bool]]  # tool -> (schema, approval)
+
+
+def schema_compiles(schema: Any) -> bool:
+    """The checker's own judgement of a tool schema: an object in the canonical subset that is
+    valid against the Draft 2020-12 metaschema."""
+    if type(schema) is not dict:
+        return False
+    try:
+        jcs(schema)
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except (ValueError, jsonschema.exceptions.SchemaError):
+        return False
+    return True
+
+
 # --- what each step asked and what came back -----------------------------------------------------
 
 
@@ -89,6 +106,9 @@ class Begun:
     frozen: bool
     policy: PolicyView
     budget: tuple[bool, int, int] | None  # (exists, consumed, limit) when the call names one
+    # The checker's tool table at this begin (None: the ghost's current one). Tables are replaced,
+    # never changed in place, so this is the table the begin was judged against.
+    tools: ToolTable | None = None
 
 
 @attrs.define(kw_only=True)
@@ -180,13 +200,27 @@ class HttpExchange:
 
 
 @attrs.define(kw_only=True)
+class ToolRegistration:
+    """A tool registration the machine asked for, the checker's judgement and the kernel's."""
+
+    step: int
+    name: str
+    schema: Any
+    approval: bool
+    behaviour: str
+    replaced: bool  # the checker knew a tool of that name already
+    compiles: bool  # the checker's own judgement: the schema compiles and is canonical JSON
+    accepted: bool  # the kernel allowlisted it
+
+
+@attrs.define(kw_only=True)
 class Ghost:
     """Everything the checker knows that the kernel does not tell it."""
 
     seed: bytes
     ttl_ms: int
     keys: KeyRecord
-    tools: dict[str, tuple[dict[str, Any], bool]] = attrs.field(factory=dict)  # schema, approval
+    tools: ToolTable = attrs.field(factory=dict)  # replaced on each registration, never mutated
     rules: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     epoch: int = 0
     version: str = attrs.field(factory=lambda: policy_version({}))
@@ -206,6 +240,7 @@ class Ghost:
     executions: list[ExecAttempt] = attrs.field(factory=list)
     receipt_checks: list[ReceiptCheck] = attrs.field(factory=list)
     http: list[HttpExchange] = attrs.field(factory=list)
+    registrations: list[ToolRegistration] = attrs.field(factory=list)
     begun_by_call: dict[str, Begun] = attrs.field(factory=dict)
 
     @classmethod
@@ -216,13 +251,20 @@ class Ghost:
 
     _validators: dict[str, Any] = attrs.field(factory=dict)
 
-    def schema_accepts(self, tool: str, args: Any) -> bool:
-        """Whether *args* is valid against the schema the checker registered for *tool*."""
-        validator = self._validators.get(tool)
+    def schema_accepts(self, tool: str, args: Any, tools: ToolTable | None = None) -> bool:
+        """Whether *args* is valid against the schema the checker registered for *tool* (in
+        *tools*, a table the ghost had, or its current one)."""
+        schema = (self.tools if tools is None else tools)[tool][0]
+        # Keyed by the schema object: a replaced tool has a new schema, and tables keep theirs.
+        validator = self._validators.get(id(schema))
         if validator is None:
-            validator = jsonschema.Draft202012Validator(self.tools[tool][0])
-            self._validators[tool] = validator
+            validator = jsonschema.Draft202012Validator(schema)
+            self._validators[id(schema)] = validator
         return bool(validator.is_valid(args))
+
+    def register_tool(self, name: str, schema: dict[str, Any], approval: bool) -> None:
+        """An accepted registration: a new table with *name*'s schema and approval."""
+        self.tools = {**self.tools, name: (schema, approval)}
 
     def policy(self) -> PolicyView:
         return PolicyView(dict(self.rules), self.epoch, self.version)

@@ -29,10 +29,11 @@ def expected_begin(ghost: Ghost, begun: Begun) -> BeginVerdict:
     request = begun.request
     if begun.frozen:
         return BeginVerdict("DENY", "SYSTEM_FROZEN", "not_evaluated")
-    tool = ghost.tools.get(request.tool)
+    tools = ghost.tools if begun.tools is None else begun.tools  # the table at this begin
+    tool = tools.get(request.tool)
     if tool is None:
         return BeginVerdict("DENY", "ERR_TOOL_NOT_FOUND", "not_evaluated")
-    if not ghost.schema_accepts(request.tool, request.args):
+    if not ghost.schema_accepts(request.tool, request.args, tools):
         return BeginVerdict("DENY", "SCHEMA_VIOLATION", "not_evaluated")
     if begun.budget is not None:
         exists, consumed, limit = begun.budget
