@@ -249,7 +249,7 @@ class Ghost:
         keys.derive()
         return cls(seed=seed, ttl_ms=ttl_ms, keys=keys)
 
-    _validators: dict[str, Any] = attrs.field(factory=dict)
+    _validators: dict[int, Any] = attrs.field(factory=dict)  # by id() of a schema held
 
     def schema_accepts(self, tool: str, args: Any, tools: ToolTable | None = None) -> bool:
         """Whether *args* is valid against the schema the checker registered for *tool* (in
