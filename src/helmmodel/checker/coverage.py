@@ -8,6 +8,9 @@ values from the same table, so a new outcome or facet is added in one place.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import attrs
 
 # What the spec says a run must be able to reach (the coverage floor of the kernel machine).
@@ -75,3 +78,100 @@ FACETS = (
 COUNTED_FACETS = frozenset(facet.name for facet in FACETS)
 REPORTED = tuple(facet for facet in FACETS if facet.label is not None)
 EXPECTED_OUTCOMES = {facet.name: facet.expected for facet in FACETS if facet.expected}
+
+# --- acceptance and phases: derived from a rule's outcome, never recorded in it -------------------
+
+# Keys whose presence in an outcome means the kernel refused what the step asked.
+_REFUSAL_KEYS = frozenset({"error", "intent_refused", "execution_refused", "fail_closed"})
+_REFUSED_VALUES = {"registered": "refused", "receipt": "none", "begun": "DENY", "verdict": "DENY"}
+
+
+def accepted(outcome: Mapping[str, Any]) -> bool:
+    """Whether a step did what it asked: no refusal, no DENY, no HTTP error, no stale target."""
+    if _REFUSAL_KEYS.intersection(outcome):
+        return False
+    if any(outcome.get(key) == value for key, value in _REFUSED_VALUES.items()):
+        return False
+    return not int(outcome.get("http", 200)) >= 400
+
+
+# Where an outcome arose: a rule whose driver method runs every phase in one kernel operation
+# names it here; otherwise the facet says (a verdict without a "begun" arose at *decide*).
+WHOLE_CALL_RULES = {"whole_call": "call", "http_execute": "http"}
+_FACET_PHASES = {
+    "begun": "begin",
+    "intent": "intent",
+    "intent_refused": "intent",
+    "executed": "execute",
+    "execution_refused": "execute",
+    "fail_closed": "decide",
+    "receipt": "verify",
+    "registered": "register",
+    "http": "http",
+}
+PHASES = ("begin", "decide", "intent", "execute", "call", "http", "verify", "register")
+
+
+def phase(rule: str, facet: str, outcome: Mapping[str, Any]) -> str:
+    """The phase an outcome's *facet* arose in, for the rule *rule*."""
+    whole = WHOLE_CALL_RULES.get(rule)
+    if whole is not None:
+        return whole
+    if facet in ("verdict", "reason_code"):
+        return "begin" if "begun" in outcome and "verdict" not in outcome else "decide"
+    return _FACET_PHASES.get(facet, "other")
+
+
+# What a ci run of the kernel machine must reach per phase: the checks its scenario is about.
+EXPECTED_BY_PHASE: dict[tuple[str, str], tuple[str, ...]] = {
+    ("begin", "reason_code"): (
+        "SYSTEM_FROZEN",
+        "ERR_TOOL_NOT_FOUND",
+        "SCHEMA_VIOLATION",
+        "BUDGET_ERROR",
+        "BUDGET_EXCEEDED",
+        "NO_POLICY_DEFINED",
+        "PRG_EVALUATION_ERROR",
+        "MISSING_REQUIREMENT",
+        "APPROVAL_REQUIRED",
+    ),
+    ("decide", "reason_code"): ("SYSTEM_FROZEN", "BUDGET_EXCEEDED"),
+    ("decide", "verdict"): VERDICTS,
+    ("call", "verdict"): VERDICTS,
+    ("http", "verdict"): VERDICTS,
+    ("decide", "fail_closed"): ("SIGNER_UNAVAILABLE",),
+    ("intent", "intent_refused"): INTENT_REFUSALS,
+    ("execute", "execution_refused"): EXECUTION_REFUSALS,
+    ("call", "execution_refused"): ("SYSTEM_FROZEN",),
+}
+
+
+# --- policy shapes: each set of an evaluated rule, by logic and by what it holds -----------------
+
+LOGICS = ("AND", "OR", "NOT", "")
+SET_KINDS = ("empty", "children-only", "leaves")
+DEEP = "depth 3+"
+EXPECTED_SHAPES = (
+    *(f"{logic or '(empty)'} {kind}" for logic in LOGICS for kind in SET_KINDS),
+    DEEP,
+)
+
+
+def shapes(rule: Mapping[str, Any]) -> set[str]:
+    """The shapes of a rule's JSON form: each set's logic and kind, and DEEP when it nests three
+    sets deep or more."""
+    found: set[str] = set()
+    depth = 0
+    stack: list[tuple[Any, int]] = [(rule, 1)]
+    while stack:
+        node, level = stack.pop()
+        if not isinstance(node, Mapping):
+            continue
+        depth = max(depth, level)
+        leaves, children = node.get("leaves") or [], node.get("children") or []
+        kind = "leaves" if leaves else ("children-only" if children else "empty")
+        found.add(f"{node.get('logic') or '(empty)'} {kind}")
+        stack.extend((child, level + 1) for child in children)
+    if depth >= 3:
+        found.add(DEEP)
+    return found

@@ -21,7 +21,7 @@ from hypothesis import Phase
 from hypothesis import settings as Settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from helmmodel.checker.coverage import EXPECTED_OUTCOMES, REPORTED
+from helmmodel.checker.coverage import EXPECTED_OUTCOMES, PHASES, REPORTED
 from helmmodel.errors import InterruptedRun, RunnerError
 from helmmodel.harness.kernels import kernel_factory
 from helmmodel.harness.stateful import Failure, Stats, TracedMachine, machine_for, transitions
@@ -164,6 +164,7 @@ def report(result: MachineResult, out: TextIO) -> None:
         reached = result.reached(facet.name)
         if reached:
             print(f"  {facet.label}: {_counts(reached, facet.expected)}", file=out)
+    print_reach(result.stats, out)
     if result.interrupted:
         print("  stopped by Ctrl-C: the figures above cover the examples run until then", file=out)
     if result.error is None:
@@ -182,6 +183,22 @@ def report(result: MachineResult, out: TextIO) -> None:
         print("  Hypothesis's shrunk program:", file=out)
         for line in program:
             print(f"    {line}", file=out)
+
+
+def print_reach(stats: Stats, out: TextIO) -> None:
+    """Print each rule's acceptance, the outcomes by phase, and the verdicts by policy shape."""
+    rates = " · ".join(f"{rule} {rate:.0%}" for rule, rate in stats.acceptance().items())
+    print(f"  acceptance: {rates or 'none'}", file=out)
+    by_phase: dict[str, Counter[str]] = {}
+    for (where, facet, value), n in stats.phases.items():
+        by_phase.setdefault(where, Counter())[f"{facet}={value}"] += n
+    for where in sorted(
+        by_phase, key=lambda p: (p not in PHASES, PHASES.index(p) if p in PHASES else 0, p)
+    ):
+        print(f"  at {where}: {_counts(by_phase[where])}", file=out)
+    by_shape = Counter({f"{shape}:{verdict}": n for (shape, verdict), n in stats.shapes.items()})
+    if by_shape:
+        print(f"  verdicts by policy shape: {_counts(by_shape)}", file=out)
 
 
 def hypothesis_programs(error: BaseException) -> list[list[str]]:

@@ -34,8 +34,9 @@ from hypothesis.stateful import (
     rule,
 )
 
-from helmmodel.checker.coverage import COUNTED_FACETS
+from helmmodel.checker.coverage import COUNTED_FACETS, accepted, phase, shapes
 from helmmodel.checker.driver import Driver
+from helmmodel.checker.ghost import Ghost
 from helmmodel.checker.invariants import ALL_INVARIANTS, Checker
 from helmmodel.errors import InvariantViolation, ReplayError
 from helmmodel.kernel import Kernel, KernelConfig, KernelFactory
@@ -114,13 +115,34 @@ class Stats:
     first_failure: FirstFailure | None = None
     rules: collections.Counter[str] = attrs.field(factory=collections.Counter)
     outcomes: collections.Counter[tuple[str, str]] = attrs.field(factory=collections.Counter)
+    # Steps of each rule that did what they asked (coverage.accepted).
+    accepted: collections.Counter[str] = attrs.field(factory=collections.Counter)
+    # (phase, facet, value): each counted outcome by the phase it arose in (coverage.phase).
+    phases: collections.Counter[tuple[str, str, str]] = attrs.field(factory=collections.Counter)
+    # (shape, verdict): each decision by the shapes of the rule its begin evaluated.
+    shapes: collections.Counter[tuple[str, str]] = attrs.field(factory=collections.Counter)
 
-    def count(self, rule_name: str, outcome: Mapping[str, Any]) -> None:
+    def count(self, rule_name: str, outcome: Mapping[str, Any], ghost: Ghost | None = None) -> None:
+        """Count one step: its rule, its outcome's facets (by phase), whether it was accepted,
+        and, given the *ghost*, the shapes of the rules its decisions evaluated."""
         self.steps += 1
         self.rules[rule_name] += 1
+        self.accepted[rule_name] += accepted(outcome)
         for key, value in outcome.items():
             if key in COUNTED_FACETS:
                 self.outcomes[(key, str(value))] += 1
+                self.phases[(phase(rule_name, key, outcome), key, str(value))] += 1
+        for decided in reversed(ghost.decided if ghost is not None else []):
+            if decided.step != ghost.step:  # type: ignore[union-attr]
+                break
+            rule = decided.begun.policy.rules.get(decided.begun.request.tool)
+            verdict = decided.decision.verdict if decided.decision is not None else "none"
+            for shape in shapes(rule) if rule is not None else ("no rule",):
+                self.shapes[(shape, verdict)] += 1
+
+    def acceptance(self) -> dict[str, float]:
+        """Each rule's share of steps that did what they asked."""
+        return {rule: self.accepted[rule] / n for rule, n in sorted(self.rules.items()) if n}
 
 
 def transition(
@@ -258,7 +280,7 @@ class TracedMachine(RuleBasedStateMachine):
             }
         )
         if self.recording is not None:
-            self.recording.stats.count(rule_name, outcome)
+            self.recording.stats.count(rule_name, outcome, self.ghost)
         if target is None:
             return None
         return result if result is not None else multiple()
