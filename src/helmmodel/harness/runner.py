@@ -192,9 +192,8 @@ def print_reach(stats: Stats, out: TextIO) -> None:
     by_phase: dict[str, Counter[str]] = {}
     for (where, facet, value), n in stats.phases.items():
         by_phase.setdefault(where, Counter())[f"{facet}={value}"] += n
-    for where in sorted(
-        by_phase, key=lambda p: (p not in PHASES, PHASES.index(p) if p in PHASES else 0, p)
-    ):
+    order = [p for p in PHASES if p in by_phase] + sorted(set(by_phase) - set(PHASES))
+    for where in order:
         print(f"  at {where}: {_counts(by_phase[where])}", file=out)
     by_shape = Counter({f"{shape}:{verdict}": n for (shape, verdict), n in stats.shapes.items()})
     if by_shape:
