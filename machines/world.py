@@ -9,7 +9,8 @@ mixins of :class:`WorldMachine`; each scenario machine inherits the families it 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
 
 import attrs
 from hypothesis import strategies as st
@@ -18,6 +19,8 @@ from hypothesis.stateful import Bundle
 
 from helmmodel.harness.stateful import TracedMachine
 from helmmodel.kernel.records import Effect, Intent
+
+T = TypeVar("T")
 
 # The bundles a governed call flows through, one per stage.
 begun = Bundle("begun")
@@ -108,6 +111,32 @@ RULES: dict[str, dict[str, Any]] = {
         "children": [],
     },
 }
+
+
+def _shaped(logic: str, kind: str) -> dict[str, Any]:
+    """A rule of *logic* whose root holds no leaf: none at all (``empty``), one child set
+    (``parent``), or a chain of sets three deep with the leaves at the bottom (``deep``)."""
+    base = f"g-{kind}-{logic.lower() or 'plain'}"
+    is_alice = {"id": "is-alice", "predicate": ["eq", "principal", "alice"]}
+    x_small = {"id": "x-le-10", "predicate": ["le", "args.x", 10]}
+    children: list[dict[str, Any]] = []
+    if kind == "parent":
+        children = [{"id": f"{base}-1", "logic": "OR", "leaves": [is_alice], "children": []}]
+    elif kind == "deep":
+        bottom = {"id": f"{base}-2", "logic": "OR", "leaves": [is_alice, x_small], "children": []}
+        children = [{"id": f"{base}-1", "logic": "NOT", "leaves": [], "children": [bottom]}]
+    return {"id": base, "logic": logic, "leaves": [], "children": children}
+
+
+# Every shape the spec allows (section 3): each logic with no leaves, with children but no
+# leaves, and nesting three sets deep.
+RULES.update(
+    {
+        f"{kind}-{logic.lower() or 'plain'}": _shaped(logic, kind)
+        for kind in ("empty", "parent", "deep")
+        for logic in ("AND", "OR", "NOT", "")
+    }
+)
 SET_IDS = ("r-open", "r-x", "r-alice", "r-or", "r-not", "r-not-c", "r-y", "r-nest", "r-nest-c")
 LEAVES: dict[str, list[Any]] = {
     "x-le-5": ["le", "args.x", 5],
@@ -132,6 +161,32 @@ ARGS: list[dict[str, Any]] = [
     {"a": SAFE_MAX, "b": 1},
     {"y": 3},
 ]
+
+# A pick is an index into what the ghost holds now (its rules, their sets and leaves) or, when
+# negative, a rule's own independent draw, which may name something stale or unknown.
+picks = st.integers(-4, 11)
+
+
+def fitted(pick: int, items: Sequence[T], independent: T) -> T:
+    """The item *pick* indexes (cyclically) in *items*, or *independent* for a negative pick or
+    when there is no item."""
+    if pick < 0 or not items:
+        return independent
+    return items[pick % len(items)]
+
+
+def policy_sets(rules: Mapping[str, Any]) -> list[tuple[str, str, list[str]]]:
+    """``(tool, set id, leaf ids)`` for every set of every rule in *rules*, in a stable order."""
+    found = []
+    for tool in sorted(rules):
+        stack = [rules[tool]]
+        while stack:
+            node = stack.pop()
+            leaves = [leaf["id"] for leaf in node.get("leaves", [])]
+            found.append((tool, node["id"], leaves))
+            stack.extend(reversed(node.get("children", [])))
+    return found
+
 
 principals = st.sampled_from(PRINCIPALS)
 tools = st.sampled_from(TOOL_NAMES)

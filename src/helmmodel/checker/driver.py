@@ -361,6 +361,7 @@ class Driver:
                 budget_before=budget_before,
                 kernel_consumed_delta=delta,
                 budget_deltas=self._deltas(before.kernel_consumed),
+                begin_code=call.reason_code,
             )
         )
         if decision is not None and decision.verdict == "ALLOW" and budget_id is not None:

@@ -9,7 +9,9 @@ invariants read it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 from typing import Any
 
 import attrs
@@ -85,9 +87,19 @@ def schema_compiles(schema: Any) -> bool:
     if type(schema) is not dict:
         return False
     try:
-        jcs(schema)
-        jsonschema.Draft202012Validator.check_schema(schema)
-    except (ValueError, jsonschema.exceptions.SchemaError):
+        encoded = jcs(schema)
+    except ValueError:
+        return False
+    return _metaschema_accepts(encoded)
+
+
+@functools.lru_cache(maxsize=256)
+def _metaschema_accepts(encoded: bytes) -> bool:
+    """Whether the schema with canonical bytes *encoded* is valid against the metaschema (it
+    costs milliseconds and depends on the bytes alone, so it is memoised)."""
+    try:
+        jsonschema.Draft202012Validator.check_schema(json.loads(encoded))
+    except jsonschema.exceptions.SchemaError:
         return False
     return True
 
@@ -122,6 +134,8 @@ class Decided:
     signer: bool
     budget_before: tuple[int, int] | None  # ghost (consumed, limit) before this decide
     kernel_consumed_delta: int  # change in the kernel's consumed for the call's budget
+    # The kernel's tentative reason code from *begin* (for counting where a code arose).
+    begin_code: str | None = None
     # Change in the kernel's consumed for every budget the checker knows, across this decide.
     budget_deltas: dict[str, int] = attrs.field(factory=dict)
 

@@ -36,7 +36,7 @@ from hypothesis.stateful import (
 
 from helmmodel.checker.coverage import COUNTED_FACETS, accepted, phase, shapes
 from helmmodel.checker.driver import Driver
-from helmmodel.checker.ghost import Ghost
+from helmmodel.checker.ghost import Decided, Ghost
 from helmmodel.checker.invariants import ALL_INVARIANTS, Checker
 from helmmodel.errors import InvariantViolation, ReplayError
 from helmmodel.kernel import Kernel, KernelConfig, KernelFactory
@@ -128,21 +128,37 @@ class Stats:
         self.steps += 1
         self.rules[rule_name] += 1
         self.accepted[rule_name] += accepted(outcome)
+        decided = _decided_now(ghost)
+        # A code *decide* signs arose there only if it is not the one *begin* gave the call.
+        settled = {d.decision.reason_code for d in decided if d.decision is not None} - {
+            d.begin_code for d in decided
+        }
         for key, value in outcome.items():
             if key in COUNTED_FACETS:
                 self.outcomes[(key, str(value))] += 1
-                self.phases[(phase(rule_name, key, outcome), key, str(value))] += 1
-        for decided in reversed(ghost.decided if ghost is not None else []):
-            if decided.step != ghost.step:  # type: ignore[union-attr]
-                break
-            rule = decided.begun.policy.rules.get(decided.begun.request.tool)
-            verdict = decided.decision.verdict if decided.decision is not None else "none"
+                where = phase(rule_name, key, outcome)
+                if where == "decide" and key == "reason_code" and value not in settled:
+                    where = "begin"
+                self.phases[(where, key, str(value))] += 1
+        for each in decided:
+            rule = each.begun.policy.rules.get(each.begun.request.tool)
+            verdict = each.decision.verdict if each.decision is not None else "none"
             for shape in shapes(rule) if rule is not None else ("no rule",):
                 self.shapes[(shape, verdict)] += 1
 
     def acceptance(self) -> dict[str, float]:
         """Each rule's share of steps that did what they asked."""
         return {rule: self.accepted[rule] / n for rule, n in sorted(self.rules.items()) if n}
+
+
+def _decided_now(ghost: Ghost | None) -> list[Decided]:
+    """The decisions the ghost recorded at its current step."""
+    found: list[Decided] = []
+    for each in reversed(ghost.decided if ghost is not None else []):
+        if each.step != ghost.step:  # type: ignore[union-attr]
+            break
+        found.append(each)
+    return found
 
 
 def transition(
