@@ -24,14 +24,6 @@ from typing import Any
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
-from machines.families.budgets import BudgetRules
-from machines.families.calls import CallRules
-from machines.families.clocks import ClockRules
-from machines.families.faults import FaultRules
-from machines.families.freeze import FreezeRules
-from machines.families.http import HttpCallRules, HttpOpsRules
-from machines.families.policy import PolicyRules
-from machines.families.signers import SignerRules
 from machines.kernel_machine import KernelMachine
 
 from helmmodel import cli
@@ -410,17 +402,8 @@ class WithNewRule(KernelMachine):
         return {"noise": level}, None
 
 
-class Reordered(
-    FaultRules,
-    HttpOpsRules,
-    HttpCallRules,
-    FreezeRules,
-    BudgetRules,
-    SignerRules,
-    ClockRules,
-    PolicyRules,
-    CallRules,
-):
+# Read from KernelMachine itself, so that a family added to it is reordered too.
+class Reordered(*reversed(KernelMachine.__bases__)):  # type: ignore[misc]
     """The kernel machine's rule families declared in the reverse order."""
 
 

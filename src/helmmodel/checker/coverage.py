@@ -92,7 +92,9 @@ def accepted(outcome: Mapping[str, Any]) -> bool:
         return False
     if any(outcome.get(key) == value for key, value in _REFUSED_VALUES.items()):
         return False
-    return not int(outcome.get("http", 200)) >= 400
+    # An HTTP status that is no integer (a malformed outcome) counts as not accepted.
+    status = outcome.get("http", 200)
+    return isinstance(status, int) and not isinstance(status, bool) and status < 400
 
 
 # Where an outcome arose: a rule whose driver method runs every phase in one kernel operation
