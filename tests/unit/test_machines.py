@@ -58,6 +58,7 @@ def test_the_kernel_machine_has_every_family_and_every_rule_of_them() -> None:
         "HttpOpsRules",
         "PolicyRules",
         "SignerRules",
+        "ToolRules",
     } == set(found)
     assert set(found.values()) <= set(KernelMachine.__mro__)
     rules = {name for family in found.values() for name in transitions(family)}
