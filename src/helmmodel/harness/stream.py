@@ -1,20 +1,22 @@
 """One ci stream: a derandomized profile draws its local constants from a fixed set of files.
 
 Hypothesis (6.170, pinned) draws about one value in twenty from a pool of constants: a fixed
-global pool, and the literals (integers and floats of magnitude >= 100, short strings and bytes)
-of every *local* module in ``sys.modules``, i.e. neither site-packages nor the standard library
-nor a test file (``hypothesis.internal.conjecture.providers._get_local_constants``). That pool is
-collected lazily, at the first constant an example draws, from the modules imported since the
-last look, and it only grows. So a derandomized profile drew different examples under
-``helmmodel run``, ``helmmodel mutants``, pytest (whose collected modules vary with the selection)
-and a script (itself a local module), and within one process after a new import.
+global pool, and the literals (integers of magnitude >= 100, non-zero floats, short strings and
+bytes) of every *local* module in ``sys.modules``, i.e. neither site-packages nor the standard
+library nor a test file (``hypothesis.internal.conjecture.providers._get_local_constants``).
+That pool is collected lazily, at the first constant an example draws, from the modules imported
+since the last look, and it only grows. So a derandomized profile drew different examples under
+``helmmodel run``, ``helmmodel mutants``, pytest (whose collected modules vary with the
+selection) and a script (itself a local module), and within one process after a new import.
 
 For a derandomized profile, :func:`pin` swaps that collector for the literals of a fixed set of
 files (:func:`pool_files`): the modules of the helmmodel package that ``helmmodel run`` imports
-(all but the campaign, the thread storms, the HTTP server and ``__main__``, which it never loads)
-and the checkout's ``machines`` directory. That is the pool ``helmmodel run`` collected before, so
-its ci stream, and the figures recorded from it, did not move. Changing a literal in one of these
-files still moves the stream, as it always did; importing something else no longer does.
+(all but the campaign, the thread storms, the HTTP server and ``__main__``, which it never
+loads) and the checkout's ``machines`` directory. Its integers, floats and bytes are those
+``helmmodel run`` and ``helmmodel mutants`` collected before (only strings differ, and no
+machine draws a string), so their ci streams, and the figures recorded from them, did not move.
+Changing a literal in one of these files still moves the stream, as it always did; importing
+something else no longer does.
 
 This is the one place that touches Hypothesis's internals; :func:`check_hypothesis` says loudly
 when they change.
