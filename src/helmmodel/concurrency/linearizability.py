@@ -11,6 +11,14 @@ ordering witnesses. Two begins that overlap can only be placed in the order thei
 and the search checks that before running anything (:func:`_witness_conflict`), which keeps it
 near-linear on storms where a few dozen operations overlap at every moment.
 
+An operation that fits and leaves the model's state unchanged (a read: an intent issued, a
+retried execution) closes its frame: no other candidate is tried there. That loses nothing: if
+any order from this configuration fits, moving the read to its front still fits, since the read
+changes nothing the others see, its answer depends on the state alone, and as a candidate it was
+invoked before every unplaced operation returned. So when the order with the read first fails,
+every order from here fails. Without this, refuting a history meant trying every position of
+every intent in the window before the failure; with it, reads never make the search branch.
+
 The model cannot undo an operation, so the search backs up by restoring a deep copy and replaying
 the rest (see :class:`_Model`). A search that explores far more configurations than the history
 has operations gives up and says so (*undecided*): that happens only to histories that are not
@@ -242,6 +250,19 @@ def _mutates_policy(operation: Operation) -> bool:
     return operation.name in ("put_rule", "remove_rule") and operation.answer[0] == "returned"
 
 
+def _reads(operation: Operation, executed: Mapping[str, Receipt]) -> bool:
+    """Whether *operation*, judged from its answer, likely leaves the model's state as it was:
+    an intent issued, or an execution retried (its decision has a receipt already)."""
+    value: Any = operation.value
+    if operation.name == "issue_intent":
+        return isinstance(value, Intent)
+    return (
+        operation.name == "execute"
+        and isinstance(value, Receipt)
+        and (value.decision_id in executed)
+    )
+
+
 def _number(identifier: str) -> int:
     return int(identifier.rsplit("-", 1)[1])
 
@@ -420,6 +441,8 @@ class _Search:
         self.placed = bytearray(self.count)  # per position: placed on the current path
         self.placed_mask = 0  # the same as the memo's key
         self.chosen: list[int] = []  # positions placed, in order
+        # The model's state digest before the first placement and after each one.
+        self.digests: list[str] = [self.model.kernel.state_digest()]
         self.frames: list[_Frame] = []  # per depth: its candidates, how far tried
         self.seen: set[tuple[int, str]] = set()  # configurations explored (memo)
         self.explored = 0
@@ -433,7 +456,7 @@ class _Search:
             self.frames.append(_Frame(self._candidates()))
         while not self._gave_up():
             if len(self.chosen) == self.count:
-                digest = self.model.kernel.state_digest()
+                digest = self.digests[-1]
                 if self.target is None or digest == self.target.digest:
                     return self._linearizable(digest)
                 self.final_state = self.final_state or ", ".join(
@@ -469,36 +492,47 @@ class _Search:
             if first_return is None or operation.returned < first_return:
                 first_return = operation.returned
         assert first_return is not None
-        return [p for p in found if self.operations[p].invoked < first_return]
+        executed = self.model.kernel.executor.executed
+        return sorted(
+            (p for p in found if self.operations[p].invoked < first_return),
+            key=lambda p: not _reads(self.operations[p], executed),
+        )
 
     def _advance(self, frame: _Frame) -> bool:
         """Place the frame's next candidate that fits; False when none is left to try."""
         while frame.next < len(frame.options):
             position = frame.options[frame.next]
             frame.next += 1
-            if self._try(position, frame.misfits):
+            if self._try(position, frame):
                 return True
         return False
 
-    def _try(self, position: int, misfits: list[Misfit]) -> bool:
+    def _try(self, position: int, frame: _Frame) -> bool:
         """Place the operation at *position* if the model answers as the thread saw, its nodes
-        follow the target's and the configuration is new; else note why not and back up."""
+        follow the target's and the configuration is new; else note why not and back up.
+
+        An operation that fits and leaves the model's state as it was (a read: an intent issued,
+        a retried execution) closes its frame, as the module's docstring explains."""
         operation = self.operations[position]
         note = self._conflict(operation)
         if note:
-            misfits.append(Misfit(operation, None, note))
+            frame.misfits.append(Misfit(operation, None, note))
             return False
         before = len(self.model.kernel.graph.order)
         model_answer = self.model.place(operation)
         if model_answer != operation.answer:
-            misfits.append(Misfit(operation, model_answer))
+            frame.misfits.append(Misfit(operation, model_answer))
         elif self.target is not None and not self.target.follows(
             self.model.kernel.graph.order, before
         ):
-            misfits.append(Misfit(operation, model_answer, GRAPH_NOTE))
-        elif self._first_visit(position):
-            self._place(position)
-            return True
+            frame.misfits.append(Misfit(operation, model_answer, GRAPH_NOTE))
+        else:
+            digest = self.model.kernel.state_digest()
+            if digest == self.digests[-1]:
+                frame.next = len(frame.options)  # a read: no other candidate need be tried
+            if self._first_visit(position, digest):
+                self._place(position, digest)
+                return True
         self.model.back_to(len(self.chosen))
         return False
 
@@ -510,22 +544,25 @@ class _Search:
             return note
         return GRAPH_NOTE if self.target.skips_a_node(operation, self.by_id, kernel) else ""
 
-    def _first_visit(self, position: int) -> bool:
-        """Record the configuration the model reached by placing *position*; False if seen."""
-        configuration = (self.placed_mask | 1 << position, self.model.kernel.state_digest())
+    def _first_visit(self, position: int, digest: str) -> bool:
+        """Record the configuration placing *position* reached (the model's state *digest*);
+        False if it was seen before."""
+        configuration = (self.placed_mask | 1 << position, digest)
         if configuration in self.seen:
             return False
         self.seen.add(configuration)
         self.explored += 1
         return True
 
-    def _place(self, position: int) -> None:
+    def _place(self, position: int, digest: str) -> None:
+        self.digests.append(digest)
         self.placed[position] = 1
         self.placed_mask |= 1 << position
         self.waiting.tally(position, -1)
         self.chosen.append(position)
 
     def _unplace(self) -> None:
+        self.digests.pop()
         position = self.chosen.pop()
         self.placed[position] = 0
         self.placed_mask &= ~(1 << position)
