@@ -137,23 +137,37 @@ class _Model:
     are made lazily: one of the start, then one wherever a restore had to replay more than
     ``checkpoint_every`` operations (backing up is local, so the next restore nearby is cheap).
     A search that never backs up, the usual case with the witnesses, copies nothing more.
+
+    Backing up is itself lazy: it only notes the depth, and the restore happens when the model
+    is next looked at (:attr:`kernel`) or run. A search unwinding dead frames one after another,
+    as it does when it refutes a history, then restores once, where it tries something new.
     """
 
     def __init__(self, factory: Callable[[], Kernel], checkpoint_every: int) -> None:
-        self.kernel = factory()
+        self._kernel = factory()
         self.results: dict[int, Any] = {}
-        self.path: list[Operation] = []
+        self.path: list[Operation] = []  # what the model has run (beyond *wanted*: undone)
+        self.wanted: int | None = None  # the depth to restore to before the model is used
         self.every = checkpoint_every
         self.checkpoints: list[tuple[int, tuple[Kernel, dict[int, Any]]]] = [
-            (0, snapshot(self.kernel, self.results))
+            (0, snapshot(self._kernel, self.results))
         ]
         self.restores = 0
 
+    @property
+    def kernel(self) -> Kernel:
+        """The model, restored to the depth the search backed up to."""
+        if self.wanted is not None:
+            depth, self.wanted = self.wanted, None
+            self._restore(depth)
+        return self._kernel
+
     def place(self, operation: Operation) -> Answer:
         """Run *operation* next and return the model's answer."""
+        kernel = self.kernel
         arguments = resolve(operation.args, self.results)
         try:
-            outcome: Any = OPERATIONS[operation.name](self.kernel, *arguments)
+            outcome: Any = OPERATIONS[operation.name](kernel, *arguments)
         except HelmModelError as error:
             outcome = error  # never kept: no later operation takes a failed one's result
         else:
@@ -162,13 +176,16 @@ class _Model:
         return answer(outcome)
 
     def back_to(self, depth: int) -> None:
-        """Make the model what it was after the first *depth* operations of the path."""
-        if depth == len(self.path):
-            return
+        """Make the model what it was after the first *depth* operations of the path (when it
+        is next used)."""
+        if depth < (len(self.path) if self.wanted is None else self.wanted):
+            self.wanted = depth
+
+    def _restore(self, depth: int) -> None:
         while self.checkpoints[-1][0] > depth:
             self.checkpoints.pop()
         start, saved = self.checkpoints[-1]
-        self.kernel, self.results = snapshot(*saved)
+        self._kernel, self.results = snapshot(*saved)
         replay = self.path[start:depth]
         del self.path[start:]
         self.restores += 1
@@ -178,7 +195,7 @@ class _Model:
         for operation in replay:
             self.place(operation)
             if len(self.path) == mark:
-                self.checkpoints.append((mark, snapshot(self.kernel, self.results)))
+                self.checkpoints.append((mark, snapshot(self._kernel, self.results)))
 
 
 def _signer(kernel: Kernel) -> str | None:
