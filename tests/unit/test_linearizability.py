@@ -64,6 +64,8 @@ def test_a_second_allow_on_a_spent_budget_cannot_be_ordered() -> None:
     assert misfit.model_answer is not None
     assert "BUDGET_EXCEEDED" in misfit.model_answer[2].decode()
     assert "NOT linearizable: 3 of 4 operations ordered" in verdict.lines()[0]
+    # Backing up is lazy: unwinding the three dead frames tries nothing new, so restores nothing.
+    assert 0 == verdict.restores
 
 
 def retimed(operation: Operation, invoked: int, returned: int) -> Operation:
@@ -171,6 +173,7 @@ def test_the_deepest_dead_end_is_the_one_reported() -> None:
     [misfit] = verdict.stuck
     assert misfit.operation == history[-1]  # the second decide
     assert "NOT linearizable: 4 of 5 operations ordered" in verdict.lines()[0]
+    assert 2 == verdict.restores  # where the mutation is tried earlier: not once per frame
 
 
 def test_giving_up_reports_the_deepest_prefix_not_the_current_one() -> None:
