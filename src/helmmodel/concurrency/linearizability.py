@@ -14,10 +14,12 @@ near-linear on storms where a few dozen operations overlap at every moment.
 An operation that fits and leaves the model's state unchanged (a read: an intent issued, a
 retried execution) closes its frame: no other candidate is tried there. That loses nothing: if
 any order from this configuration fits, moving the read to its front still fits, since the read
-changes nothing the others see, its answer depends on the state alone, and as a candidate it was
-invoked before every unplaced operation returned. So when the order with the read first fails,
-every order from here fails. Without this, refuting a history meant trying every position of
-every intent in the window before the failure; with it, reads never make the search branch.
+changes nothing the others see, its answer (which fixes its result) depends on the state alone,
+and as a candidate it was invoked before every unplaced operation returned. So when the order
+with the read first fails, every order from here fails. "Unchanged" means an equal state digest,
+which covers the whole state (spec section 11), as the memo assumes. Without this, refuting a
+history meant trying every position of every intent in the window before the failure; with it,
+reads never make the search branch.
 
 The model cannot undo an operation, so the search backs up by restoring a deep copy and replaying
 the rest (see :class:`_Model`). A search that explores far more configurations than the history
