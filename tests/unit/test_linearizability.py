@@ -113,20 +113,21 @@ def test_the_search_gives_up_and_says_so() -> None:
 
 
 def test_backing_up_restores_the_model() -> None:
-    """A limit change invoked first but landed last: placing it first makes the begin's answer
-    wrong, so the search must back up (restoring a copy of the model) and try another order."""
+    """A limit change that landed first, overlapping the call it starves: mutations are tried
+    last, so the begin runs first and answers ALLOW where the thread saw DENY; the search must
+    restore the model (a copy, replayed) and try the limit change before it."""
     steps = [
-        ("begin", (request(1),)),
-        ("decide", (Ref(0),)),
         ("set_budget_limit", ("b1", 0)),
+        ("begin", (request(1),)),
+        ("decide", (Ref(1),)),
     ]
     kernel, history = sequential(steps)
-    begin, decide, limit = history
+    limit, begin, decide = history
     mixed = [retimed(limit, 1, 8), retimed(begin, 2, 3), retimed(decide, 4, 5)]
     verdict = check(mixed, model_factory(BUDGETS), final=kernel, checkpoint_every=1)
     assert verdict.linearizable
-    assert (begin.id, decide.id, limit.id) == verdict.order
-    assert verdict.restores >= 1
+    assert (limit.id, begin.id, decide.id) == verdict.order
+    assert 1 == verdict.restores
 
 
 def test_the_search_gives_up_past_its_exploration_limit() -> None:
@@ -173,7 +174,7 @@ def test_the_deepest_dead_end_is_the_one_reported() -> None:
     [misfit] = verdict.stuck
     assert misfit.operation == history[-1]  # the second decide
     assert "NOT linearizable: 4 of 5 operations ordered" in verdict.lines()[0]
-    assert 2 == verdict.restores  # where the mutation is tried earlier: not once per frame
+    assert 4 == verdict.restores  # where the mutation is tried: not once per frame too (8)
 
 
 def test_giving_up_reports_the_deepest_prefix_not_the_current_one() -> None:

@@ -282,6 +282,20 @@ def _reads(operation: Operation, executed: Mapping[str, Receipt]) -> bool:
     )
 
 
+# The mutations: they change the state but append no ProofGraph node, so no witness says when
+# they came; the phases of calls are placed by their ids and nodes.
+MUTATIONS = frozenset(OPERATIONS) - {"begin", "decide", "issue_intent", "execute"}
+
+
+def _precedence(operation: Operation, executed: Mapping[str, Receipt]) -> int:
+    """When to try *operation* among the candidates: reads first (placing one never branches),
+    mutations last (a call's phase that cannot come yet is mostly ruled out by a witness
+    without running it, while a mutation placed too early is found out only later)."""
+    if _reads(operation, executed):
+        return 0
+    return 2 if operation.name in MUTATIONS else 1
+
+
 def _number(identifier: str) -> int:
     return int(identifier.rsplit("-", 1)[1])
 
@@ -514,7 +528,7 @@ class _Search:
         executed = self.model.kernel.executor.executed
         return sorted(
             (p for p in found if self.operations[p].invoked < first_return),
-            key=lambda p: not _reads(self.operations[p], executed),
+            key=lambda p: _precedence(self.operations[p], executed),
         )
 
     def _advance(self, frame: _Frame) -> bool:
