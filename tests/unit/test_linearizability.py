@@ -210,3 +210,25 @@ def test_a_read_that_fits_is_placed_without_branching() -> None:
     [misfit] = verdict.stuck
     assert second_decide.id == misfit.operation.id
     assert verdict.explored <= len(history)
+
+
+def test_a_mutation_that_changes_nothing_here_still_branches() -> None:
+    """A freeze that landed last, overlapping a freeze and a thaw: placed after the first
+    freeze it changes nothing there, but the order that fits puts it after the thaw, where it
+    does; so it is not a read that closes its frame (taken for one, it refuted this correct
+    kernel's history, from a generated program)."""
+    steps = [
+        ("begin", (request(1),)),
+        ("decide", (Ref(0),)),
+        ("set_frozen", (True,)),
+        ("set_frozen", (False,)),
+        ("set_budget_limit", ("b1", 0)),
+        ("set_frozen", (True,)),
+    ]
+    kernel, history = sequential(steps)
+    *earlier, late_freeze = history
+    thaw = earlier[3]
+    overlapping = [*earlier, attrs.evolve(retimed(late_freeze, 0, 100), thread="t2")]
+    verdict = check(overlapping, model_factory(BUDGETS), final=kernel)
+    assert verdict.linearizable, verdict.lines()
+    assert verdict.order.index(thaw.id) < verdict.order.index(late_freeze.id)

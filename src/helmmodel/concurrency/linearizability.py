@@ -11,15 +11,15 @@ ordering witnesses. Two begins that overlap can only be placed in the order thei
 and the search checks that before running anything (:func:`_witness_conflict`), which keeps it
 near-linear on storms where a few dozen operations overlap at every moment.
 
-An operation that fits and leaves the model's state unchanged (a read: an intent issued, a
-retried execution) closes its frame: no other candidate is tried there. That loses nothing: if
-any order from this configuration fits, moving the read to its front still fits, since the read
-changes nothing the others see, its answer (which fixes its result) depends on the state alone,
-and as a candidate it was invoked before every unplaced operation returned. So when the order
-with the read first fails, every order from here fails. "Unchanged" means an equal state digest,
-which covers the whole state (spec section 11), as the memo assumes. Without this, refuting a
-history meant trying every position of every intent in the window before the failure; with it,
-reads never make the search branch.
+An intent issued or an execution retried that fits and leaves the model's state unchanged (a
+read) closes its frame: no other candidate is tried there. That loses nothing: if any order from
+this configuration fits, moving the read to its front still fits, since the read changes nothing
+the others see there or wherever it came in that order (:data:`STABLE_READS`), its answer (which
+fixes its result) depends on the state alone, and as a candidate it was invoked before every
+unplaced operation returned. So when the order with the read first fails, every order from here
+fails. "Unchanged" means an equal state digest, which covers the whole state (spec section 11),
+as the memo assumes. Without this, refuting a history meant trying every position of every
+intent in the window before the failure; with it, reads never make the search branch.
 
 The model cannot undo an operation, so the search backs up by restoring a deep copy and replaying
 the rest (see :class:`_Model`). A search that explores far more configurations than the history
@@ -281,6 +281,13 @@ def _reads(operation: Operation, executed: Mapping[str, Receipt]) -> bool:
         and (value.decision_id in executed)
     )
 
+
+# The operations that, once they leave the state unchanged, do so wherever they come later too:
+# an intent issued changes nothing ever (a refusal appends a node), and an execution that
+# changes nothing returned its decision's receipt, which stays executed. A mutation that
+# changes nothing now may change the state later (freezing a frozen kernel, then thawed), so
+# it is no read in the sense the search relies on.
+STABLE_READS = frozenset({"issue_intent", "execute"})
 
 # The mutations: they change the state but append no ProofGraph node, so no witness says when
 # they came; the phases of calls are placed by their ids and nodes.
@@ -561,7 +568,7 @@ class _Search:
             frame.misfits.append(Misfit(operation, model_answer, GRAPH_NOTE))
         else:
             digest = self.model.kernel.state_digest()
-            if digest == self.digests[-1]:
+            if digest == self.digests[-1] and operation.name in STABLE_READS:
                 frame.next = len(frame.options)  # a read: no other candidate need be tried
             if self._first_visit(position, digest):
                 self._place(position, digest)
