@@ -18,6 +18,10 @@ from helmmodel.errors import HelmModelError, InvalidInput
 if TYPE_CHECKING:
     from typing import TypeAlias
 
+    from hypothesis import settings as Settings
+
+    from helmmodel.harness.runner import MachineResult
+    from helmmodel.harness.stateful import TracedMachine
     from helmmodel.kernel import KernelFactory
 
     Commands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -200,6 +204,29 @@ def _add_run_command(commands: Commands) -> None:
     _add_corpus(run, f"where to save counterexamples {_CORPUS_DEFAULT}")
     _add_import(run)
     _add_machine_dir(run)
+    _add_coverage_options(run)
+
+
+def _add_coverage_options(run: argparse.ArgumentParser) -> None:
+    """The options of ``helmmodel run`` that measure the kernel's reach (coverage.py)."""
+    run.add_argument(
+        "--no-coverage",
+        dest="coverage",
+        action="store_false",
+        help="do not measure which kernel lines and branches the run reached",
+    )
+    run.add_argument(
+        "--coverage-html",
+        default=None,
+        metavar="DIR",
+        help="where the HTML coverage report goes (default: .helmmodel/coverage)",
+    )
+    run.add_argument(
+        "--coverage-floor",
+        action="store_true",
+        help="exit 1 when the kernel's reach is below the floor (FLOOR_PERCENT in "
+        "helmmodel/harness/reach.py), naming the unreached lines",
+    )
 
 
 def _add_replay_command(commands: Commands) -> None:
@@ -431,8 +458,9 @@ def corpus_for(kernel: str, given: str | None) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``helmmodel run``: machines, their figures, and a non-zero status on a violation."""
-    from helmmodel.harness import capture, kernels, profiles, runner
+    """Run ``helmmodel run``: machines, their figures, the kernel's reach, and a non-zero
+    status on a violation (or, with --coverage-floor, a reach below the floor)."""
+    from helmmodel.harness import kernels, profiles, reach, runner
 
     try:
         kernels.import_modules(args.imports)
@@ -446,9 +474,45 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{name:<20} {line}")
             return 0
         selected = runner.select(machines, args.machines)
+        if not args.coverage and (args.coverage_floor or args.coverage_html):
+            raise HelmModelError(
+                "--no-coverage leaves nothing for --coverage-floor or --coverage-html"
+            )
     except HelmModelError as exc:
         print(f"helmmodel run: {exc}", file=sys.stderr)
         return 2
+    measurement = reach.measuring() if args.coverage else None
+    if measurement is not None:
+        measurement.start()
+    try:
+        results = _run_machines(args, selected, profile, profile_settings, corpus)
+    finally:
+        if measurement is not None:
+            measurement.stop()
+    if results[-1].interrupted:
+        print(runner.summary_line(results) + " (stopped by Ctrl-C)")
+        return 130
+    status = runner.exit_status(results)
+    if measurement is not None:
+        html = Path(args.coverage_html) if args.coverage_html else reach.DEFAULT_HTML
+        status = max(
+            status,
+            runner.report_reach(reach.analyse(measurement, html), args.coverage_floor, sys.stdout),
+        )
+    print(runner.summary_line(results))
+    return status
+
+
+def _run_machines(
+    args: argparse.Namespace,
+    selected: Sequence[type[TracedMachine]],
+    profile: str,
+    profile_settings: Settings,
+    corpus: Path,
+) -> list[MachineResult]:
+    """Run each machine of *selected*, print its block, save its failures; stop on Ctrl-C."""
+    from helmmodel.harness import capture, runner
+
     results = []
     for machine in selected:
         print(f"running {machine.name} ...", flush=True)  # type: ignore[attr-defined]
@@ -465,10 +529,8 @@ def run(args: argparse.Namespace) -> int:
             capture.save_failures(result, corpus, sys.stdout)
         results.append(result)
         if result.interrupted:
-            print(runner.summary_line(results) + " (stopped by Ctrl-C)")
-            return 130
-    print(runner.summary_line(results))
-    return runner.exit_status(results)
+            break
+    return results
 
 
 def serve(args: argparse.Namespace) -> int:
