@@ -4,11 +4,15 @@ and branches in compact ranges, and a reach below the floor fails naming them.""
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pytest
 
+from helmmodel import cli
 from helmmodel.harness import reach, runner
+
+MACHINES = Path(__file__).resolve().parents[2] / "machines"
 
 CLOCK = reach.Component(
     name="clock.py",
@@ -84,3 +88,29 @@ def test_a_measurement_counts_what_ran_and_what_did_not(
     assert ((11, 12),) == clock.missing_branches
     assert 0 < measured.percent < reach.FLOOR_PERCENT
     assert [] == list(tmp_path.iterdir())
+
+
+def test_measuring_does_not_change_what_the_machines_draw(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same derandomized run with and without coverage takes the same steps and reaches the
+    same outcomes; with it, the reach and the HTML report's place are printed."""
+    monkeypatch.chdir(tmp_path)
+    argv = ["run", "error_budget", "--profile", "ci", "--max-examples", "8"]
+    argv += ["--machines", str(MACHINES), "--corpus", str(tmp_path / "corpus")]
+
+    def figures(extra: list[str]) -> tuple[str, list[str]]:
+        """The output, and its lines but the reach block, without the timings."""
+        assert 0 == cli.main([*argv, *extra])
+        out = capsys.readouterr().out
+        lines = out.splitlines()
+        reach_at = next((i for i, line in enumerate(lines) if line.startswith("kernel reach")), -1)
+        kept = [*lines[:reach_at], lines[-1]]
+        return out, [re.sub(r"[\d,.]+ steps/s, [\d.]+ s|in [\d.]+ s", "", line) for line in kept]
+
+    measured, with_coverage = figures([])
+    plain, without = figures(["--no-coverage"])
+    assert with_coverage == without
+    assert "kernel reach" not in plain
+    assert f"HTML report: {Path('.helmmodel/coverage/index.html')}" in measured
+    assert (tmp_path / ".helmmodel" / "coverage" / "index.html").is_file()
