@@ -114,3 +114,12 @@ def test_measuring_does_not_change_what_the_machines_draw(
     assert "kernel reach" not in plain
     assert f"HTML report: {Path('.helmmodel/coverage/index.html')}" in measured
     assert (tmp_path / ".helmmodel" / "coverage" / "index.html").is_file()
+
+
+def test_no_coverage_refuses_the_options_that_need_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--no-coverage with --coverage-floor (or --coverage-html) is refused with status 2."""
+    argv = ["run", "--no-coverage", "--coverage-floor", "--machines", str(MACHINES)]
+    assert 2 == cli.main(argv)
+    assert "--no-coverage leaves nothing for --coverage-floor" in capsys.readouterr().err
