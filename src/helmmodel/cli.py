@@ -18,10 +18,7 @@ from helmmodel.errors import HelmModelError, InvalidInput
 if TYPE_CHECKING:
     from typing import TypeAlias
 
-    from hypothesis import settings as Settings
-
     from helmmodel.harness.runner import MachineResult
-    from helmmodel.harness.stateful import TracedMachine
     from helmmodel.kernel import KernelFactory
 
     Commands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -460,7 +457,42 @@ def corpus_for(kernel: str, given: str | None) -> Path:
 def run(args: argparse.Namespace) -> int:
     """Run ``helmmodel run``: machines, their figures, the kernel's reach, and a non-zero
     status on a violation (or, with --coverage-floor, a reach below the floor)."""
-    from helmmodel.harness import kernels, profiles, reach, runner
+    from helmmodel.harness import reach  # imports no kernel module, unlike the runner
+
+    if not args.coverage and (args.coverage_floor or args.coverage_html):
+        print(
+            "helmmodel run: --no-coverage leaves nothing for --coverage-floor or --coverage-html",
+            file=sys.stderr,
+        )
+        return 2
+    measurement = reach.measuring() if args.coverage else None
+    if measurement is not None:
+        measurement.start()  # before the harness is imported: its set-up of kernels counts too
+    try:
+        ran = _run_machines(args)
+    finally:
+        if measurement is not None:
+            measurement.stop()
+    from helmmodel.harness import runner
+
+    if isinstance(ran, int):
+        return ran
+    if ran[-1].interrupted:
+        print(runner.summary_line(ran) + " (stopped by Ctrl-C)")
+        return 130
+    status = runner.exit_status(ran)
+    if measurement is not None:
+        html = Path(args.coverage_html) if args.coverage_html else reach.DEFAULT_HTML
+        measured = reach.analyse(measurement, html)
+        status = max(status, runner.report_reach(measured, args.coverage_floor, sys.stdout))
+    print(runner.summary_line(ran))
+    return status
+
+
+def _run_machines(args: argparse.Namespace) -> int | list[MachineResult]:
+    """Check the arguments, then run each machine, print its block and save its failures
+    (stopping on Ctrl-C); an exit status instead when there is nothing to run."""
+    from helmmodel.harness import capture, kernels, profiles, runner
 
     try:
         kernels.import_modules(args.imports)
@@ -474,45 +506,9 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{name:<20} {line}")
             return 0
         selected = runner.select(machines, args.machines)
-        if not args.coverage and (args.coverage_floor or args.coverage_html):
-            raise HelmModelError(
-                "--no-coverage leaves nothing for --coverage-floor or --coverage-html"
-            )
     except HelmModelError as exc:
         print(f"helmmodel run: {exc}", file=sys.stderr)
         return 2
-    measurement = reach.measuring() if args.coverage else None
-    if measurement is not None:
-        measurement.start()
-    try:
-        results = _run_machines(args, selected, profile, profile_settings, corpus)
-    finally:
-        if measurement is not None:
-            measurement.stop()
-    if results[-1].interrupted:
-        print(runner.summary_line(results) + " (stopped by Ctrl-C)")
-        return 130
-    status = runner.exit_status(results)
-    if measurement is not None:
-        html = Path(args.coverage_html) if args.coverage_html else reach.DEFAULT_HTML
-        status = max(
-            status,
-            runner.report_reach(reach.analyse(measurement, html), args.coverage_floor, sys.stdout),
-        )
-    print(runner.summary_line(results))
-    return status
-
-
-def _run_machines(
-    args: argparse.Namespace,
-    selected: Sequence[type[TracedMachine]],
-    profile: str,
-    profile_settings: Settings,
-    corpus: Path,
-) -> list[MachineResult]:
-    """Run each machine of *selected*, print its block, save its failures; stop on Ctrl-C."""
-    from helmmodel.harness import capture, runner
-
     results = []
     for machine in selected:
         print(f"running {machine.name} ...", flush=True)  # type: ignore[attr-defined]
