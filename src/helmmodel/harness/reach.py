@@ -168,9 +168,9 @@ def _component(name: str, report: dict[str, Any]) -> Component:
         name=name,
         percent=float(summary["percent_covered"]),
         statements=int(summary["num_statements"]),
-        branches=int(summary.get("num_branches", 0)),
+        branches=int(summary["num_branches"]),
         missing_lines=tuple(report["missing_lines"]),
-        missing_branches=tuple((int(a), int(b)) for a, b in report.get("missing_branches", [])),
+        missing_branches=tuple((int(a), int(b)) for a, b in report["missing_branches"]),
     )
 
 
