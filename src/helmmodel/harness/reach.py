@@ -5,7 +5,8 @@ Only ``src/helmmodel/kernel`` is measured, statements and branches together, as 
 combined percentage: (statements run + branches taken) / (statements + branches). A module's body
 runs once, when it is imported, which may be before a measurement starts (in a pytest process, in a
 fuzz worker); so every measurement is joined with one of a fresh interpreter that does nothing but
-import the kernel. A line counts as reached only if some code really ran it.
+import the kernel and the runner (as every run does: the harness builds a default kernel
+configuration when imported). A line counts as reached only if some code really ran it.
 
 Nothing is written into the repository: a run's data stays in memory, or goes to a file the
 caller names (a fuzz worker's, in its run directory); the HTML report goes where it is asked.
@@ -39,7 +40,8 @@ DEFAULT_HTML = Path(".helmmodel") / "coverage"
 # here, since the import-time measurement below supplies those lines.
 _QUIET = ["module-not-measured", "already-imported", "no-data-collected", "module-not-imported"]
 
-# Run in a fresh interpreter: measure the import of every kernel module, save to argv[1].
+# Run in a fresh interpreter: measure the import of every kernel module and of the runner, save
+# to argv[1].
 _IMPORT_ONLY = """
 import importlib, pkgutil, sys
 import coverage
@@ -51,6 +53,7 @@ cov.start()
 import helmmodel.kernel
 for module in pkgutil.iter_modules(helmmodel.kernel.__path__, "helmmodel.kernel."):
     importlib.import_module(module.name)
+importlib.import_module("helmmodel.harness.runner")
 cov.stop()
 cov.save()
 """
@@ -70,7 +73,7 @@ def measuring(data_file: Path | None = None) -> coverage.Coverage:
 
 
 def _import_time_data(directory: Path) -> coverage.CoverageData:
-    """What importing the kernel executes, measured in a fresh interpreter."""
+    """What importing the kernel and the runner executes of the kernel, in a fresh interpreter."""
     data_file = directory / "import.coverage"
     done = subprocess.run(
         [sys.executable, "-c", _IMPORT_ONLY, str(data_file), str(KERNEL), ",".join(_QUIET)],
