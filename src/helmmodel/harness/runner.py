@@ -24,6 +24,7 @@ from hypothesis.stateful import run_state_machine_as_test
 from helmmodel.checker.coverage import EXPECTED_OUTCOMES, REPORTED
 from helmmodel.errors import InterruptedRun, RunnerError
 from helmmodel.harness.kernels import kernel_factory
+from helmmodel.harness.reach import FLOOR_PERCENT, Reach
 from helmmodel.harness.stateful import Failure, Stats, TracedMachine, machine_for, transitions
 
 
@@ -182,6 +183,27 @@ def report(result: MachineResult, out: TextIO) -> None:
         print("  Hypothesis's shrunk program:", file=out)
         for line in program:
             print(f"    {line}", file=out)
+
+
+def report_reach(reach: Reach, floor: bool, out: TextIO) -> int:
+    """Print the kernel's reach, one line per component; with *floor*, say whether it holds.
+
+    Returns 1 when *floor* is asked and the reach is below it, else 0.
+    """
+    for line in reach.lines():
+        print(line, file=out)
+    if not floor:
+        return 0
+    if reach.floor_failure() is None:
+        print(f"  floor: {reach.percent:.1f}% reaches the floor of {FLOOR_PERCENT:g}%", file=out)
+        return 0
+    print(
+        f"  floor: FAILED: {reach.percent:.1f}% is below the floor of {FLOOR_PERCENT:g}% "
+        "(FLOOR_PERCENT in helmmodel/harness/reach.py): the lines and branches listed as "
+        "unreached above are what the machines must drive",
+        file=out,
+    )
+    return 1
 
 
 def hypothesis_programs(error: BaseException) -> list[list[str]]:
