@@ -726,6 +726,23 @@ def deterministic_replay(view: View) -> None:
         raise InvariantViolation("deterministic_replay", step, detail)
 
 
+# --- 21. no_unexpected_exception -----------------------------------------------------------------
+
+
+def _no_unexpected_exception(view: View) -> Iterator[Problem]:
+    for crash in _new(view, "crashes", view.ghost.crashes):
+        yield (
+            crash.step,
+            f"{crash.rule}: the kernel raised {crash.error}: {crash.message} (at {crash.where})",
+        )
+
+
+def no_unexpected_exception(view: View) -> None:
+    """No kernel operation raises anything but its typed refusals."""
+    for step, detail in _no_unexpected_exception(view):
+        raise InvariantViolation("no_unexpected_exception", step, detail)
+
+
 ALL_INVARIANTS: tuple[Callable[[View], None], ...] = (
     default_deny,
     fail_closed,
@@ -747,6 +764,7 @@ ALL_INVARIANTS: tuple[Callable[[View], None], ...] = (
     error_budget_gate,
     malformed_input_rejected,
     deterministic_replay,
+    no_unexpected_exception,
 )
 INVARIANT_NAMES = tuple(fn.__name__ for fn in ALL_INVARIANTS)
 
