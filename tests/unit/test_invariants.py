@@ -90,6 +90,8 @@ SPEC_ORDER = (
     "malformed_input_rejected",
     "deterministic_replay",
     "no_unexpected_exception",
+    "refusal_dispatched_nothing",
+    "every_dispatch_accounted",
 )
 
 ECHO_SCHEMA = {
