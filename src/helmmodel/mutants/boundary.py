@@ -8,53 +8,46 @@ logged (``refusal_dispatched_nothing``, ``every_dispatch_accounted``).
 
 from __future__ import annotations
 
-import attrs
+import contextlib
 
 from helmmodel.errors import ExecutionRefused
-from helmmodel.kernel import Kernel, PolicyGraph, SafeExecutor
+from helmmodel.kernel import Guardian, Kernel, SafeExecutor
 from helmmodel.kernel.executor import Dispatched
-from helmmodel.kernel.guardian import SIGNER_UNAVAILABLE
-from helmmodel.kernel.policy_graph import RequirementSet
+from helmmodel.kernel.guardian import SIGNER_UNAVAILABLE, PendingCall
 from helmmodel.kernel.records import STATUS_TOOL_ERROR, Decision, Effect, Intent, Receipt
+from helmmodel.kernel.tools import ToolError
 from helmmodel.mutants.mutant import Mutant
 
 
-class IndexingPolicyGraph(PolicyGraph):
-    """``remove_leaf`` finds the leaf with ``list.index``."""
+class ReleasesUnchargedGuardian(Guardian):
+    """A call that fails closed on a full budget gives back a charge it may never have taken."""
 
-    def remove_leaf(self, tool: str, set_id: str, requirement_id: str) -> None:
-        root = self._set_in(tool, set_id)
-
-        def without(s: RequirementSet) -> RequirementSet:
-            # The bug: list.index finds the leaf, and raises ValueError for a leaf the set does
-            # not hold, where the spec refuses the mutation with InvalidInput.
-            position = [leaf.id for leaf in s.leaves].index(requirement_id)
-            return attrs.evolve(s, leaves=s.leaves[:position] + s.leaves[position + 1 :])
-
-        self._commit({**self._rules, tool: root.replace(set_id, without)})
+    def fail_closed(self, call: PendingCall, charged_budget_id: str | None) -> None:
+        budget_id = call.request.budget_id
+        budget = self.budgets.get(budget_id) if budget_id is not None else None
+        if charged_budget_id is None and budget is not None and budget.remaining == 0:
+            # The bug: "a full budget means this call took the last charge", so it is given back
+            # with set.remove, which raises KeyError when another call took it.
+            budget.charged_calls.remove(call.call_id)
+        super().fail_closed(call, charged_budget_id)
 
 
 class SignsAfterDispatchExecutor(SafeExecutor):
-    """The executor asks for a signing key only once the tool has run."""
+    """The executor finds that no key can sign only once the tool has run."""
 
-    def refusal(
+    def execute(
         self, decision: Decision | None, intent: Intent | None, effect: Effect | None
-    ) -> tuple[str, str]:
-        code, message = super().refusal(decision, intent, effect)
-        # The bug: "the key is needed for the receipt", so the signer check (the last one)
-        # moved to where the receipt is signed, after the dispatch.
-        return ("", "") if code == SIGNER_UNAVAILABLE else (code, message)
-
-    def dispatch(
-        self, decision: Decision | None, intent: Intent | None, effect: Effect | None
-    ) -> Dispatched | Receipt:
-        dispatched = super().dispatch(decision, intent, effect)
-        if isinstance(dispatched, Dispatched) and not self.keys.can_sign():
-            message = "no key can sign the receipt"
-            self.guardian.refuse(
-                ExecutionRefused, "execution", decision, SIGNER_UNAVAILABLE, message
-            )
-        return dispatched
+    ) -> Receipt:
+        code, message = self.refusal(decision, intent, effect)
+        if code != SIGNER_UNAVAILABLE:
+            return super().execute(decision, intent, effect)
+        # The bug: "the key is needed for the receipt", so the executor runs the tool and only
+        # then, coming to sign, refuses; every check before the signer's passed.
+        assert decision is not None and effect is not None
+        if decision.id not in self.executed:
+            with contextlib.suppress(ToolError):  # a tool error is a value: refused either way
+                self.tools.dispatch(effect.effect_id, effect.tool, effect.args)
+        self.guardian.refuse(ExecutionRefused, "execution", decision, code, message)
 
 
 class UnattestedToolErrorExecutor(SafeExecutor):
@@ -78,13 +71,13 @@ def _kernel(name: str, **components: type) -> type[Kernel]:
 
 MUTANTS = (
     Mutant(
-        "policy-remove-leaf-crashes",
-        "Removing a leaf finds it with list.index, so removing a leaf the set does not hold "
-        "raises ValueError instead of refusing the mutation.",
-        "PolicyGraph",
-        "policy_mutation",
+        "guardian-fail-closed-releases-uncharged",
+        "A call that fails closed on a full budget takes the last charge for its own and gives "
+        "it back, raising KeyError when another call took it.",
+        "Guardian",
+        "budget_contention",
         "no_unexpected_exception",
-        _kernel("IndexingPolicyKernel", policy_graph_class=IndexingPolicyGraph),
+        _kernel("ReleasesUnchargedKernel", guardian_class=ReleasesUnchargedGuardian),
     ),
     Mutant(
         "executor-signs-after-dispatch",
