@@ -4,8 +4,8 @@ Goal: show that no interleaving of intent submission (phase by phase, whole call
 requests, malformed and oversized ones included), policy mutation, clock shifts (each clock, to
 drawn times and to the exact edges of intent windows), signer removal, rotation and revocation,
 budget consumption and limit changes, chaos injects and gated requests, freezes, idempotent
-retries and presented faults (tampered, forged, mismatched and missing artifacts) breaks any of
-the 20 invariants of docs/kernel-spec.md section 11.
+retries and presented faults (tampered, forged, mismatched and missing artifacts) breaks any
+invariant of docs/kernel-spec.md section 11.
 
 Method: the phases of a call flow through the bundles begun -> decided -> intended -> executed,
 each phase consuming from the stage before, so Hypothesis interleaves several calls' phases with
