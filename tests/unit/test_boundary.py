@@ -12,7 +12,7 @@ from helmmodel.checker.invariants import (
     refusal_dispatched_nothing,
 )
 from helmmodel.errors import ExecutionRefused, InvariantViolation
-from helmmodel.kernel import Kernel, KernelConfig
+from helmmodel.kernel import Decision, Effect, Intent, Kernel, KernelConfig
 from helmmodel.kernel.tools import ToolTable
 from helmmodel.mutants.boundary import SignsAfterDispatchExecutor, UnattestedToolErrorExecutor
 
@@ -40,6 +40,15 @@ def call_through(driver: Driver, tool: str, args: dict) -> None:
     intent, _ = driver.issue_intent(decision, call.effect)
     driver.ghost.step += 1
     driver.execute(decision, intent, call.effect)
+
+
+def authorized_then_unsigned(driver: Driver, x: int) -> tuple[Decision, Intent, Effect]:
+    """An echo call authorized (decision and intent), then the signer removed before *execute*."""
+    call, _ = driver.begin("alice", "echo", {"x": x}, {})
+    decision, _ = driver.decide(call)
+    intent, _ = driver.issue_intent(decision, call.effect)
+    driver.set_signing(False)
+    return decision, intent, call.effect
 
 
 def check(invariant, driver: Driver) -> str | None:
@@ -80,12 +89,9 @@ def test_both_invariants_hold_for_honest_dispatches_and_refusals():
     call_through(driver, "echo", {"x": 1})
     call_through(driver, "fail", {})
     driver.ghost.step += 1
-    call, _ = driver.begin("alice", "echo", {"x": 2}, {})
-    decision, _ = driver.decide(call)
-    intent, _ = driver.issue_intent(decision, call.effect)
-    driver.set_signing(False)
+    decision, intent, effect = authorized_then_unsigned(driver, 2)
     driver.ghost.step += 1
-    _, refused = driver.execute(decision, intent, call.effect)
+    _, refused = driver.execute(decision, intent, effect)
     assert {"execution_refused": "SIGNER_UNAVAILABLE"} == refused
     assert (None, None) == (
         check(refusal_dispatched_nothing, driver),
@@ -97,12 +103,9 @@ def test_refusal_dispatched_nothing_fires_for_a_tool_run_before_a_refusal():
     """The executor that checks the signer after the dispatch is caught at the refused step."""
     driver = world(executor_class=SignsAfterDispatchExecutor)
     driver.ghost.step += 1
-    call, _ = driver.begin("alice", "echo", {"x": 1}, {})
-    decision, _ = driver.decide(call)
-    intent, _ = driver.issue_intent(decision, call.effect)
-    driver.set_signing(False)
+    decision, intent, effect = authorized_then_unsigned(driver, 1)
     driver.ghost.step += 1
-    _, outcome = driver.execute(decision, intent, call.effect)
+    _, outcome = driver.execute(decision, intent, effect)
     assert {"execution_refused": "SIGNER_UNAVAILABLE"} == outcome
     expected = (
         "refusal_dispatched_nothing violated at step 2: "
@@ -115,12 +118,9 @@ def test_every_dispatch_accounted_fires_for_a_refusal_after_a_run_the_driver_nev
     """A refusal after the tool ran leaves no receipt: the run is unaccounted for, even when no
     record of the execution reached the checker (the kernel called directly)."""
     driver = world(executor_class=SignsAfterDispatchExecutor)
-    call, _ = driver.begin("alice", "echo", {"x": 1}, {})
-    decision, _ = driver.decide(call)
-    intent, _ = driver.issue_intent(decision, call.effect)
-    driver.set_signing(False)
+    decision, intent, effect = authorized_then_unsigned(driver, 1)
     with pytest.raises(ExecutionRefused):
-        driver.kernel.execute(decision, intent, call.effect)
+        driver.kernel.execute(decision, intent, effect)
     expected = (
         "every_dispatch_accounted violated at step 0: the tools ran eff-000001 1 time(s); "
         "it has 0 receipt(s)"
