@@ -5,8 +5,8 @@ requests, malformed and oversized ones included), policy mutation, clock shifts 
 drawn times and to the exact edges of intent windows), signer removal, rotation and revocation,
 budget consumption and limit changes, tool registration and replacement (valid,
 non-compiling and hostile schemas), chaos injects and gated requests, freezes, idempotent
-retries and presented faults (tampered, forged, mismatched and missing artifacts) breaks any of
-the 20 invariants of docs/kernel-spec.md section 11.
+retries and presented faults (tampered, forged, mismatched and missing artifacts) breaks any
+invariant of docs/kernel-spec.md section 11.
 
 Method: the phases of a call flow through the bundles begun -> decided -> intended -> executed,
 each phase consuming from the stage before, so Hypothesis interleaves several calls' phases with

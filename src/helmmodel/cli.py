@@ -18,6 +18,7 @@ from helmmodel.errors import HelmModelError, InvalidInput
 if TYPE_CHECKING:
     from typing import TypeAlias
 
+    from helmmodel.harness.runner import MachineResult
     from helmmodel.kernel import KernelFactory
 
     Commands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -200,6 +201,29 @@ def _add_run_command(commands: Commands) -> None:
     _add_corpus(run, f"where to save counterexamples {_CORPUS_DEFAULT}")
     _add_import(run)
     _add_machine_dir(run)
+    _add_coverage_options(run)
+
+
+def _add_coverage_options(run: argparse.ArgumentParser) -> None:
+    """The options of ``helmmodel run`` that measure the kernel's reach (coverage.py)."""
+    run.add_argument(
+        "--no-coverage",
+        dest="coverage",
+        action="store_false",
+        help="do not measure which kernel lines and branches the run reached",
+    )
+    run.add_argument(
+        "--coverage-html",
+        default=None,
+        metavar="DIR",
+        help="where the HTML coverage report goes (default: .helmmodel/coverage)",
+    )
+    run.add_argument(
+        "--coverage-floor",
+        action="store_true",
+        help="exit 1 when the kernel's reach is below the floor (FLOOR_PERCENT in "
+        "helmmodel/harness/reach.py), naming the unreached lines",
+    )
 
 
 def _add_replay_command(commands: Commands) -> None:
@@ -431,7 +455,43 @@ def corpus_for(kernel: str, given: str | None) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``helmmodel run``: machines, their figures, and a non-zero status on a violation."""
+    """Run ``helmmodel run``: machines, their figures, the kernel's reach, and a non-zero
+    status on a violation (or, with --coverage-floor, a reach below the floor)."""
+    from helmmodel.harness import reach  # imports no kernel module, unlike the runner
+
+    if not args.coverage and (args.coverage_floor or args.coverage_html):
+        print(
+            "helmmodel run: --no-coverage leaves nothing for --coverage-floor or --coverage-html",
+            file=sys.stderr,
+        )
+        return 2
+    measurement = reach.measuring() if args.coverage else None
+    if measurement is not None:
+        measurement.start()  # before the harness is imported: its set-up of kernels counts too
+    try:
+        ran = _run_machines(args)
+    finally:
+        if measurement is not None:
+            measurement.stop()
+    from helmmodel.harness import runner
+
+    if isinstance(ran, int):
+        return ran
+    if ran[-1].interrupted:
+        print(runner.summary_line(ran) + " (stopped by Ctrl-C)")
+        return 130
+    status = runner.exit_status(ran)
+    if measurement is not None:
+        html = Path(args.coverage_html) if args.coverage_html else reach.DEFAULT_HTML
+        measured = reach.analyse(measurement, html)
+        status = max(status, runner.report_reach(measured, args.coverage_floor, sys.stdout))
+    print(runner.summary_line(ran))
+    return status
+
+
+def _run_machines(args: argparse.Namespace) -> int | list[MachineResult]:
+    """Check the arguments, then run each machine, print its block and save its failures
+    (stopping on Ctrl-C); an exit status instead when there is nothing to run."""
     from helmmodel.harness import capture, kernels, profiles, runner
 
     try:
@@ -465,10 +525,8 @@ def run(args: argparse.Namespace) -> int:
             capture.save_failures(result, corpus, sys.stdout)
         results.append(result)
         if result.interrupted:
-            print(runner.summary_line(results) + " (stopped by Ctrl-C)")
-            return 130
-    print(runner.summary_line(results))
-    return runner.exit_status(results)
+            break
+    return results
 
 
 def serve(args: argparse.Namespace) -> int:

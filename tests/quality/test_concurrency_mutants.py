@@ -32,8 +32,13 @@ def test_the_storm_catches_it(mutant: Mutant) -> None:
         reports.append(check_storm(run_storm(mutant.factory, CONFIG), CONFIG))
     report = reports[-1]
     assert not report.ok, f"{mutant.name} survived {STORMS_MAX} storms"
+    # Caught by the linearizability verdict itself, decided: not only by a final-state check
+    # (for the budget mutant, the ledger: the budget charged fewer than its ALLOW decisions),
+    # and not by the search giving up.
     verdict = report.checked.verdict
-    assert not verdict.linearizable
+    assert not verdict.linearizable and not verdict.undecided
+    assert verdict.lines()[0].startswith("NOT linearizable")
+    assert "the history is not linearizable" in report.problems
     print(f"{mutant.name}: caught in storm {len(reports)}", *report.lines(), sep="\n")
 
 

@@ -141,6 +141,9 @@ def test_a_campaign_against_a_mutant_finds_saves_reports_and_counts_repeats(
     failure = case.find("failure")
     assert failure is not None and str(saved[0]) in (failure.text or "")
     assert "<svg" in (run_dir / "report.html").read_text()
+    assert 0 < summary["reach"]["percent"] <= 100  # the workers' coverage, combined
+    assert (run_dir / "coverage" / "index.html").is_file()
+    assert '<a href="coverage/index.html">' in (run_dir / "report.html").read_text()
     assert any(path.is_file() for path in (tmp_path / ".hypothesis-fuzz").rglob("*"))
     assert 0 == cli.main(["replay", str(corpus), "--machines", str(MACHINES)])
 

@@ -125,3 +125,17 @@ def test_the_run_directory_is_the_pinned_one(
     assert (EXPECTED / case / name).read_bytes() == written, (
         f"{tmp_path / name} differs from {EXPECTED / case / name}"
     )
+
+
+def test_the_report_links_the_kernel_reach_when_it_was_measured(tmp_path: Path) -> None:
+    """With the workers' coverage combined, the summary holds it and report.html gives the total
+    and links its HTML report; the pinned runs above, without it, have neither."""
+    reach = {"percent": 91.25, "html": "coverage/index.html", "components": {"clock.py": 76.5}}
+    summary = fuzz_report.write(
+        a_rich_record(), tmp_path, stopped_by="deadline", elapsed_s=118.5, reach=reach
+    )
+    assert reach == summary["reach"]
+    page = (tmp_path / fuzz_report.REPORT).read_text(encoding="utf-8")
+    assert "Kernel reach: 91.2% of the kernel model" in page
+    assert '<a href="coverage/index.html">' in page
+    assert "Kernel reach" not in (EXPECTED / "rich" / fuzz_report.REPORT).read_text("utf-8")

@@ -9,7 +9,7 @@ import attrs
 
 from helmmodel.concurrency.history import Operation, Recorder, Ref
 from helmmodel.concurrency.linearizability import check
-from helmmodel.concurrency.programs import model_factory, setup
+from helmmodel.concurrency.programs import RULES, model_factory, setup
 from helmmodel.harness.kernels import kernel_factory
 from helmmodel.kernel import Kernel, KernelConfig, Request
 
@@ -64,6 +64,8 @@ def test_a_second_allow_on_a_spent_budget_cannot_be_ordered() -> None:
     assert misfit.model_answer is not None
     assert "BUDGET_EXCEEDED" in misfit.model_answer[2].decode()
     assert "NOT linearizable: 3 of 4 operations ordered" in verdict.lines()[0]
+    # Backing up is lazy: unwinding the three dead frames tries nothing new, so restores nothing.
+    assert 0 == verdict.restores
 
 
 def retimed(operation: Operation, invoked: int, returned: int) -> Operation:
@@ -111,20 +113,21 @@ def test_the_search_gives_up_and_says_so() -> None:
 
 
 def test_backing_up_restores_the_model() -> None:
-    """A limit change invoked first but landed last: placing it first makes the begin's answer
-    wrong, so the search must back up (restoring a copy of the model) and try another order."""
+    """A limit change that landed first, overlapping the call it starves: mutations are tried
+    last, so the begin runs first and answers ALLOW where the thread saw DENY; the search must
+    restore the model (a copy, replayed) and try the limit change before it."""
     steps = [
-        ("begin", (request(1),)),
-        ("decide", (Ref(0),)),
         ("set_budget_limit", ("b1", 0)),
+        ("begin", (request(1),)),
+        ("decide", (Ref(1),)),
     ]
     kernel, history = sequential(steps)
-    begin, decide, limit = history
+    limit, begin, decide = history
     mixed = [retimed(limit, 1, 8), retimed(begin, 2, 3), retimed(decide, 4, 5)]
     verdict = check(mixed, model_factory(BUDGETS), final=kernel, checkpoint_every=1)
     assert verdict.linearizable
-    assert (begin.id, decide.id, limit.id) == verdict.order
-    assert verdict.restores >= 1
+    assert (limit.id, begin.id, decide.id) == verdict.order
+    assert 1 == verdict.restores
 
 
 def test_the_search_gives_up_past_its_exploration_limit() -> None:
@@ -152,13 +155,15 @@ def test_a_configuration_reached_twice_is_explored_once() -> None:
 
 
 def deep_then_shallow() -> tuple[Kernel, list[Operation]]:
-    """Two calls through a budget of one on a kernel that allows both, and a limit change that
-    overlaps them all: every order stops at the second decide, four operations deep, and the
-    search then backs up to the start and tries the other first operation."""
-    steps = [*TWO_CALLS, ("set_budget_limit", ("b1", 1))]
+    """Two calls through a budget of one on a kernel that allows both, and a policy mutation
+    that overlaps them all (it changes the state, so the search must try it at every point;
+    a limit change to the limit the budget has already would change nothing, and such a read
+    never makes the search branch): every order stops at the second decide, four operations
+    deep, and the search then backs up and tries the mutation earlier."""
+    steps = [*TWO_CALLS, ("put_rule", ("echo", RULES["x-le-1"]))]
     kernel, history = sequential(steps, kernel_factory("budgets-limit-off-by-one"))
-    *calls, limit = history
-    return kernel, [retimed(limit, 0, 100), *calls]
+    *calls, mutation = history
+    return kernel, [retimed(mutation, 0, 100), *calls]
 
 
 def test_the_deepest_dead_end_is_the_one_reported() -> None:
@@ -169,11 +174,61 @@ def test_the_deepest_dead_end_is_the_one_reported() -> None:
     [misfit] = verdict.stuck
     assert misfit.operation == history[-1]  # the second decide
     assert "NOT linearizable: 4 of 5 operations ordered" in verdict.lines()[0]
+    assert 4 == verdict.restores  # where the mutation is tried: not once per frame too (8)
 
 
 def test_giving_up_reports_the_deepest_prefix_not_the_current_one() -> None:
-    """The limit is passed on the fifth placement, the first of the path after backing up."""
+    """The limit is passed on the fifth placement, on a path shorter than the deepest."""
     kernel, history = deep_then_shallow()
     verdict = check(history, model_factory(BUDGETS), final=kernel, explore_slack=-1)
     assert verdict.undecided
     assert (5, 4) == (verdict.explored, verdict.placed)
+    assert verdict.lines()[0].endswith("it had ordered at most 4 of 5 operations")
+
+
+def test_a_read_that_fits_is_placed_without_branching() -> None:
+    """Six intents issued for one decision overlap a second decide that a correct kernel would
+    deny: issuing an intent changes no state, so the search places each where it first fits and
+    never tries it elsewhere; otherwise refuting the history means trying the intents in every
+    subset before the second decide (some 2**6 configurations)."""
+    intents = [("issue_intent", (Ref(0), Ref(2)))] * 6
+    kernel, history = sequential(
+        [*TWO_CALLS[:3], *intents, TWO_CALLS[3]], kernel_factory("budgets-limit-off-by-one")
+    )
+    *calls, second_decide = [op for op in history if op.name != "issue_intent"]
+    issued = [op for op in history if op.name == "issue_intent"]
+    overlapping = [
+        *calls,
+        *(
+            attrs.evolve(retimed(op, 7 + n, 100 + n), thread=f"t{n + 2}")
+            for n, op in enumerate(issued)
+        ),
+        retimed(second_decide, 20, 21),
+    ]
+    verdict = check(overlapping, model_factory(BUDGETS), final=kernel)
+    assert not verdict.linearizable and not verdict.undecided
+    [misfit] = verdict.stuck
+    assert second_decide.id == misfit.operation.id
+    assert verdict.explored <= len(history)
+
+
+def test_a_mutation_that_changes_nothing_here_still_branches() -> None:
+    """A freeze that landed last, overlapping a freeze and a thaw: placed after the first
+    freeze it changes nothing there, but the order that fits puts it after the thaw, where it
+    does; so it is not a read that closes its frame (taken for one, it refuted this correct
+    kernel's history, from a generated program)."""
+    steps = [
+        ("begin", (request(1),)),
+        ("decide", (Ref(0),)),
+        ("set_frozen", (True,)),
+        ("set_frozen", (False,)),
+        ("set_budget_limit", ("b1", 0)),
+        ("set_frozen", (True,)),
+    ]
+    kernel, history = sequential(steps)
+    *earlier, late_freeze = history
+    thaw = earlier[3]
+    overlapping = [*earlier, attrs.evolve(retimed(late_freeze, 0, 100), thread="t2")]
+    verdict = check(overlapping, model_factory(BUDGETS), final=kernel)
+    assert verdict.linearizable, verdict.lines()
+    assert verdict.order.index(thaw.id) < verdict.order.index(late_freeze.id)

@@ -96,6 +96,7 @@ class Driver:
         ghost.guardian_ms = config.guardian_start_ms
         ghost.executor_ms = config.executor_start_ms
         driver = cls(kernel, ghost)
+        kernel.tools.observe(ghost.record_dispatch)  # the tools' own log of what really ran
         kernel.add_token(ADMIN_TOKEN, "admin", frozenset({"admin"}))
         kernel.add_token(USER_TOKEN, "user")
         ghost.tokens.update({ADMIN_TOKEN: "admin", USER_TOKEN: "user"})

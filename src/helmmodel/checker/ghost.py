@@ -9,6 +9,7 @@ invariants read it.
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import json
@@ -213,6 +214,30 @@ class HttpExchange:
     expected_status: int | None = None  # the checker's status for the first failing check
 
 
+# --- what the checker saw outside the kernel's own records ---------------------------------------
+
+
+@attrs.define(kw_only=True)
+class Crash:
+    """A kernel operation that raised an exception other than its typed refusals."""
+
+    step: int
+    rule: str
+    error: str  # the exception's type name
+    message: str
+    where: str  # file:line of the innermost kernel frame
+
+
+@attrs.define(kw_only=True)
+class Dispatch:
+    """One real call of a tool, as the world's tools saw it (not as the kernel logged it)."""
+
+    step: int
+    effect_id: str
+    tool: str
+    args: Any
+
+
 @attrs.define(kw_only=True)
 class ToolRegistration:
     """A tool registration the machine asked for, the checker's judgement and the kernel's."""
@@ -256,6 +281,8 @@ class Ghost:
     http: list[HttpExchange] = attrs.field(factory=list)
     registrations: list[ToolRegistration] = attrs.field(factory=list)
     begun_by_call: dict[str, Begun] = attrs.field(factory=dict)
+    crashes: list[Crash] = attrs.field(factory=list)
+    dispatch_log: list[Dispatch] = attrs.field(factory=list)
 
     @classmethod
     def for_seed(cls, seed: bytes, ttl_ms: int) -> Ghost:
@@ -279,6 +306,12 @@ class Ghost:
     def register_tool(self, name: str, schema: dict[str, Any], approval: bool) -> None:
         """An accepted registration: a new table with *name*'s schema and approval."""
         self.tools = {**self.tools, name: (schema, approval)}
+
+    def record_dispatch(self, effect_id: str, tool: str, args: Any) -> None:
+        """The world's tools call this on every real run: the dispatch log the checker keeps."""
+        self.dispatch_log.append(
+            Dispatch(step=self.step, effect_id=effect_id, tool=tool, args=copy.deepcopy(args))
+        )
 
     def policy(self) -> PolicyView:
         return PolicyView(dict(self.rules), self.epoch, self.version)

@@ -726,6 +726,96 @@ def deterministic_replay(view: View) -> None:
         raise InvariantViolation("deterministic_replay", step, detail)
 
 
+# --- 21. no_unexpected_exception -----------------------------------------------------------------
+
+
+def _no_unexpected_exception(view: View) -> Iterator[Problem]:
+    for crash in _new(view, "crashes", view.ghost.crashes):
+        yield (
+            crash.step,
+            f"{crash.rule}: the kernel raised {crash.error}: {crash.message} (at {crash.where})",
+        )
+
+
+def no_unexpected_exception(view: View) -> None:
+    """No kernel operation raises anything but its typed refusals."""
+    for step, detail in _no_unexpected_exception(view):
+        raise InvariantViolation("no_unexpected_exception", step, detail)
+
+
+# --- 22. refusal_dispatched_nothing --------------------------------------------------------------
+
+
+def _refusal_dispatched_nothing(view: View) -> Iterator[Problem]:
+    ghost = view.ghost
+    by_step: dict[int, int] = view.memo.setdefault("by_step", {})
+    if view.full:
+        by_step.clear()
+    for dispatch in _new(view, "dispatches", ghost.dispatch_log):
+        by_step[dispatch.step] = by_step.get(dispatch.step, 0) + 1
+    for execution in _new(view, "executions", ghost.executions):
+        ran = by_step.get(execution.step, 0)
+        if execution.code is not None and ran:
+            yield execution.step, f"an execution refused {execution.code} ran {ran} tool(s)"
+
+
+def refusal_dispatched_nothing(view: View) -> None:
+    """An execution the kernel refused ran no tool, as the tools themselves saw it."""
+    for step, detail in _refusal_dispatched_nothing(view):
+        raise InvariantViolation("refusal_dispatched_nothing", step, detail)
+
+
+# --- 23. every_dispatch_accounted ----------------------------------------------------------------
+
+
+def _every_dispatch_accounted(view: View) -> Iterator[Problem]:
+    ghost, kernel = view.ghost, view.kernel
+    runs: dict[str, int] = view.memo.setdefault("runs", {})  # effect id -> dispatches seen
+    receipted: dict[str, int] = view.memo.setdefault("receipted", {})  # effect id -> receipts
+    receipts: dict[str, int] = view.memo.setdefault("receipts", {})  # receipt id -> receipts
+    effects: dict[str, int] = view.memo.setdefault("effects", {})  # receipt id -> EFFECT nodes
+    chained: dict[str, int] = view.memo.setdefault("chained", {})  # session -> receipts read
+    if view.full:
+        for memo in (runs, receipted, receipts, effects, chained):
+            memo.clear()
+    touched_effects, touched_receipts = set(), set()
+    for dispatch in _new(view, "dispatches", ghost.dispatch_log):
+        runs[dispatch.effect_id] = runs.get(dispatch.effect_id, 0) + 1
+        touched_effects.add(dispatch.effect_id)
+    for session, chain in kernel.chains.chains.items():
+        for receipt in chain[chained.get(session, 0) :]:
+            receipted[receipt.effect_id] = receipted.get(receipt.effect_id, 0) + 1
+            receipts[receipt.receipt_id] = receipts.get(receipt.receipt_id, 0) + 1
+            touched_effects.add(receipt.effect_id)
+            touched_receipts.add(receipt.receipt_id)
+        chained[session] = len(chain)
+    for key in _new(view, "nodes", kernel.graph.order):
+        node = kernel.graph.nodes[key]
+        if node.kind == "EFFECT":
+            receipt_id = str(node.payload.get("receipt_id"))
+            effects[receipt_id] = effects.get(receipt_id, 0) + 1
+            touched_receipts.add(receipt_id)
+    for effect_id in sorted(touched_effects):
+        ran, got = runs.get(effect_id, 0), receipted.get(effect_id, 0)
+        if ran != got:
+            yield ghost.step, f"the tools ran {effect_id} {ran} time(s); it has {got} receipt(s)"
+    for receipt_id in sorted(touched_receipts):
+        if effects.get(receipt_id, 0) != receipts.get(receipt_id, 0):
+            yield (
+                ghost.step,
+                (
+                    f"{receipt_id}: {receipts.get(receipt_id, 0)} receipt(s), "
+                    f"{effects.get(receipt_id, 0)} EFFECT node(s)"
+                ),
+            )
+
+
+def every_dispatch_accounted(view: View) -> None:
+    """Each dispatch the tools saw has exactly one receipt, and each receipt one EFFECT node."""
+    for step, detail in _every_dispatch_accounted(view):
+        raise InvariantViolation("every_dispatch_accounted", step, detail)
+
+
 ALL_INVARIANTS: tuple[Callable[[View], None], ...] = (
     default_deny,
     fail_closed,
@@ -747,6 +837,9 @@ ALL_INVARIANTS: tuple[Callable[[View], None], ...] = (
     error_budget_gate,
     malformed_input_rejected,
     deterministic_replay,
+    no_unexpected_exception,
+    refusal_dispatched_nothing,
+    every_dispatch_accounted,
 )
 INVARIANT_NAMES = tuple(fn.__name__ for fn in ALL_INVARIANTS)
 

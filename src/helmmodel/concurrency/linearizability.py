@@ -11,6 +11,16 @@ ordering witnesses. Two begins that overlap can only be placed in the order thei
 and the search checks that before running anything (:func:`_witness_conflict`), which keeps it
 near-linear on storms where a few dozen operations overlap at every moment.
 
+An intent issued or an execution retried that fits and leaves the model's state unchanged (a
+read) closes its frame: no other candidate is tried there. That loses nothing: if any order from
+this configuration fits, moving the read to its front still fits, since the read changes nothing
+the others see there or wherever it came in that order (:data:`STABLE_READS`), its answer (which
+fixes its result) depends on the state alone, and as a candidate it was invoked before every
+unplaced operation returned. So when the order with the read first fails, every order from here
+fails. "Unchanged" means an equal state digest, which covers the whole state (spec section 11),
+as the memo assumes. Without this, refuting a history meant trying every position of every
+intent in the window before the failure; with it, reads never make the search branch.
+
 The model cannot undo an operation, so the search backs up by restoring a deep copy and replaying
 the rest (see :class:`_Model`). A search that explores far more configurations than the history
 has operations gives up and says so (*undecided*): that happens only to histories that are not
@@ -129,23 +139,37 @@ class _Model:
     are made lazily: one of the start, then one wherever a restore had to replay more than
     ``checkpoint_every`` operations (backing up is local, so the next restore nearby is cheap).
     A search that never backs up, the usual case with the witnesses, copies nothing more.
+
+    Backing up is itself lazy: it only notes the depth, and the restore happens when the model
+    is next looked at (:attr:`kernel`) or run. A search unwinding dead frames one after another,
+    as it does when it refutes a history, then restores once, where it tries something new.
     """
 
     def __init__(self, factory: Callable[[], Kernel], checkpoint_every: int) -> None:
-        self.kernel = factory()
+        self._kernel = factory()
         self.results: dict[int, Any] = {}
-        self.path: list[Operation] = []
+        self.path: list[Operation] = []  # what the model has run (beyond *wanted*: undone)
+        self.wanted: int | None = None  # the depth to restore to before the model is used
         self.every = checkpoint_every
         self.checkpoints: list[tuple[int, tuple[Kernel, dict[int, Any]]]] = [
-            (0, snapshot(self.kernel, self.results))
+            (0, snapshot(self._kernel, self.results))
         ]
         self.restores = 0
 
+    @property
+    def kernel(self) -> Kernel:
+        """The model, restored to the depth the search backed up to."""
+        if self.wanted is not None:
+            depth, self.wanted = self.wanted, None
+            self._restore(depth)
+        return self._kernel
+
     def place(self, operation: Operation) -> Answer:
         """Run *operation* next and return the model's answer."""
+        kernel = self.kernel
         arguments = resolve(operation.args, self.results)
         try:
-            outcome: Any = OPERATIONS[operation.name](self.kernel, *arguments)
+            outcome: Any = OPERATIONS[operation.name](kernel, *arguments)
         except HelmModelError as error:
             outcome = error  # never kept: no later operation takes a failed one's result
         else:
@@ -154,13 +178,16 @@ class _Model:
         return answer(outcome)
 
     def back_to(self, depth: int) -> None:
-        """Make the model what it was after the first *depth* operations of the path."""
-        if depth == len(self.path):
-            return
+        """Make the model what it was after the first *depth* operations of the path (when it
+        is next used)."""
+        if depth < (len(self.path) if self.wanted is None else self.wanted):
+            self.wanted = depth
+
+    def _restore(self, depth: int) -> None:
         while self.checkpoints[-1][0] > depth:
             self.checkpoints.pop()
         start, saved = self.checkpoints[-1]
-        self.kernel, self.results = snapshot(*saved)
+        self._kernel, self.results = snapshot(*saved)
         replay = self.path[start:depth]
         del self.path[start:]
         self.restores += 1
@@ -170,7 +197,7 @@ class _Model:
         for operation in replay:
             self.place(operation)
             if len(self.path) == mark:
-                self.checkpoints.append((mark, snapshot(self.kernel, self.results)))
+                self.checkpoints.append((mark, snapshot(self._kernel, self.results)))
 
 
 def _signer(kernel: Kernel) -> str | None:
@@ -240,6 +267,40 @@ def _revokes(operation: Operation) -> str | None:
 def _mutates_policy(operation: Operation) -> bool:
     """A policy mutation that succeeded (and so bumped the epoch)."""
     return operation.name in ("put_rule", "remove_rule") and operation.answer[0] == "returned"
+
+
+def _reads(operation: Operation, executed: Mapping[str, Receipt]) -> bool:
+    """Whether *operation*, judged from its answer, likely leaves the model's state as it was:
+    an intent issued, or an execution retried (its decision has a receipt already)."""
+    value: Any = operation.value
+    if operation.name == "issue_intent":
+        return isinstance(value, Intent)
+    return (
+        operation.name == "execute"
+        and isinstance(value, Receipt)
+        and (value.decision_id in executed)
+    )
+
+
+# The operations that, once they leave the state unchanged, do so wherever they come later too:
+# an intent issued changes nothing ever (a refusal appends a node), and an execution that
+# changes nothing returned its decision's receipt, which stays executed. A mutation that
+# changes nothing now may change the state later (freezing a frozen kernel, then thawed), so
+# it is no read in the sense the search relies on.
+STABLE_READS = frozenset({"issue_intent", "execute"})
+
+# The mutations: they change the state but append no ProofGraph node, so no witness says when
+# they came; the phases of calls are placed by their ids and nodes.
+MUTATIONS = frozenset(OPERATIONS) - {"begin", "decide", "issue_intent", "execute"}
+
+
+def _precedence(operation: Operation, executed: Mapping[str, Receipt]) -> int:
+    """When to try *operation* among the candidates: reads first (placing one never branches),
+    mutations last (a call's phase that cannot come yet is mostly ruled out by a witness
+    without running it, while a mutation placed too early is found out only later)."""
+    if _reads(operation, executed):
+        return 0
+    return 2 if operation.name in MUTATIONS else 1
 
 
 def _number(identifier: str) -> int:
@@ -420,6 +481,8 @@ class _Search:
         self.placed = bytearray(self.count)  # per position: placed on the current path
         self.placed_mask = 0  # the same as the memo's key
         self.chosen: list[int] = []  # positions placed, in order
+        # The model's state digest before the first placement and after each one.
+        self.digests: list[str] = [self.model.kernel.state_digest()]
         self.frames: list[_Frame] = []  # per depth: its candidates, how far tried
         self.seen: set[tuple[int, str]] = set()  # configurations explored (memo)
         self.explored = 0
@@ -433,7 +496,7 @@ class _Search:
             self.frames.append(_Frame(self._candidates()))
         while not self._gave_up():
             if len(self.chosen) == self.count:
-                digest = self.model.kernel.state_digest()
+                digest = self.digests[-1]
                 if self.target is None or digest == self.target.digest:
                     return self._linearizable(digest)
                 self.final_state = self.final_state or ", ".join(
@@ -469,36 +532,47 @@ class _Search:
             if first_return is None or operation.returned < first_return:
                 first_return = operation.returned
         assert first_return is not None
-        return [p for p in found if self.operations[p].invoked < first_return]
+        executed = self.model.kernel.executor.executed
+        return sorted(
+            (p for p in found if self.operations[p].invoked < first_return),
+            key=lambda p: _precedence(self.operations[p], executed),
+        )
 
     def _advance(self, frame: _Frame) -> bool:
         """Place the frame's next candidate that fits; False when none is left to try."""
         while frame.next < len(frame.options):
             position = frame.options[frame.next]
             frame.next += 1
-            if self._try(position, frame.misfits):
+            if self._try(position, frame):
                 return True
         return False
 
-    def _try(self, position: int, misfits: list[Misfit]) -> bool:
+    def _try(self, position: int, frame: _Frame) -> bool:
         """Place the operation at *position* if the model answers as the thread saw, its nodes
-        follow the target's and the configuration is new; else note why not and back up."""
+        follow the target's and the configuration is new; else note why not and back up.
+
+        An operation that fits and leaves the model's state as it was (a read: an intent issued,
+        a retried execution) closes its frame, as the module's docstring explains."""
         operation = self.operations[position]
         note = self._conflict(operation)
         if note:
-            misfits.append(Misfit(operation, None, note))
+            frame.misfits.append(Misfit(operation, None, note))
             return False
         before = len(self.model.kernel.graph.order)
         model_answer = self.model.place(operation)
         if model_answer != operation.answer:
-            misfits.append(Misfit(operation, model_answer))
+            frame.misfits.append(Misfit(operation, model_answer))
         elif self.target is not None and not self.target.follows(
             self.model.kernel.graph.order, before
         ):
-            misfits.append(Misfit(operation, model_answer, GRAPH_NOTE))
-        elif self._first_visit(position):
-            self._place(position)
-            return True
+            frame.misfits.append(Misfit(operation, model_answer, GRAPH_NOTE))
+        else:
+            digest = self.model.kernel.state_digest()
+            if digest == self.digests[-1] and operation.name in STABLE_READS:
+                frame.next = len(frame.options)  # a read: no other candidate need be tried
+            if self._first_visit(position, digest):
+                self._place(position, digest)
+                return True
         self.model.back_to(len(self.chosen))
         return False
 
@@ -510,22 +584,25 @@ class _Search:
             return note
         return GRAPH_NOTE if self.target.skips_a_node(operation, self.by_id, kernel) else ""
 
-    def _first_visit(self, position: int) -> bool:
-        """Record the configuration the model reached by placing *position*; False if seen."""
-        configuration = (self.placed_mask | 1 << position, self.model.kernel.state_digest())
+    def _first_visit(self, position: int, digest: str) -> bool:
+        """Record the configuration placing *position* reached (the model's state *digest*);
+        False if it was seen before."""
+        configuration = (self.placed_mask | 1 << position, digest)
         if configuration in self.seen:
             return False
         self.seen.add(configuration)
         self.explored += 1
         return True
 
-    def _place(self, position: int) -> None:
+    def _place(self, position: int, digest: str) -> None:
+        self.digests.append(digest)
         self.placed[position] = 1
         self.placed_mask |= 1 << position
         self.waiting.tally(position, -1)
         self.chosen.append(position)
 
     def _unplace(self) -> None:
+        self.digests.pop()
         position = self.chosen.pop()
         self.placed[position] = 0
         self.placed_mask &= ~(1 << position)

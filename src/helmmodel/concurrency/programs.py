@@ -331,9 +331,17 @@ class ProgramFailed(AssertionError):
 
 
 def search(
-    factory: KernelFactory, *, runs: int = 5, max_examples: int = 100, seed: int | None = None
+    factory: KernelFactory,
+    *,
+    runs: int = 5,
+    max_examples: int = 100,
+    seed: int | None = None,
+    derandomize: bool | None = None,
 ) -> Failure | None:
     """Generate programs, run each *runs* times on kernels from *factory*, and check them.
+
+    The programs are the same every run when *seed* is given, or when *derandomize* is true
+    (None: as the loaded Hypothesis profile says, so the ``ci`` profile derandomizes).
 
     Returns the smallest failing program's failure after Hypothesis has shrunk it (fewer
     branches, fewer commands, smaller values), or None when every program passed. A thread
@@ -346,8 +354,13 @@ def search(
     def size(failure: Failure) -> tuple[int, int]:
         return failure.program.size(), len(failure.run.history)
 
+    if derandomize is None:
+        derandomize = settings().derandomize  # the loaded profile's
+    derandomize = derandomize and seed is None  # a seed says which programs already
+
     @settings(
         max_examples=max_examples,
+        derandomize=derandomize,
         deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.too_slow],

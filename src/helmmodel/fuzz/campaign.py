@@ -28,13 +28,14 @@ from types import FrameType
 from typing import Any, TextIO
 
 import attrs
+import coverage
 from hypothesis import settings as Settings
 from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
 
-from helmmodel.errors import CampaignError, SwarmError
+from helmmodel.errors import CampaignError, RunnerError, SwarmError
 from helmmodel.fuzz import chunks, messages, swarm
 from helmmodel.fuzz import report as fuzz_report
-from helmmodel.harness import kernels, profiles, runner
+from helmmodel.harness import kernels, profiles, reach, runner
 from helmmodel.harness.stateful import Stats, TracedMachine, machine_for
 from helmmodel.harness.trace import git_commit
 from helmmodel.kernel import KernelFactory
@@ -59,6 +60,9 @@ CRASHES_IN_A_ROW_MAX = 3
 WORKER_PROGRESS_EVERY_S = 1.0
 CRASHED = "worker crashes"  # why a campaign ended early when no worker was left
 TTY_REFRESH_EVERY_S = 0.5
+# In the run directory: each worker's coverage.py data, and the HTML report of them combined.
+COVERAGE_DATA = "coverage-data"
+COVERAGE_HTML = "coverage"
 
 
 # --- arguments --------------------------------------------------------------------------------
@@ -293,6 +297,7 @@ class Worker:
     deadline: float  # time.monotonic() at which the campaign's budget ends
     settler: chunks.Settler
     parent: int  # the parent's pid, to notice its death
+    reach: coverage.Coverage  # the kernel's reach, saved into the run directory's COVERAGE_DATA
     plains: dict[str, type[TracedMachine]] = attrs.field(factory=dict)  # to replay failures on
     reported: set[tuple[str, str]] = attrs.field(factory=set)  # outcomes sent to the parent
     rng: random.SystemRandom = attrs.field(factory=random.SystemRandom)
@@ -306,7 +311,16 @@ class Worker:
         self.send(messages.Bye())
 
     def run_chunk(self, number: int) -> None:
-        """Run the *number*-th chunk, settle its failures, and report it."""
+        """Run the *number*-th chunk, settle its failures, and report it; the kernel's reach
+        is measured meanwhile and saved after each chunk (a killed worker loses only its last)."""
+        self.reach.start()
+        try:
+            self._run_chunk(number)
+        finally:
+            self.reach.stop()
+            self.reach.save()
+
+    def _run_chunk(self, number: int) -> None:
         options = self.plan.options
         job = self.job(number)
         started = messages.ChunkStarted(
@@ -399,6 +413,9 @@ def _worker(plan: WorkerPlan, conn: Connection) -> Worker:
         deadline=deadline,
         settler=settler,
         parent=parent,
+        reach=reach.measuring(
+            options.run_dir / COVERAGE_DATA / f"worker-{plan.worker}.{os.getpid()}"
+        ),
     )
 
 
@@ -676,8 +693,14 @@ class Campaign:
             self.options.run_dir,
             stopped_by=self.stop_reason or "deadline",
             elapsed_s=elapsed,
+            reach=self._reach(),
         )
         totals = summary["totals"]
+        if "reach" in summary:
+            self.out.write(
+                f"kernel reach: {summary['reach']['percent']:.1f}% of its statements and "
+                f"branches ({self.options.run_dir / summary['reach']['html']})\n"
+            )
         self.out.write(
             f"{totals['examples']:,} examples, {totals['steps']:,} steps in {_clock(elapsed)} "
             f"({totals['steps_per_s']:,.0f} steps/s): {totals['new_failures']} new failures, "
@@ -689,6 +712,24 @@ class Campaign:
         if self.stop_reason in ("SIGINT", "SIGTERM"):
             return 130
         return 1 if totals["new_failures"] or self.stop_reason == CRASHED else 0
+
+    def _reach(self) -> dict[str, Any] | None:
+        """The workers' coverage data combined, as the summary holds it, with its HTML report
+        in the run directory; None when no worker saved any."""
+        run_dir = self.options.run_dir
+        data_files = sorted((run_dir / COVERAGE_DATA).glob("worker-*"))
+        if not data_files:
+            return None
+        try:
+            combined = reach.combine(data_files, run_dir / COVERAGE_HTML)
+        except (coverage.CoverageException, RunnerError) as exc:  # a worker killed mid-save
+            self.display.event(f"the workers' coverage data cannot be combined: {exc}")
+            return None
+        return {
+            "percent": round(combined.percent, 2),
+            "html": f"{COVERAGE_HTML}/index.html",
+            "components": {c.name: round(c.percent, 2) for c in combined.components},
+        }
 
 
 def options_json(options: Options) -> dict[str, Any]:

@@ -254,9 +254,22 @@ def _chunk_row(chunk: Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
-def write(record: Record, run_dir: Path, *, stopped_by: str, elapsed_s: float) -> dict[str, Any]:
-    """Write summary.json, junit.xml and report.html into *run_dir*; return the summary."""
+def write(
+    record: Record,
+    run_dir: Path,
+    *,
+    stopped_by: str,
+    elapsed_s: float,
+    reach: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write summary.json, junit.xml and report.html into *run_dir*; return the summary.
+
+    *reach* is the kernel's coverage combined from the workers (``percent``, ``html``, the path
+    of its report in *run_dir*, and ``components``); the summary and report hold it when given.
+    """
     summary = summarize(record, stopped_by=stopped_by, elapsed_s=elapsed_s)
+    if reach is not None:
+        summary["reach"] = dict(reach)
     write_atomically(run_dir / SUMMARY, summary)
     ET.ElementTree(junit(summary)).write(run_dir / JUNIT, encoding="utf-8", xml_declaration=True)
     (run_dir / REPORT).write_text(report_html(summary), encoding="utf-8")
@@ -533,6 +546,7 @@ def report_html(summary: Mapping[str, Any]) -> str:
     """The report a person reads: what ran, what it found, and what it explored."""
     parts = [
         *_head(summary),
+        *_reach_section(summary.get("reach")),
         *_failures_section(summary["failures"]),
         *_repeats_section(summary["repeats"]),
         *_deaths_section(summary["worker_deaths"]),
@@ -565,6 +579,17 @@ def _head(summary: Mapping[str, Any]) -> list[str]:
         f"{_e(summary['hypothesis_version'])}.</p>",
         f"<p>Corpus <code>{_e(options['corpus'])}</code>, example database "
         f"<code>{_e(options['database'])}</code>.</p>",
+    ]
+
+
+def _reach_section(reach: Mapping[str, Any] | None) -> list[str]:
+    """The kernel's reach, with a link to its HTML report (nothing when it was not measured)."""
+    if reach is None:
+        return []
+    return [
+        f"<p>Kernel reach: {reach['percent']:.1f}% of the kernel model's statements and "
+        f'branches (coverage.py, every worker combined): <a href="{_e(reach["html"])}">the '
+        "coverage report</a>, line by line.</p>"
     ]
 
 

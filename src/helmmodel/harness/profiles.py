@@ -5,6 +5,10 @@ profile is always chosen here, by name (``HELMMODEL_PROFILE``, default ``dev``),
 Every profile keeps ``report_multiple_bugs`` on (each invariant fails from its own line, and
 each distinct failure is reported) and has no deadline (a step's cost varies with Ed25519 work).
 
+A derandomized profile (``ci``) also pins the pool of local constants Hypothesis mixes into its
+draws (:mod:`helmmodel.harness.stream`), so it draws one stream whatever the entry point and
+whatever was imported before; loading another profile gives Hypothesis its own pool back.
+
 Example budgets are per machine: a profile gives the kernel machine's budget and a machine may
 scale it (``TracedMachine.budget_share``).
 """
@@ -16,6 +20,7 @@ import os
 from hypothesis import HealthCheck, Phase, settings
 
 from helmmodel.errors import UnknownProfile
+from helmmodel.harness import stream
 
 PROFILE_ENV = "HELMMODEL_PROFILE"
 DEFAULT_PROFILE = "dev"
@@ -59,7 +64,9 @@ def profile_name(name: str | None = None) -> str:
 
 
 def load(name: str | None = None) -> settings:
-    """Load and return the chosen profile (also as Hypothesis's default for plain tests)."""
+    """Load and return the chosen profile (also as Hypothesis's default for plain tests), with
+    the local-constant pool pinned if it is derandomized."""
     chosen = profile_name(name)
     settings.load_profile(f"helmmodel-{chosen}")
+    stream.pin(PROFILES[chosen].derandomize)
     return PROFILES[chosen]

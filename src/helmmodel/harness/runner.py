@@ -24,6 +24,7 @@ from hypothesis.stateful import run_state_machine_as_test
 from helmmodel.checker.coverage import EXPECTED_OUTCOMES, PHASES, REPORTED
 from helmmodel.errors import InterruptedRun, RunnerError
 from helmmodel.harness.kernels import kernel_factory
+from helmmodel.harness.reach import FLOOR_PERCENT, Reach
 from helmmodel.harness.stateful import Failure, Stats, TracedMachine, machine_for, transitions
 
 
@@ -164,7 +165,7 @@ def report(result: MachineResult, out: TextIO) -> None:
         reached = result.reached(facet.name)
         if reached:
             print(f"  {facet.label}: {_counts(reached, facet.expected)}", file=out)
-    print_reach(result.stats, out)
+    print_acceptance(result.stats, out)
     if result.interrupted:
         print("  stopped by Ctrl-C: the figures above cover the examples run until then", file=out)
     if result.error is None:
@@ -185,7 +186,7 @@ def report(result: MachineResult, out: TextIO) -> None:
             print(f"    {line}", file=out)
 
 
-def print_reach(stats: Stats, out: TextIO) -> None:
+def print_acceptance(stats: Stats, out: TextIO) -> None:
     """Print each rule's acceptance, the outcomes by phase, and the verdicts by policy shape."""
     rates = " · ".join(f"{rule} {rate:.0%}" for rule, rate in stats.acceptance().items())
     print(f"  acceptance: {rates or 'none'}", file=out)
@@ -198,6 +199,27 @@ def print_reach(stats: Stats, out: TextIO) -> None:
     by_shape = Counter({f"{shape}:{verdict}": n for (shape, verdict), n in stats.shapes.items()})
     if by_shape:
         print(f"  verdicts by policy shape: {_counts(by_shape)}", file=out)
+
+
+def report_reach(reach: Reach, floor: bool, out: TextIO) -> int:
+    """Print the kernel's reach, one line per component; with *floor*, say whether it holds.
+
+    Returns 1 when *floor* is asked and the reach is below it, else 0.
+    """
+    for line in reach.lines():
+        print(line, file=out)
+    if not floor:
+        return 0
+    if reach.floor_failure() is None:
+        print(f"  floor: {reach.percent:.1f}% reaches the floor of {FLOOR_PERCENT:g}%", file=out)
+        return 0
+    print(
+        f"  floor: FAILED: {reach.percent:.1f}% is below the floor of {FLOOR_PERCENT:g}% "
+        "(FLOOR_PERCENT in helmmodel/harness/reach.py): the lines and branches listed as "
+        "unreached above are what the machines must drive",
+        file=out,
+    )
+    return 1
 
 
 def hypothesis_programs(error: BaseException) -> list[list[str]]:

@@ -19,9 +19,13 @@ from __future__ import annotations
 import base64
 import collections
 import functools
+import importlib.metadata
+import sys
 import time
+import traceback
 import typing
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import attrs
@@ -36,7 +40,7 @@ from hypothesis.stateful import (
 
 from helmmodel.checker.coverage import COUNTED_FACETS, accepted, phase, shapes
 from helmmodel.checker.driver import Driver
-from helmmodel.checker.ghost import Decided, Ghost
+from helmmodel.checker.ghost import Crash, Decided, Ghost
 from helmmodel.checker.invariants import ALL_INVARIANTS, Checker
 from helmmodel.errors import InvariantViolation, ReplayError
 from helmmodel.kernel import Kernel, KernelConfig, KernelFactory
@@ -280,7 +284,13 @@ class TracedMachine(RuleBasedStateMachine):
             name: value.payload if isinstance(value, Ref) else value
             for name, value in kwargs.items()
         }
-        outcome, produced = function(self, **plain)
+        try:
+            outcome, produced = function(self, **plain)
+        except Exception as error:
+            where = kernel_frame(error)
+            if where is None:  # raised by the checker or the machine, not the kernel: a bug here
+                raise
+            outcome, produced = self._crashed(rule_name, error, where), None
         result = None
         if target is not None and produced is not None:
             # Numbered from 0, as Hypothesis numbers the same values in its printed program.
@@ -297,9 +307,27 @@ class TracedMachine(RuleBasedStateMachine):
         )
         if self.recording is not None:
             self.recording.stats.count(rule_name, outcome, self.ghost)
+        if self.ghost.crashes:
+            # Judged here, before any other invariant reads what the crash left half done.
+            self.check("no_unexpected_exception")
         if target is None:
             return None
         return result if result is not None else multiple()
+
+    def _crashed(self, rule_name: str, error: Exception, where: str) -> dict[str, Any]:
+        """Record a kernel crash in the ghost (no_unexpected_exception judges it); the step's
+        outcome names the exception, so the crashing step replays as it ran."""
+        message = str(error)
+        self.ghost.crashes.append(
+            Crash(
+                step=self.ghost.step,
+                rule=rule_name,
+                error=type(error).__name__,
+                message=message,
+                where=where,
+            )
+        )
+        return {"exception": type(error).__name__, "message": message}
 
     # --- invariants -------------------------------------------------------------------------------
 
@@ -354,6 +382,45 @@ _INVARIANT_NAMES = tuple(_INVARIANTS_BY_NAME)
 # Checked at the end of each run only (it replays the whole run into a fresh kernel).
 END_OF_RUN_INVARIANTS = frozenset({"deterministic_replay"})
 _STEP_INVARIANTS = tuple(n for n in _INVARIANT_NAMES if n not in END_OF_RUN_INVARIANTS)
+
+
+_DRIVER_MODULE = "helmmodel.checker.driver"
+
+
+@functools.cache
+def _library_packages() -> frozenset[str]:
+    """Top-level packages of the standard library and of installed distributions but helmmodel."""
+    installed = set(importlib.metadata.packages_distributions()) - {"helmmodel"}
+    return frozenset(installed | set(sys.stdlib_module_names))
+
+
+def kernel_frame(error: BaseException) -> str | None:
+    """Where the kernel raised *error* (``file:line`` of the innermost kernel frame), or None
+    when the kernel did not: the traceback never left the driver for the kernel, or left it for
+    the checker's own code."""
+    walked = list(traceback.walk_tb(error.__traceback__))
+    modules = [str(frame.f_globals.get("__name__", "")) for frame, _ in walked]
+    calls = [n for n, module in enumerate(modules) if module == _DRIVER_MODULE]
+    first = calls[-1] + 1 if calls else len(walked)
+    if first == len(walked) or modules[first].startswith("helmmodel.checker"):
+        return None
+    below = walked[first:]
+    own = [
+        (frame, line)
+        for (frame, line), module in zip(below, modules[first:], strict=True)
+        if module.split(".")[0] not in _library_packages()
+    ]
+    frame, line = (own or below)[-1]
+    return f"{_shown_path(frame.f_code.co_filename)}:{line}"
+
+
+def _shown_path(filename: str) -> str:
+    """*filename* relative to the working directory when it is under it."""
+    path = Path(filename)
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return filename
 
 
 def transitions(machine: type[TracedMachine]) -> dict[str, Transition]:

@@ -65,6 +65,7 @@ _TYPE_TESTS: dict[str, Callable[[Any], bool]] = {
 _PASSING_KEYWORDS = frozenset({"type", "properties", "required", "additionalProperties"})
 
 Passes = Callable[[Any], bool]
+DispatchObserver = Callable[[str, str, dict[str, Any]], None]
 
 
 def _always(value: Any) -> bool:
@@ -173,10 +174,17 @@ class ToolTable:
     def __init__(self) -> None:
         self._tools: dict[str, Tool] = {}
         self.dispatches: list[tuple[str, str]] = []  # (effect id, tool) per dispatch, in order
+        # Called with (effect id, tool, args) on every real run of a tool: the world outside the
+        # kernel (a checker) sees each effect as it happens, not through the kernel's records.
+        self.observer: DispatchObserver | None = None
         self._digest_material = b""
         # Schema validation is a pure function of (tool schema, args): memoised on the tool
         # name and the canonical bytes of the args, and dropped whenever a tool is registered.
         self._firewall_memo: dict[tuple[str, bytes], Firewall] = {}
+
+    def observe(self, observer: DispatchObserver) -> None:
+        """Call *observer* with (effect id, tool, args) whenever a tool really runs."""
+        self.observer = observer
 
     def names(self) -> list[str]:
         return sorted(self._tools)
@@ -249,6 +257,8 @@ class ToolTable:
         """
         tool = self._tools[name]
         self.dispatches.append((effect_id, name))
+        if self.observer is not None:
+            self.observer(effect_id, name, args)
         output = _run(tool.behaviour, args)
         try:
             return output, canonical_bytes(output)

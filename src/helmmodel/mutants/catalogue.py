@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from helmmodel.mutants import (
+    boundary,
     budgets,
     concurrency,
     executor,
@@ -23,5 +24,6 @@ CATALOGUE: tuple[Mutant, ...] = (
     *proofgraph.MUTANTS,
     *surfaces.MUTANTS,
     *concurrency.MUTANTS,
+    *boundary.MUTANTS,
 )
 BY_NAME: dict[str, Mutant] = {mutant.name: mutant for mutant in CATALOGUE}
