@@ -39,13 +39,18 @@ _COMMON = {
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.filter_too_much],
 }
 
+# Every profile descends from Hypothesis's own ``default``, never from ``settings.default``: in a
+# CI environment the latter is Hypothesis's ``ci`` profile (derandomized, no database), and a
+# ``dev`` or ``nightly`` built on it would draw the same examples every run.
+_BASE = settings.get_profile("default")
+
 PROFILES: dict[str, settings] = {
     # A quick look while editing; keeps its example database so failures come back first.
-    "dev": settings(max_examples=100, **_COMMON),  # type: ignore[arg-type]
+    "dev": settings(_BASE, max_examples=100, **_COMMON),  # type: ignore[arg-type]
     # Reproducible on CI: derandomized, no example database.
-    "ci": settings(max_examples=1000, derandomize=True, database=None, **_COMMON),  # type: ignore[arg-type]
+    "ci": settings(_BASE, max_examples=1000, derandomize=True, database=None, **_COMMON),  # type: ignore[arg-type]
     # Long campaigns: many examples per chunk, fresh randomness.
-    "nightly": settings(max_examples=20_000, **_COMMON),  # type: ignore[arg-type]
+    "nightly": settings(_BASE, max_examples=20_000, **_COMMON),  # type: ignore[arg-type]
 }
 
 for _name, _settings in PROFILES.items():
