@@ -262,6 +262,7 @@ def _add_show_command(commands: Commands) -> None:
     )
     show.add_argument("path", metavar="PATH")
     show.add_argument("--pytest", metavar="FILE", help="write a standalone regression test here")
+    show.add_argument("--force", action="store_true", help="let --pytest replace an existing file")
     _add_import(show)
 
 
@@ -393,7 +394,7 @@ def fuzz(args: argparse.Namespace) -> int:
 
     try:
         duration_s = campaign.parse_duration(args.duration)
-        progress_s = campaign.parse_duration(args.progress_every)
+        progress_s = campaign.parse_duration(args.progress_every, "--progress-every")
         shard = campaign.parse_shard(args.shard)
         workers = campaign.parse_workers(args.workers)
         chunk_examples = campaign.DEFAULT_CHUNK_EXAMPLES
@@ -412,8 +413,11 @@ def fuzz(args: argparse.Namespace) -> int:
         else:
             run_dir = Path(args.run_dir)
         database = args.db or str(run_dir.parent / ".hypothesis-fuzz")
-        campaign.prepare_run_dir(run_dir)
+        # Everything checked before the run directory is made: a refused option leaves no
+        # directory and no campaign.pid behind.
+        campaign.check_run_dir(run_dir)
         campaign.check_database(database)
+        campaign.prepare_run_dir(run_dir)
     except HelmModelError as exc:
         print(f"helmmodel fuzz: {exc}", file=sys.stderr)
         return 2
@@ -440,7 +444,10 @@ REPOSITORY_CORPUS = Path("tests/regressions")
 
 
 def corpus_for(kernel: str, given: str | None) -> Path:
-    """The corpus a run saves into; only the correct kernel's may be the repository's."""
+    """The corpus a run saves into, checked writable now (a failure found later must not be
+    lost to a bad path); only the correct kernel's may be the repository's."""
+    from helmmodel.harness import trace as traces  # no kernel module: run measures those
+
     if given is not None:
         path = Path(given)
         if kernel != "correct" and path.resolve() == REPOSITORY_CORPUS.resolve():
@@ -448,8 +455,10 @@ def corpus_for(kernel: str, given: str | None) -> Path:
                 f"--corpus {given}: counterexamples of the {kernel!r} kernel never go into the "
                 "repository's corpus; give another directory"
             )
+        traces.check_writable_directory(path, "--corpus")
         return path
     if kernel == "correct":
+        traces.check_writable_directory(REPOSITORY_CORPUS, "the corpus")
         return REPOSITORY_CORPUS
     return Path(tempfile.mkdtemp(prefix=f"helmmodel-{kernel}-"))
 
@@ -576,6 +585,10 @@ def replay(args: argparse.Namespace) -> int:
         if missing:
             raise HelmModelError(f"no such file or directory: {', '.join(missing)}")
         paths = traces.find(args.paths)
+        if not paths:
+            raise HelmModelError(
+                f"no trace files (*.json) in {', '.join(args.paths)}: nothing to replay"
+            )
         loaded = [(path, traces.load(path)) for path in paths]
     except HelmModelError as exc:
         print(f"helmmodel replay: {exc}", file=sys.stderr)
@@ -650,20 +663,38 @@ def show(args: argparse.Namespace) -> int:
     try:
         kernels.import_modules(args.imports)
         trace = traces.load(args.path)
+        if args.pytest:
+            _write_pytest(
+                Path(args.pytest), showing.pytest_file(trace, args.path, args.imports), args
+            )
+            print(f"wrote {args.pytest}")
+            return 0
     except HelmModelError as exc:
         print(f"helmmodel show: {exc}", file=sys.stderr)
         return 2
-    if args.pytest:
-        text = showing.pytest_file(trace, args.path, args.imports)
-        Path(args.pytest).write_text(text, encoding="utf-8")
-        print(f"wrote {args.pytest}")
-        return 0
     print(f"{args.path}: {trace.machine} against the {trace.kernel} kernel, status {trace.status}")
     print(f"violates {trace.invariant}: {trace.message}\n")
     print(showing.table(trace))
     print()
     print(showing.program(trace, args.imports))
     return 0
+
+
+def _write_pytest(target: Path, text: str, args: argparse.Namespace) -> None:
+    """Write the regression test; never over the trace itself, nor over a file without
+    ``--force``."""
+    from helmmodel.harness import trace as traces
+
+    if target.resolve() == Path(args.path).resolve():
+        raise HelmModelError(f"--pytest {target} is the trace itself; give a .py file beside it")
+    if target.exists() and not args.force:
+        raise HelmModelError(f"--pytest {target} exists; add --force to replace it")
+    try:
+        traces.write_text_atomically(target, text)
+    except OSError as exc:
+        raise HelmModelError(
+            f"--pytest {target}: cannot write it ({exc.strerror or exc})"
+        ) from None
 
 
 def mutants(args: argparse.Namespace) -> int:

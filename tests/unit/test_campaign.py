@@ -145,12 +145,13 @@ def test_an_unreachable_redis_is_a_clear_error(
 def test_an_unwritable_run_directory_is_a_clear_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A run directory that cannot be created (its parent is a file) exits 2, naming it."""
+    """A run directory that cannot be created (its parent is a file) exits 2, naming it, before
+    any other option is acted on."""
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     status, err = run_cli(["--duration", "1m", "--run-dir", str(blocker / "run")], capsys)
     assert 2 == status
-    assert f"--run-dir {blocker / 'run'}: cannot write there" in err
+    assert f"--run-dir {blocker / 'run'}: would be under {blocker}, which is not a" in err
 
 
 def test_a_finished_run_directory_is_not_overwritten(

@@ -32,12 +32,12 @@ import coverage
 from hypothesis import settings as Settings
 from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
 
-from helmmodel.errors import CampaignError, RunnerError, SwarmError
+from helmmodel.errors import CampaignError, RunnerError, SwarmError, TraceError
 from helmmodel.fuzz import chunks, messages, swarm
 from helmmodel.fuzz import report as fuzz_report
 from helmmodel.harness import kernels, profiles, reach, runner
 from helmmodel.harness.stateful import Stats, TracedMachine, machine_for
-from helmmodel.harness.trace import git_commit
+from helmmodel.harness.trace import check_writable_directory, git_commit
 from helmmodel.kernel import KernelFactory
 
 PROFILE = "nightly"
@@ -69,18 +69,26 @@ COVERAGE_HTML = "coverage"
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([hms])")
 _UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0}
+# Longer than any campaign a scheduler would leave running, and far below the float seconds at
+# which the deadline arithmetic overflows.
+DURATION_MAX_S = 31 * 86_400
 
 
-def parse_duration(text: str) -> float:
-    """Seconds in a duration such as ``90s``, ``20m``, ``8h`` or ``1h30m``."""
+def parse_duration(text: str, option: str = "--duration") -> float:
+    """Seconds in a duration such as ``90s``, ``20m``, ``8h`` or ``1h30m``, given as *option*."""
     parts = _DURATION_PART.findall(text)
     if not parts or "".join(number + unit for number, unit in parts) != text:
         raise CampaignError(
-            f"--duration {text!r} is not a duration: write it as 90s, 20m, 8h or 1h30m"
+            f"{option} {text!r} is not a duration: write it as 90s, 20m, 8h or 1h30m"
         )
     seconds = sum(float(number) * _UNIT_S[unit] for number, unit in parts)
     if seconds <= 0:
-        raise CampaignError(f"--duration {text!r} is no time at all: give a positive duration")
+        raise CampaignError(f"{option} {text!r} is no time at all: give a positive duration")
+    if seconds > DURATION_MAX_S:
+        raise CampaignError(
+            f"{option} {text!r} is longer than {DURATION_MAX_S // 86_400} days; "
+            "split a longer campaign into runs"
+        )
     return seconds
 
 
@@ -141,14 +149,20 @@ def parse_positive(option: str, text: str) -> int:
 def _redis_address(spec: str) -> tuple[str, int, int]:
     """Host, port and database number of a ``redis://HOST:PORT[/DB]`` URL."""
     url = urllib.parse.urlsplit(spec)
-    if url.scheme != "redis" or not url.hostname or url.port is None:
+    try:
+        port = url.port
+    except ValueError:  # urllib's own check: not a number, or outside 0-65535
+        raise CampaignError(f"--db {spec}: the port is not a number from 1 to 65535") from None
+    if url.scheme != "redis" or not url.hostname or port is None:
         raise CampaignError(
             f"--db {spec}: not a directory or a redis://HOST:PORT URL (the only URLs it takes)"
         )
     number = url.path.strip("/") or "0"
     if not number.isdigit():
         raise CampaignError(f"--db {spec}: the database number {number!r} is not a number")
-    return url.hostname, url.port, int(number)
+    if port == 0:
+        raise CampaignError(f"--db {spec}: the port is not a number from 1 to 65535")
+    return url.hostname, port, int(number)
 
 
 def open_database(spec: str) -> ExampleDatabase:
@@ -215,12 +229,21 @@ class Options:
     swarm: str | None = None  # one configuration for every chunk, instead of one drawn per chunk
 
 
-def prepare_run_dir(run_dir: Path) -> None:
-    """Create *run_dir*; refuse one that holds a finished campaign or cannot be written."""
+def check_run_dir(run_dir: Path) -> None:
+    """Refuse a *run_dir* that holds a finished campaign or could not be written; create
+    nothing (the other options are checked before anything is written)."""
     if (run_dir / fuzz_report.SUMMARY).exists():
         raise CampaignError(
             f"--run-dir {run_dir} already holds a campaign's summary; give a new directory"
         )
+    try:
+        check_writable_directory(run_dir, "--run-dir")
+    except TraceError as exc:
+        raise CampaignError(str(exc)) from None
+
+
+def prepare_run_dir(run_dir: Path) -> None:
+    """Create *run_dir* (checked by :func:`check_run_dir`) and its ``campaign.pid``."""
     try:
         (run_dir / "workers").mkdir(parents=True, exist_ok=True)
         (run_dir / "campaign.pid").write_text(f"{os.getpid()}\n", encoding="utf-8")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -31,6 +32,9 @@ FORMAT_VERSION = 1
 STATUS_OPEN = "open"
 STATUS_FIXED = "fixed"
 IDENTITY_CHARS = 12
+# A saved failure is a few hundred steps of small JSON; anything far larger is not a trace, and
+# reading it whole would only cost memory before the schema refuses it.
+TRACE_BYTES_MAX = 16 * 1024 * 1024
 
 
 def schema() -> dict[str, Any]:
@@ -129,7 +133,12 @@ def save(trace: Trace, corpus: str | Path) -> Path:
 
 def write_atomically(path: Path, data: Mapping[str, Any]) -> None:
     """Write JSON to a temporary file beside *path*, then rename it over *path*."""
-    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    write_text_atomically(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write *text* to a temporary file beside *path*, then rename it over *path*: a crash or a
+    full disk leaves the old file or none, never half of the new one."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
@@ -179,6 +188,14 @@ def from_json(data: Any, source: str) -> Trace:
 def load(path: str | Path) -> Trace:
     """Read and validate a trace file; raise TraceError with a one-line reason."""
     try:
+        # Checked before opening: a FIFO or a device would block the read, or never end it.
+        status = os.stat(path)
+        if not stat.S_ISREG(status.st_mode):
+            raise TraceError(f"{path}: not a regular file, so not a trace")
+        if status.st_size > TRACE_BYTES_MAX:
+            raise TraceError(
+                f"{path}: {status.st_size:,} bytes, more than a trace's {TRACE_BYTES_MAX:,}"
+            )
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise TraceError(f"{path}: cannot read it ({exc.strerror or exc})") from None
@@ -188,7 +205,27 @@ def load(path: str | Path) -> Trace:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise TraceError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
-    return from_json(data, str(path))
+    except ValueError as exc:  # an integer past Python's digit limit
+        raise TraceError(f"{path}: not a trace's JSON ({exc})") from None
+    except RecursionError:
+        raise TraceError(f"{path}: not a trace's JSON (nested too deeply to read)") from None
+    try:
+        return from_json(data, str(path))
+    except RecursionError:
+        raise TraceError(f"{path}: not a trace (nested too deeply to validate)") from None
+
+
+def check_writable_directory(path: Path, option: str) -> None:
+    """Raise TraceError unless *path* is a directory this process can write into, or can be
+    made one; creates nothing, so a run that finds no failure leaves no folder behind."""
+    existing = path
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "is" if existing == path else f"would be under {existing}, which is"
+        raise TraceError(f"{option} {path}: {where} not a directory; give a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise TraceError(f"{option} {path}: {existing} is not writable; give a writable directory")
 
 
 def find(paths: Sequence[str | Path]) -> list[Path]:
