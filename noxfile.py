@@ -42,13 +42,15 @@ def mutants(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
-    """Benchmarks (not tests): a call against its Ed25519 floor; checking's cost; storms."""
+    """Benchmarks (not tests): a call against its Ed25519 floor; checking's cost; storms;
+    campaigns; the twin's memory per request."""
     session.install("-e", ".")
     # Exit status 1 means a target was missed: reported, and the other benchmark still runs.
     session.run("python", "benchmarks/bench_kernel.py", *session.posargs, success_codes=[0, 1])
     session.run("python", "benchmarks/bench_machines.py", success_codes=[0, 1])
     session.run("python", "benchmarks/bench_concurrency.py", success_codes=[0, 1])
     session.run("python", "benchmarks/bench_campaign.py", success_codes=[0, 1])
+    session.run("python", "benchmarks/bench_twin_memory.py")
 
 
 @nox.session(python=PYTHON)

@@ -169,6 +169,14 @@ def _add_serve_command(commands: Commands) -> None:
         help="a further bearer token for a principal that is not an admin",
     )
     serve.add_argument("--access-log", action="store_true", help="log every request to stderr")
+    serve.add_argument(
+        "--max-requests",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="serve N requests to the kernel, then answer 503: bounds the records it keeps "
+        "(about 6 KB a governed call; default: no bound)",
+    )
 
 
 def _add_run_command(commands: Commands) -> None:
@@ -553,11 +561,18 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     try:
         running = server.start(
-            kernel, args.host, args.ports or [8080, 9090], access_log=args.access_log
+            kernel,
+            args.host,
+            args.ports or [8080, 9090],
+            access_log=args.access_log,
+            max_requests=args.max_requests,
         )
     except OSError as exc:
         print(f"helmmodel serve: cannot listen on {args.host}: {exc}", file=sys.stderr)
         return 1
+    warning = server.exposure_warning(args.host)
+    if warning is not None:
+        print(f"helmmodel serve: warning: {warning}", file=sys.stderr, flush=True)
     if generated:
         print(f"admin token (generated, shown once): {admin_token}", flush=True)
     for port in running.ports:

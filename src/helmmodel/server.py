@@ -6,14 +6,27 @@ bytes read) passes the limit, before the rest is read; ``Expect: 100-continue`` 
 place of the 100. After such an answer the connection closes with a short, bounded *lingering
 close*: closing a socket that still has unread bytes makes TCP send a reset, which can destroy
 the 413 before the client reads it.
+
+The server is bounded whatever its clients do: at most ``CONNECTIONS_MAX`` connections are served
+at once (one more is answered 503 at once, without a thread); each request must arrive within
+``REQUEST_DEADLINE_S`` (one watchdog thread shuts the socket of a client that trickles past it,
+since a per-read timeout alone lets a byte every few seconds hold a thread for ever); with
+``max_requests`` the kernel serves that many requests and then answers 503, so its records stop
+growing (it keeps every decision, receipt and proof node: about 6 KB a governed call, measured
+by ``benchmarks/bench_twin_memory.py``). A client that goes away before its answer is no error
+of the server's: it is dropped without a traceback.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import socket
+import sys
 import threading
+import time
 from collections.abc import Sequence
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -26,11 +39,53 @@ ADMIN_PRINCIPAL = "admin"
 READ_TIMEOUT_S = 10.0
 LINGER_TIMEOUT_S = 1.0
 LINGER_BYTES_MAX = 8 * BODY_BYTES_MAX
+CONNECTIONS_MAX = 64
+REQUEST_DEADLINE_S = 30.0
+WATCHDOG_EVERY_S = 0.5
 ECHO_SCHEMA = {
     "type": "object",
     "properties": {"x": {"type": "integer"}},
     "additionalProperties": False,
 }
+
+
+def _raw(response: Response) -> bytes:
+    """*response* as the bytes of a closing HTTP/1.1 answer, for sending without a handler."""
+    head = [f"HTTP/1.1 {response.status} {HTTPStatus(response.status).phrase}"]
+    head += [f"{name}: {value}" for name, value in response.headers]
+    head += [f"Content-Length: {len(response.body)}", "Connection: close", "", ""]
+    return "\r\n".join(head).encode("latin-1") + response.body
+
+
+class _RequestCount:
+    """The requests the kernel served, shared by every port: at most *limit* of them."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self._served = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        """Count one more request; False once *limit* were served."""
+        with self._lock:
+            if self.limit is not None and self._served >= self.limit:
+                return False
+            self._served += 1
+            return True
+
+
+def exposure_warning(host: str) -> str | None:
+    """What to say when *host* is reachable from beyond this machine (None for loopback)."""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name other than localhost: it may resolve anywhere
+        loopback = False
+    if loopback:
+        return None
+    return (
+        f"listening on {host}, which other machines can reach; the twin's tool calls need no "
+        "token, so anyone who can connect can run them"
+    )
 
 
 def demo_kernel(admin_token: str, tokens: Sequence[tuple[str, str]] = ()) -> Kernel:
@@ -60,7 +115,18 @@ class _BodyTooLarge(Exception):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = READ_TIMEOUT_S
+    # The headers and the body go out in two writes; with Nagle's algorithm on, the second
+    # waits for the client's delayed ACK of the first, 40 ms on every keep-alive answer.
+    disable_nagle_algorithm = True
     server: _Server
+
+    def handle_one_request(self) -> None:
+        # Each request, keep-alive ones included, gets the whole deadline from its first read.
+        self.server.watchdog.arm(self.connection, time.monotonic() + REQUEST_DEADLINE_S)
+        try:
+            super().handle_one_request()
+        finally:
+            self.server.watchdog.disarm(self.connection)
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.access_log:
@@ -128,6 +194,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(problem(400, "the chunked body is malformed"), close=True)
             return
         headers = {name: value for name, value in self.headers.items()}
+        if not self.server.requests.take():
+            limit = self.server.requests.limit
+            self._send(problem(503, f"this twin serves {limit} requests per start; restart it"))
+            return
         self._send(self.server.kernel.handle(self.command, self.path, headers, body))
 
     def __getattr__(self, name: str) -> Any:
@@ -137,14 +207,97 @@ class _Handler(BaseHTTPRequestHandler):
         raise AttributeError(name)
 
 
+class _Watchdog:
+    """One thread for all connections: shuts the socket of a request past its deadline, so the
+    read blocking its handler thread ends at once."""
+
+    def __init__(self) -> None:
+        self._deadlines: dict[socket.socket, float] = {}
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="helmmodel-watchdog", daemon=True)
+        self._thread.start()
+
+    def arm(self, connection: socket.socket, deadline: float) -> None:
+        with self._lock:
+            self._deadlines[connection] = deadline
+
+    def disarm(self, connection: socket.socket) -> None:
+        with self._lock:
+            self._deadlines.pop(connection, None)
+
+    def _watch(self) -> None:
+        while not self._stopped.wait(WATCHDOG_EVERY_S):
+            now = time.monotonic()
+            with self._lock:
+                late = [c for c, deadline in self._deadlines.items() if deadline <= now]
+                for connection in late:
+                    del self._deadlines[connection]
+            for connection in late:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=5)
+
+
+# A client that closes, resets or stalls its connection ends its own request; the server says
+# nothing about it (the standard library prints a traceback for each).
+_CLIENT_GONE = (ConnectionError, TimeoutError)
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], kernel: Kernel, access_log: bool) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        kernel: Kernel,
+        access_log: bool,
+        requests: _RequestCount,
+    ) -> None:
         self.kernel = kernel
         self.access_log = access_log
+        self.requests = requests
+        self._slots = threading.BoundedSemaphore(CONNECTIONS_MAX)
+        self._busy = _raw(problem(503, f"more than {CONNECTIONS_MAX} connections at once"))
+        self.watchdog = _Watchdog()
         super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            with contextlib.suppress(OSError):
+                request.sendall(self._busy)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, _CLIENT_GONE):
+            return
+        # Anything else is the server's own fault: one line, not the standard library's page.
+        print(
+            f"helmmodel serve: request from {client_address[0]} failed: "
+            f"{type(error).__name__}: {error}",
+            file=sys.stderr,
+        )
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.watchdog.stop()
 
     def shutdown_request(self, request: Any) -> None:
         # A bounded lingering close: see the module docstring.
@@ -182,13 +335,21 @@ class RunningServers:
 
 
 def start(
-    kernel: Kernel, host: str, ports: Sequence[int], *, access_log: bool = False
+    kernel: Kernel,
+    host: str,
+    ports: Sequence[int],
+    *,
+    access_log: bool = False,
+    max_requests: int | None = None,
 ) -> RunningServers:
-    """Listen on every port of *ports* (0 picks a free one), each in its own thread."""
+    """Listen on every port of *ports* (0 picks a free one), each in its own thread; with
+    *max_requests*, the ports together serve that many requests to the kernel, then answer
+    503."""
     servers: list[_Server] = []
+    requests = _RequestCount(max_requests)
     try:
         for port in ports:
-            servers.append(_Server((host, port), kernel, access_log))
+            servers.append(_Server((host, port), kernel, access_log, requests))
     except OSError:
         for server in servers:
             server.server_close()
