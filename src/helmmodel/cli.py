@@ -391,6 +391,12 @@ def _add_fuzz_chunk_options(fuzz: argparse.ArgumentParser) -> None:
         metavar="DURATION",
         help="when not on a terminal, print a progress line this often (default: 1m)",
     )
+    fuzz.add_argument(
+        "--stalled-after",
+        default="5m",
+        metavar="DURATION",
+        help="kill and restart a worker that sends nothing for this long (default: 5m)",
+    )
 
 
 def fuzz(args: argparse.Namespace) -> int:
@@ -403,6 +409,7 @@ def fuzz(args: argparse.Namespace) -> int:
     try:
         duration_s = campaign.parse_duration(args.duration)
         progress_s = campaign.parse_duration(args.progress_every, "--progress-every")
+        stalled_s = campaign.parse_duration(args.stalled_after, "--stalled-after")
         shard = campaign.parse_shard(args.shard)
         workers = campaign.parse_workers(args.workers)
         chunk_examples = campaign.DEFAULT_CHUNK_EXAMPLES
@@ -441,6 +448,7 @@ def fuzz(args: argparse.Namespace) -> int:
         chunk_examples=chunk_examples,
         shrink=args.shrink,
         progress_every_s=progress_s,
+        stalled_after_s=stalled_s,
         machine_dir=Path(args.machine_dir),
         imports=tuple(args.imports),
         swarm=args.swarm,

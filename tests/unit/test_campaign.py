@@ -659,7 +659,8 @@ def test_the_report_draws_a_heatmap_and_a_timeline_as_svg(tmp_path: Path) -> Non
 
 def test_workers_that_keep_crashing_are_given_up(tmp_path: Path) -> None:
     """A worker that crashes three times in a row without finishing a chunk is restarted twice,
-    then given up; with no worker left the campaign ends at once, exit 1, saying why."""
+    then given up; with no worker left the campaign ends at once, not green (exit 3), saying
+    why."""
     options = campaign.Options(
         machines=("clock_drift",),
         duration_s=120.0,
@@ -675,10 +676,11 @@ def test_workers_that_keep_crashing_are_given_up(tmp_path: Path) -> None:
     campaign.prepare_run_dir(options.run_dir)
     out = io.StringIO()
     started = time.monotonic()
-    assert 1 == campaign.run(options, out, tty=False)
+    assert campaign.UNHEALTHY == campaign.run(options, out, tty=False)
     assert time.monotonic() - started < 60
     summary = json.loads((options.run_dir / fuzz_report.SUMMARY).read_text())
     assert campaign.CRASHED == summary["stopped_by"]
+    assert "NOT GREEN: stopped early: every worker crashed too often" in out.getvalue()
     assert [True, True, False] == [death["restarted"] for death in summary["worker_deaths"]]
     assert {"exit status 1"} == {death["cause"] for death in summary["worker_deaths"]}
     assert "worker 0 (pid" in out.getvalue()
@@ -716,3 +718,82 @@ def test_the_display_shows_each_worker_on_a_terminal(tmp_path: Path) -> None:
     assert "failures: 1 new, 2 repeats" in line
     assert "steps/s" in line
     assert "worker 1: starting" in text
+
+
+def _campaign_options(tmp_path: Path, **changes: Any) -> campaign.Options:
+    fields: dict[str, Any] = {
+        "machines": ("kernel", "clock_drift", "policy_mutation"),
+        "duration_s": 180.0,
+        "workers": 2,
+        "kernel": "correct",
+        "corpus": tmp_path / "corpus",
+        "database": str(tmp_path / "db"),
+        "shard": campaign.Shard(),
+        "run_dir": tmp_path / "run",
+        "machine_dir": MACHINES,
+    }
+    return campaign.Options(**{**fields, **changes})
+
+
+def test_every_machine_gets_a_chunk_of_every_rule_however_short_the_campaign(
+    tmp_path: Path, machines: dict[str, type[TracedMachine]]
+) -> None:
+    """Machines are dealt to the workers in turn, each one's first chunk runs every rule
+    (``all``) and later ones draw their configuration; a chunk is short enough that the first
+    round fits in the campaign's time."""
+    options = _campaign_options(tmp_path)
+    workers = [
+        campaign.Worker(
+            plan=campaign.WorkerPlan(worker=w, first_chunk=0, options=options, deadline_wall=0.0),
+            conn=None, machines=machines, factory=None, profile_settings=None, database=None,
+            deadline=time.monotonic() + 1000, settler=None, parent=0, reach=None,
+        )  # type: ignore[arg-type]
+        for w in range(2)
+    ]  # fmt: skip
+    jobs = [workers[w].job(number) for number in range(6) for w in range(2)]
+    first_round = jobs[:3]
+    assert ["kernel", "clock_drift", "policy_mutation"] == [job.machine for job in first_round]
+    assert {swarm.ALL} == {job.swarm.name for job in first_round}
+    assert {swarm.ALL} != {job.swarm.name for job in jobs[3:]}, "later chunks draw"
+    assert 120.0 == campaign.chunk_seconds(options)  # 3 machines in 180 s on 2 workers
+    long = _campaign_options(tmp_path, duration_s=8 * 3600.0)
+    assert campaign.CHUNK_SECONDS_MAX == campaign.chunk_seconds(long)
+
+
+def test_the_health_check_knows_each_machines_families_and_what_a_swarm_keeps(
+    tmp_path: Path, machines: dict[str, type[TracedMachine]]
+) -> None:
+    everything = campaign.families_of(_campaign_options(tmp_path))
+    assert set(swarm.families(machines["kernel"])) == set(everything["kernel"])
+    only = campaign.families_of(
+        _campaign_options(tmp_path, machines=("kernel",), swarm="only-clock")
+    )
+    kept = (
+        set(transitions(machines["kernel"]))
+        - swarm.named(machines["kernel"], "only-clock").disabled
+    )
+    assert kept == {rule for rules in only["kernel"].values() for rule in rules}
+    assert "clock" in only["kernel"] and len(only["kernel"]) < len(everything["kernel"])
+
+
+def test_chunks_ending_in_errors_in_a_row_stop_the_campaign(tmp_path: Path) -> None:
+    """A dead database or a broken machine makes every chunk end in an error: after three in a
+    row the campaign stops (the rest of its time would explore nothing) and says why."""
+    parent = campaign.Campaign(_campaign_options(tmp_path, machines=("kernel",)), io.StringIO())
+    parent.started = time.monotonic()
+    slot = parent.slots[0]
+    for number in range(campaign.ERRORED_CHUNKS_IN_A_ROW_MAX):
+        assert parent.stop_reason is None
+        parent._message(
+            slot, messages.ChunkStarted(chunk=number, machine="kernel", seed=number, swarm="all")
+        )
+        parent._message(
+            slot,
+            messages.ChunkDone(
+                worker=0, chunk=number, machine="kernel", seed=number, swarm="all",
+                ended_by="error", seconds=0.1, examples=0, steps=0, rules={}, outcomes={},
+                transitions={"rules": [], "matrix": []}, findings=(),
+                errors=("ConnectionError: Connection refused",),
+            ),
+        )  # fmt: skip
+    assert campaign.ERRORS == parent.stop_reason

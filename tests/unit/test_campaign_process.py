@@ -205,8 +205,11 @@ def test_a_killed_worker_is_restarted_and_reported(tmp_path: Path) -> None:
     successor = wait_for(
         lambda: (pid := worker_pid(run_dir, 0)) != victim and pid, 10, "a restarted worker 0"
     )
-    assert 0 == proc.wait(timeout=60), log.read_text()
+    # The campaign runs on, but a death is something wrong with the run: not green (exit 3).
+    assert 3 == proc.wait(timeout=60), log.read_text()
     summary = summary_of(run_dir)
+    assert ["1 worker death: signal SIGKILL"] == summary["warnings"]
+    assert "NOT GREEN: 1 worker death: signal SIGKILL" in log.read_text()
     assert 1 == summary["worker_restarts"]
     [death] = summary["worker_deaths"]
     assert (0, victim, "signal SIGKILL", True, successor) == (
@@ -216,3 +219,37 @@ def test_a_killed_worker_is_restarted_and_reported(tmp_path: Path) -> None:
     assert f"worker 0 (pid {victim}) died (signal SIGKILL); restarted as pid {successor}" in (
         log.read_text()
     )
+
+
+def test_a_frozen_worker_is_killed_and_restarted(tmp_path: Path) -> None:
+    """A worker stopped with SIGSTOP sends nothing: after --stalled-after it is killed and
+    restarted, the campaign ends on time, and the run is not green (exit 3)."""
+    run_dir, log = tmp_path / "run", tmp_path / "out.txt"
+    argv = ["clock_drift", "--duration", "20s", "--workers", "2", "--progress-every", "1s"]
+    argv += [
+        "--stalled-after",
+        "3s",
+        "--corpus",
+        str(tmp_path / "corpus"),
+        "--run-dir",
+        str(run_dir),
+    ]
+    started = time.monotonic()
+    proc = start(argv, log)
+    wait_for(lambda: busy(log), 30, "both workers inside a chunk")
+    frozen = worker_pid(run_dir, 1)
+    assert frozen is not None
+    os.kill(frozen, signal.SIGSTOP)
+    successor = wait_for(
+        lambda: (pid := worker_pid(run_dir, 1)) != frozen and pid, 15, "a restarted worker 1"
+    )
+    assert 3 == proc.wait(timeout=60), log.read_text()
+    assert time.monotonic() - started < 20 + 30  # start-up, the deadline, and its grace
+    assert not alive(frozen)
+    summary = summary_of(run_dir)
+    [death] = summary["worker_deaths"]
+    assert (1, frozen, "stalled: silent for 3 s, killed", True, successor) == (
+        death["worker"], death["pid"], death["cause"], death["restarted"], death["new_pid"]
+    )  # fmt: skip
+    assert f"worker 1 (pid {frozen}) sent nothing for 3 s: killed" in log.read_text()
+    assert "NOT GREEN: 1 worker death: stalled" in log.read_text()

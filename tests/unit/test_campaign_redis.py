@@ -6,6 +6,7 @@ Skipped, with the reason, on a developer machine without redis-server; never ski
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -33,8 +34,14 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    """A redis-server of this test's own on a free loopback port, stopped afterwards."""
+def redis_url(redis_server: tuple[str, subprocess.Popen[bytes]]) -> str:
+    return redis_server[0]
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A redis-server of this test's own on a free loopback port (its URL and process),
+    stopped afterwards."""
     server = shutil.which("redis-server")
     if server is None:
         if os.environ.get("CI") == "true":
@@ -58,7 +65,7 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise
                 time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}"
+        yield f"redis://127.0.0.1:{port}", process
     finally:
         client.close()
         process.terminate()
@@ -90,3 +97,35 @@ def test_a_campaign_keeps_its_examples_in_redis(redis_url: str, tmp_path: Path) 
         client.close()
     assert keys
     assert not (tmp_path / ".hypothesis-fuzz").exists()
+
+
+def test_a_database_that_dies_mid_campaign_stops_it_not_green(
+    redis_server: tuple[str, subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    """Redis stopped while a campaign against the correct kernel runs: chunks end in connection
+    errors, the campaign stops early instead of running on for its whole time, exits 3, and
+    says why first in its output and its summary."""
+    url, server = redis_server
+    run_dir, log = tmp_path / "run", tmp_path / "out.txt"
+    argv = [sys.executable, "-m", "helmmodel", "fuzz", "clock_drift", "--machines", str(MACHINES)]
+    argv += ["--db", url, "--duration", "120s", "--workers", "1", "--progress-every", "1s"]
+    argv += ["--corpus", str(tmp_path / "corpus"), "--run-dir", str(run_dir)]
+    argv += ["--chunk-examples", "20"]  # chunks end often, so each new one meets the dead Redis
+    with log.open("wb") as out:
+        proc = subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while "steps" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        server.terminate()
+        server.wait(timeout=10)
+        stopped = time.monotonic()
+        assert 3 == proc.wait(timeout=100), log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert time.monotonic() - stopped < 90, "the campaign ran on with its database dead"
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert "checker errors" == summary["stopped_by"]
+    assert summary["warnings"][0].startswith("stopped early: chunks kept ending in checker")
+    assert "NOT GREEN: stopped early" in log.read_text()

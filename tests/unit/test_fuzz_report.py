@@ -55,9 +55,17 @@ def a_finding(kind: str, invariant: str, **fields: Any) -> dict[str, Any]:
 
 
 def a_rich_record() -> fuzz_report.Record:
-    """Four chunks of three machines (one not in the options, one never run), every kind of
-    finding, a checker error, two worker deaths and a timeline."""
-    record = fuzz_report.Record(dict(OPTIONS), started_at="2024-05-06T07:08:09+00:00")
+    """Four chunks of three machines (one not in the options, one never run, one with a rule
+    family that took no step), every kind of finding, a checker error, two worker deaths (one
+    at the stop) and a timeline."""
+    families = {
+        "alpha": {"call": ["a", "b"], "fault": ["c<d"], "clock": ["z"]},
+        "beta": {"call": ["a"]},
+        "gamma": {"call": ["a"]},
+    }
+    record = fuzz_report.Record(
+        dict(OPTIONS), families=families, started_at="2024-05-06T07:08:09+00:00"
+    )
     new = a_finding(
         chunks.NEW, "budget", hits=3, identity="n1", path="/corpus/n1.json", minimal_steps=4
     )
@@ -82,7 +90,7 @@ def a_rich_record() -> fuzz_report.Record:
         {"worker": 1, "pid": 101, "cause": "signal SIGKILL", "at_s": 3.25,
          "lost_chunk": None, "restarted": True, "new_pid": 102},
         {"worker": 0, "pid": 100, "cause": "exit status 1", "at_s": 9.0,
-         "lost_chunk": 2, "restarted": False, "new_pid": None},
+         "lost_chunk": 2, "restarted": False, "new_pid": None, "at_stop": True},
     ]  # fmt: skip
     for second in range(0, 130, 7):
         record.sample(second * 0.9, second * 1234, second * 3, second // 9)
@@ -139,3 +147,53 @@ def test_the_report_links_the_kernel_reach_when_it_was_measured(tmp_path: Path) 
     assert "Kernel reach: 91.2% of the kernel model" in page
     assert '<a href="coverage/index.html">' in page
     assert "Kernel reach" not in (EXPECTED / "rich" / fuzz_report.REPORT).read_text("utf-8")
+
+
+def test_a_clean_run_has_no_warning_and_says_so(tmp_path: Path) -> None:
+    """Every machine and family stepped, no error, no death: nothing is wrong, and the report
+    says so where the warnings would be; the JUnit health case passes."""
+    record = fuzz_report.Record(
+        dict(OPTIONS, machines=["alpha"]), families={"alpha": {"call": ["a"], "fault": ["b"]}}
+    )
+    record.chunks = [a_chunk(0, "alpha", "all")]
+    summary = fuzz_report.write(record, tmp_path, stopped_by="deadline", elapsed_s=10.0)
+    assert [] == summary["warnings"]
+    page = (tmp_path / fuzz_report.REPORT).read_text(encoding="utf-8")
+    assert "Nothing is wrong with the run itself" in page
+    assert "What is wrong with this run" not in page
+    junit = (tmp_path / fuzz_report.JUNIT).read_text(encoding="utf-8")
+    assert 'name="campaign"' in junit and "UnhealthyRun" not in junit
+
+
+@pytest.mark.parametrize(
+    ("change", "warning"),
+    [
+        ({"stopped_by": "checker errors"}, "stopped early: chunks kept ending in checker errors"),
+        ({"stopped_by": "worker crashes"}, "stopped early: every worker crashed too often"),
+        ({"errors": ["ConnectionError: gone"]},
+         "1 of 1 chunks ended in checker errors (the first, alpha seed 1000: ConnectionError"),
+        ({"rules": {"a": 5}}, "machine alpha: rule families that took no step: fault"),
+        ({"steps": 0}, "machine alpha was asked for and took no step"),
+        ({"death": "stalled: silent for 3 s, killed"},
+         "1 worker death: stalled: silent for 3 s, killed"),
+    ],
+)  # fmt: skip
+def test_each_kind_of_trouble_is_a_warning_at_the_top(
+    tmp_path: Path, change: dict[str, Any], warning: str
+) -> None:
+    record = fuzz_report.Record(
+        dict(OPTIONS, machines=["alpha"]), families={"alpha": {"call": ["a"], "fault": ["b"]}}
+    )
+    figures = {k: v for k, v in change.items() if k in ("errors", "rules", "steps")}
+    record.chunks = [a_chunk(0, "alpha", "all", **figures)]
+    if "death" in change:
+        record.deaths = [
+            {"worker": 0, "pid": 1, "cause": change["death"], "at_s": 1.0, "lost_chunk": None,
+             "restarted": True, "new_pid": 2, "at_stop": False}
+        ]  # fmt: skip
+    stopped_by = change.get("stopped_by", "deadline")
+    summary = fuzz_report.write(record, tmp_path, stopped_by=stopped_by, elapsed_s=10.0)
+    assert any(w.startswith(warning) for w in summary["warnings"]), summary["warnings"]
+    page = (tmp_path / fuzz_report.REPORT).read_text(encoding="utf-8")
+    assert page.index("What is wrong with this run") < page.index("<h2>Failures</h2>")
+    assert 'type="UnhealthyRun"' in (tmp_path / fuzz_report.JUNIT).read_text(encoding="utf-8")

@@ -59,6 +59,12 @@ END_GRACE_S = 60.0
 CRASHES_IN_A_ROW_MAX = 3
 WORKER_PROGRESS_EVERY_S = 1.0
 CRASHED = "worker crashes"  # why a campaign ended early when no worker was left
+ERRORS = "checker errors"  # why it ended early when chunks kept ending in checker errors
+# That many chunks in a row ending in checker errors (a dead database, a broken machine) stop
+# the campaign: the rest of its time would explore nothing.
+ERRORED_CHUNKS_IN_A_ROW_MAX = 3
+# The exit status of a campaign that found no new failure but is not green (report.health).
+UNHEALTHY = 3
 TTY_REFRESH_EVERY_S = 0.5
 # In the run directory: each worker's coverage.py data, and the HTML report of them combined.
 COVERAGE_DATA = "coverage-data"
@@ -227,6 +233,10 @@ class Options:
     machine_dir: Path = Path("machines")
     imports: tuple[str, ...] = ()
     swarm: str | None = None  # one configuration for every chunk, instead of one drawn per chunk
+    # A worker sends a progress message every second while a chunk runs; one silent this long
+    # is stopped or hung (SIGSTOP, a deadlock): it is killed and restarted. Generous by default,
+    # since settling a failure (minimizing it) sends nothing until it is done.
+    stalled_after_s: float = 300.0
 
 
 def check_run_dir(run_dir: Path) -> None:
@@ -367,22 +377,26 @@ class Worker:
 
     def job(self, number: int) -> chunks.Job:
         """The *number*-th chunk's job: the worker's next machine, a fresh seed of the shard's,
-        and the swarm configuration asked for or drawn from that seed."""
+        and the swarm configuration asked for, or ``all`` in each machine's first round and
+        drawn from the seed after it, so every family runs however short the campaign."""
         options, names = self.plan.options, self.plan.options.machines
-        name = names[(self.plan.worker + number * options.workers) % len(names)]
+        place = self.plan.worker + number * options.workers  # the campaign's chunk order
+        name = names[place % len(names)]
         machine = self.machines[name]
         chunk_seed = options.shard.seed(self.rng.getrandbits(64))
-        if options.swarm is None:
-            config = swarm.draw(machine, chunk_seed)
-        else:
+        if options.swarm is not None:
             config = swarm.named(machine, options.swarm)
+        elif place < len(names):
+            config = swarm.named(machine, swarm.ALL)
+        else:
+            config = swarm.draw(machine, chunk_seed)
         return chunks.Job(
             machine=name,
             kernel=options.kernel,
             seed=chunk_seed,
             swarm=config,
             max_examples=options.chunk_examples,
-            stop_at=min(self.deadline, time.monotonic() + CHUNK_SECONDS_MAX),
+            stop_at=min(self.deadline, time.monotonic() + chunk_seconds(options)),
         )
 
     def plain(self, name: str) -> type[TracedMachine]:
@@ -460,6 +474,8 @@ class Slot:
     current: dict[str, Any] | None = None  # the chunk it is running, as a death reports it
     progress: messages.Progress = attrs.field(factory=messages.Progress)  # its figures so far
     started: float = 0.0  # when that chunk started (time.monotonic())
+    heard: float = 0.0  # when it last sent anything (time.monotonic())
+    stalled: bool = False  # killed for its silence
     new: int = 0
     repeats: int = 0
 
@@ -473,7 +489,8 @@ class Campaign:
         self.display = Display(out, out.isatty() if tty is None else tty, options.progress_every_s)
         # Spawned, not forked: a worker starts clean, without the parent's threads and state.
         self.context = multiprocessing.get_context("spawn")
-        self.record = fuzz_report.Record(options_json(options))
+        self.record = fuzz_report.Record(options_json(options), families=families_of(options))
+        self.errored_in_a_row = 0
         self.slots = [Slot(index=i) for i in range(options.workers)]
         self.stop_reason: str | None = None
         self.stop_sent: float | None = None
@@ -528,7 +545,7 @@ class Campaign:
         writer.close()  # the worker holds the only writing end: its death closes the pipe
         slot.process, slot.conn, slot.pid = process, reader, process.pid
         slot.said_bye, slot.current, slot.progress = False, None, messages.Progress()
-        slot.idle = "starting"
+        slot.idle, slot.heard, slot.stalled = "starting", time.monotonic(), False
         pid_file = self.options.run_dir / "workers" / f"{slot.index}.pid"
         pid_file.write_text(f"{process.pid}\n", encoding="utf-8")
 
@@ -551,6 +568,8 @@ class Campaign:
                 for slot in live:
                     self._kill(slot)
                 continue
+            if self.stop_sent is None:
+                self._kill_stalled(live, now)
             handles: list[Any] = [s.conn for s in live if s.conn is not None]
             handles += [s.process.sentinel for s in live if s.process is not None]
             for ready in wait(handles, timeout=0.2):
@@ -561,6 +580,20 @@ class Campaign:
                 if slot.process is not None and not slot.process.is_alive():
                     self._ended(slot, deadline_wall)
             self.display.refresh(self, time.monotonic())
+
+    def _kill_stalled(self, live: Sequence[Slot], now: float) -> None:
+        """Kill each worker silent for too long inside a chunk (where it reports every second;
+        starting up, it may take a while to import); _ended restarts it like a crash."""
+        silence = self.options.stalled_after_s
+        for slot in live:
+            quiet = slot.current is not None and now - slot.heard > silence
+            if slot.stalled or not quiet or slot.process is None:
+                continue
+            slot.stalled = True
+            slot.process.kill()  # SIGKILL ends a stopped process too
+            self.display.event(
+                f"worker {slot.index} (pid {slot.pid}) sent nothing for {silence:g} s: killed"
+            )
 
     def _signal_all(self, sig: signal.Signals) -> None:
         for slot in self.slots:
@@ -580,6 +613,7 @@ class Campaign:
                     "at_s": round(time.monotonic() - self.started, 3),
                     "lost_chunk": slot.current,
                     "restarted": False,
+                    "at_stop": True,
                 }
             )
         slot.process.join()
@@ -605,11 +639,12 @@ class Campaign:
         self._close(slot)
         if slot.said_bye:
             return
-        cause = (
-            f"signal {signal.Signals(-code).name}"
-            if code is not None and code < 0
-            else (f"exit status {code}")
-        )
+        if slot.stalled:
+            cause = f"stalled: silent for {self.options.stalled_after_s:g} s, killed"
+        elif code is not None and code < 0:
+            cause = f"signal {signal.Signals(-code).name}"
+        else:
+            cause = f"exit status {code}"
         slot.crashes_in_a_row += 1
         time_left = self.deadline - time.monotonic()
         restart = (
@@ -624,6 +659,7 @@ class Campaign:
             "at_s": round(time.monotonic() - self.started, 3),
             "lost_chunk": lost,
             "restarted": restart,
+            "at_stop": self.stop_reason is not None,
         }
         self.record.deaths.append(entry)
         if restart:
@@ -645,6 +681,7 @@ class Campaign:
 
     def _message(self, slot: Slot, message: messages.Message) -> None:
         now = time.monotonic()
+        slot.heard = now
         match message:
             case messages.ChunkStarted():
                 slot.current = {**message.to_json(), "at_s": round(now - self.started, 3)}
@@ -676,6 +713,9 @@ class Campaign:
             self._announce(finding, done.machine)
         for error in done.errors:
             self.display.event(f"error in {done.machine}: {error}")
+        self.errored_in_a_row = self.errored_in_a_row + 1 if done.errors else 0
+        if self.errored_in_a_row >= ERRORED_CHUNKS_IN_A_ROW_MAX and self.stop_reason is None:
+            self.stop_reason = ERRORS
         self.record.chunks.append(report)
         self._sample(now)
 
@@ -731,10 +771,14 @@ class Campaign:
             f"restarts\n"
             f"run directory: {self.options.run_dir} (summary.json, junit.xml, report.html)\n"
         )
+        for warning in summary["warnings"]:
+            self.out.write(f"NOT GREEN: {warning}\n")
         self.out.flush()
         if self.stop_reason in ("SIGINT", "SIGTERM"):
             return 130
-        return 1 if totals["new_failures"] or self.stop_reason == CRASHED else 0
+        if totals["new_failures"]:
+            return 1
+        return UNHEALTHY if summary["warnings"] else 0
 
     def _reach(self) -> dict[str, Any] | None:
         """The workers' coverage data combined, as the summary holds it, with its HTML report
@@ -755,6 +799,28 @@ class Campaign:
         }
 
 
+def chunk_seconds(options: Options) -> float:
+    """How long a chunk may run: short enough that every machine gets a chunk within the
+    campaign's time (machines are dealt to the workers in turn), at most CHUNK_SECONDS_MAX."""
+    share = options.duration_s * options.workers / len(options.machines)
+    return min(CHUNK_SECONDS_MAX, share)
+
+
+def families_of(options: Options) -> dict[str, dict[str, list[str]]]:
+    """Each machine's rule families and the rules the run may draw of each (all of them, or
+    those a ``--swarm`` configuration keeps), as the health check reads them."""
+    machines = runner.load_machines(options.machine_dir)
+    found: dict[str, dict[str, list[str]]] = {}
+    for name in options.machines:
+        machine = machines[name]
+        disabled = swarm.named(machine, options.swarm).disabled if options.swarm else frozenset()
+        kept = {
+            family: sorted(rules - disabled) for family, rules in swarm.families(machine).items()
+        }
+        found[name] = {family: rules for family, rules in kept.items() if rules}
+    return found
+
+
 def options_json(options: Options) -> dict[str, Any]:
     return {
         "machines": list(options.machines),
@@ -769,6 +835,7 @@ def options_json(options: Options) -> dict[str, Any]:
         "chunk_examples": options.chunk_examples,
         "shrink": options.shrink,
         "swarm": options.swarm or "drawn per chunk",
+        "stalled_after_s": options.stalled_after_s,
     }
 
 

@@ -45,6 +45,8 @@ class Record:
     """What the parent collects while a campaign runs."""
 
     options: dict[str, Any]
+    # Per machine asked for, its rule families and their rules: a family no chunk ran is named.
+    families: dict[str, dict[str, list[str]]] = attrs.field(factory=dict)
     chunks: list[dict[str, Any]] = attrs.field(factory=list)  # the workers' chunk reports
     deaths: list[dict[str, Any]] = attrs.field(factory=list)  # workers that died, and why
     timeline: list[list[float]] = attrs.field(factory=list)  # [seconds, steps, examples, outcomes]
@@ -146,7 +148,7 @@ def _repeats(findings: Iterable[Mapping[str, Any]]) -> int:
 def summarize(record: Record, *, stopped_by: str, elapsed_s: float) -> dict[str, Any]:
     """The summary of a campaign (what ``summary.json`` holds)."""
     chunks = record.chunks
-    return {
+    summary = {
         "format_version": FORMAT_VERSION,
         "helmmodel_version": __version__,
         "hypothesis_version": hypothesis.__version__,
@@ -170,6 +172,51 @@ def summarize(record: Record, *, stopped_by: str, elapsed_s: float) -> dict[str,
             "points": record.timeline,
         },
     }
+    summary["warnings"] = health(summary, record.families)
+    return summary
+
+
+# Why a campaign stopped early, when it was not asked to: said first in every report.
+STOPPED_EARLY = {
+    "worker crashes": "every worker crashed too often to be restarted",
+    "checker errors": "chunks kept ending in checker errors, so the campaign stopped",
+}
+
+
+def health(
+    summary: Mapping[str, Any], families: Mapping[str, Mapping[str, Sequence[str]]]
+) -> list[str]:
+    """What is wrong with the run itself, whatever it found: a campaign with any of these is
+    not a green run, even with no failure (``helmmodel fuzz`` exits 3)."""
+    warnings: list[str] = []
+    if summary["stopped_by"] in STOPPED_EARLY:
+        warnings.append(f"stopped early: {STOPPED_EARLY[summary['stopped_by']]}")
+    errored = [chunk for chunk in summary["chunks"] if chunk["errors"]]
+    if errored:
+        first = errored[0]
+        warnings.append(
+            f"{len(errored)} of {len(summary['chunks'])} chunks ended in checker errors (the "
+            f"first, {first['machine']} seed {first['seed']}: {first['errors'][0]})"
+        )
+    deaths = [death for death in summary["worker_deaths"] if not death.get("at_stop")]
+    if deaths:
+        causes = Counter(str(death["cause"]) for death in deaths)
+        warnings.append(
+            f"{len(deaths)} worker death{'s' if len(deaths) > 1 else ''}: "
+            + ", ".join(f"{cause} ({n})" if n > 1 else cause for cause, n in causes.items())
+        )
+    for name, figures in summary["machines"].items():
+        if not figures["steps"]:
+            warnings.append(f"machine {name} was asked for and took no step")
+            continue
+        idle = [
+            family
+            for family, rules in families.get(name, {}).items()
+            if not any(figures["rules"].get(rule) for rule in rules)
+        ]
+        if idle:
+            warnings.append(f"machine {name}: rule families that took no step: {', '.join(idle)}")
+    return warnings
 
 
 def _totals(record: Record, elapsed_s: float) -> dict[str, Any]:
@@ -286,9 +333,26 @@ def junit(summary: Mapping[str, Any]) -> ET.Element:
         _testcase(name, figures, summary["failures"], kernel)
         for name, figures in summary["machines"].items()
     ]
+    cases.append(_health_case(summary["warnings"], kernel, summary["elapsed_s"]))
     suites = ET.Element("testsuites", name="helmmodel fuzz")
     suites.append(_testsuite(summary, cases))
     return suites
+
+
+def _health_case(warnings: Sequence[str], kernel: str, seconds: float) -> ET.Element:
+    """The run itself as a test case: it fails when anything is wrong with the run."""
+    case = ET.Element(
+        "testcase", classname=f"helmmodel.fuzz.{kernel}", name="campaign", time=f"{seconds:.3f}"
+    )
+    if warnings:
+        failure = ET.SubElement(
+            case,
+            "failure",
+            type="UnhealthyRun",
+            message=f"{len(warnings)} things wrong with the run",
+        )
+        failure.text = "\n".join(warnings)
+    return case
 
 
 def _testsuite(summary: Mapping[str, Any], cases: Sequence[ET.Element]) -> ET.Element:
@@ -497,6 +561,8 @@ table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
 th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
 .bad { color: #c00; font-weight: bold; }
+.warn { border: 2px solid #c00; background: #fff3f3; padding: 0 1em; margin: 1em 0; }
+.ok { border-left: 4px solid #2a2; padding-left: 0.5em; }
 code { background: #f4f4f4; padding: 0 3px; }
 details { margin: 0.5em 0 1.5em; }
 """
@@ -546,6 +612,7 @@ def report_html(summary: Mapping[str, Any]) -> str:
     """The report a person reads: what ran, what it found, and what it explored."""
     parts = [
         *_head(summary),
+        *_health_section(summary["warnings"]),
         *_reach_section(summary.get("reach")),
         *_failures_section(summary["failures"]),
         *_repeats_section(summary["repeats"]),
@@ -579,6 +646,21 @@ def _head(summary: Mapping[str, Any]) -> list[str]:
         f"{_e(summary['hypothesis_version'])}.</p>",
         f"<p>Corpus <code>{_e(options['corpus'])}</code>, example database "
         f"<code>{_e(options['database'])}</code>.</p>",
+    ]
+
+
+def _health_section(warnings: Sequence[str]) -> list[str]:
+    """First of all: what is wrong with the run itself, or that nothing is."""
+    if not warnings:
+        return [
+            '<p class="ok">Nothing is wrong with the run itself: every machine and rule '
+            "family asked for took steps, no chunk ended in a checker error, no worker died.</p>"
+        ]
+    items = "".join(f"<li>{_e(warning)}</li>" for warning in warnings)
+    return [
+        '<div class="warn"><h2>What is wrong with this run</h2>',
+        "<p>Whatever it found, this run is not green: <code>helmmodel fuzz</code> exited "
+        f"non-zero for these.</p><ul>{items}</ul></div>",
     ]
 
 
