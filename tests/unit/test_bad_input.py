@@ -194,3 +194,25 @@ def test_a_writable_corpus_that_does_not_exist_yet_is_not_created_by_the_check(
 ) -> None:
     traces.check_writable_directory(tmp_path / "a" / "b", "--corpus")
     assert [] == list(tmp_path.iterdir())
+
+
+# --- a failed save loses nothing ----------------------------------------------------------------
+
+
+def test_a_save_that_fails_goes_to_the_fallback_then_to_stderr_as_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from helmmodel.harness import capture
+
+    trace = traces.load(CASE)
+    blocked = tmp_path / "a-file"
+    blocked.write_text("", encoding="utf-8")
+    fallback = tmp_path / "pending"
+    path = capture.save_or_show(trace, blocked, fallback)
+    assert path is not None and path.parent == fallback / trace.machine
+    assert trace.to_json() == traces.load(path).to_json()
+    assert f"cannot save the {trace.invariant} trace into {blocked}" in capsys.readouterr().err
+    assert capture.save_or_show(trace, blocked, blocked / "no") is None
+    err = capsys.readouterr().err
+    shown = err.splitlines()[-1]
+    assert trace.to_json() == traces.from_json(json.loads(shown), "stderr").to_json()

@@ -797,3 +797,54 @@ def test_chunks_ending_in_errors_in_a_row_stop_the_campaign(tmp_path: Path) -> N
             ),
         )  # fmt: skip
     assert campaign.ERRORS == parent.stop_reason
+
+
+def test_a_corpus_file_that_is_no_trace_is_named_and_skipped(tmp_path: Path) -> None:
+    """Deep nesting once crashed every worker, and no one said which file: now each worker
+    skips it, and the campaign names it first (not green)."""
+    folder = tmp_path / "corpus" / "kernel"
+    folder.mkdir(parents=True)
+    (folder / "deep.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    corpus = chunks.Corpus(tmp_path / "corpus")
+    assert {} == corpus.cases("kernel")
+    [reason] = corpus.unreadable()
+    assert f"{folder / 'deep.json'}: not a trace's JSON (nested too deeply" in reason
+    options = _campaign_options(tmp_path, machines=("kernel",))
+    parent = campaign.Campaign(options, io.StringIO())
+    summary = fuzz_report.summarize(parent.record, stopped_by="deadline", elapsed_s=1.0)
+    assert f"corpus file skipped, not a trace: {reason}" in summary["warnings"]
+
+
+def test_a_run_directory_that_cannot_be_written_still_leaves_the_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk at the end: the summary, with every failure and its saved path, goes to the
+    output as JSON, and the exit status still says what was found."""
+    options = _campaign_options(tmp_path, machines=("kernel",))
+    out = io.StringIO()
+    parent = campaign.Campaign(options, out)
+    parent.started = time.monotonic()
+    slot = parent.slots[0]
+    new = chunks.Finding(
+        kind=chunks.NEW, invariant="budget_within_limit", message="over", found_steps=9,
+        identity="n1", path="/corpus/n1.json", minimal_steps=3,
+    )  # fmt: skip
+    parent._message(slot, messages.ChunkStarted(chunk=0, machine="kernel", seed=1, swarm="all"))
+    parent._message(
+        slot,
+        messages.ChunkDone(
+            worker=0, chunk=0, machine="kernel", seed=1, swarm="all", ended_by="examples",
+            seconds=1.0, examples=2, steps=9, rules={}, outcomes={},
+            transitions={"rules": [], "matrix": []}, findings=(new,), errors=(),
+        ),
+    )  # fmt: skip
+
+    def full_disk(*args: Any, **kwargs: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fuzz_report, "write", full_disk)
+    assert 1 == parent._finish()
+    text = out.getvalue()
+    assert "cannot write the run directory" in text and "No space left on device" in text
+    kept = json.loads(text[text.index("{") :])
+    assert ["/corpus/n1.json"] == [failure["path"] for failure in kept["failures"]]

@@ -13,6 +13,7 @@ by every worker would be left with its lock held and block the others.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import random
@@ -489,7 +490,11 @@ class Campaign:
         self.display = Display(out, out.isatty() if tty is None else tty, options.progress_every_s)
         # Spawned, not forked: a worker starts clean, without the parent's threads and state.
         self.context = multiprocessing.get_context("spawn")
-        self.record = fuzz_report.Record(options_json(options), families=families_of(options))
+        self.record = fuzz_report.Record(
+            options_json(options),
+            families=families_of(options),
+            skipped_cases=chunks.Corpus(options.corpus).unreadable(),
+        )
         self.errored_in_a_row = 0
         self.slots = [Slot(index=i) for i in range(options.workers)]
         self.stop_reason: str | None = None
@@ -516,6 +521,8 @@ class Campaign:
             f"workers\n  run directory {options.run_dir}\n  example database {options.database}"
             f"\n  corpus {options.corpus}"
         )
+        for reason in self.record.skipped_cases:
+            self.display.event(f"corpus file skipped, not a trace: {reason}")
         try:
             for slot in self.slots:
                 self._start(slot, deadline_wall)
@@ -751,13 +758,16 @@ class Campaign:
     def _finish(self) -> int:
         elapsed = time.monotonic() - self.started
         self._sample(time.monotonic())
-        summary = fuzz_report.write(
-            self.record,
-            self.options.run_dir,
-            stopped_by=self.stop_reason or "deadline",
-            elapsed_s=elapsed,
-            reach=self._reach(),
-        )
+        try:
+            summary = fuzz_report.write(
+                self.record,
+                self.options.run_dir,
+                stopped_by=self.stop_reason or "deadline",
+                elapsed_s=elapsed,
+                reach=self._reach(),
+            )
+        except OSError as exc:  # a full disk: what was found must still reach someone
+            return self._unwritten(exc, elapsed)
         totals = summary["totals"]
         if "reach" in summary:
             self.out.write(
@@ -779,6 +789,21 @@ class Campaign:
         if totals["new_failures"]:
             return 1
         return UNHEALTHY if summary["warnings"] else 0
+
+    def _unwritten(self, error: OSError, elapsed: float) -> int:
+        """The run directory could not be written: the summary goes to the output as JSON,
+        with every failure and where it was saved (the corpus holds the traces)."""
+        summary = fuzz_report.summarize(
+            self.record, stopped_by=self.stop_reason or "deadline", elapsed_s=elapsed
+        )
+        kept = {key: summary[key] for key in ("totals", "failures", "warnings", "worker_deaths")}
+        self.out.write(
+            f"NOT GREEN: cannot write the run directory {self.options.run_dir} "
+            f"({error.strerror or error}); the summary follows as JSON\n"
+            f"{json.dumps(kept, indent=2)}\n"
+        )
+        self.out.flush()
+        return 1 if summary["totals"]["new_failures"] else UNHEALTHY
 
     def _reach(self) -> dict[str, Any] | None:
         """The workers' coverage data combined, as the summary holds it, with its HTML report

@@ -114,6 +114,19 @@ class Corpus:
                 found[known[1].identity] = known[1]
         return found
 
+    def unreadable(self) -> list[str]:
+        """Each file of the corpus that is no trace, with why: the campaign names them, since
+        every worker skips them."""
+        found: list[str] = []
+        for path in sorted(self.root.glob("*/*.json")) if self.root.is_dir() else []:
+            if path.name.startswith("."):
+                continue
+            try:
+                load(path)
+            except TraceError as exc:
+                found.append(str(exc))
+        return found
+
     def open_shapes(self, machine: str) -> set[Shape]:
         """The shapes of the machine's open cases."""
         return {
@@ -433,7 +446,7 @@ class Settler:
             finding,
             kind=_FINDING_KINDS[captured.kind],
             identity=captured.trace.identity(),
-            path=str(captured.path),
+            path=str(captured.path) if captured.path is not None else SHOWN_PATH,
             minimal_steps=captured.minimal_length,
             regressed=captured.regressed,
         )
@@ -458,4 +471,6 @@ class Settler:
         return Known(status=case.status, path=case.path) if case is not None else None
 
 
-_FINDING_KINDS = {Kind.SAVED: NEW, Kind.KNOWN: REPEAT, Kind.PENDING: PENDING}
+_FINDING_KINDS = {Kind.SAVED: NEW, Kind.KNOWN: REPEAT, Kind.PENDING: PENDING, Kind.SHOWN: NEW}
+# Where a new failure is when no folder could be written: the worker printed its trace there.
+SHOWN_PATH = "(not saved: printed to the campaign's output as JSON)"

@@ -47,6 +47,7 @@ class Record:
     options: dict[str, Any]
     # Per machine asked for, its rule families and their rules: a family no chunk ran is named.
     families: dict[str, dict[str, list[str]]] = attrs.field(factory=dict)
+    skipped_cases: list[str] = attrs.field(factory=list)  # corpus files that are no traces
     chunks: list[dict[str, Any]] = attrs.field(factory=list)  # the workers' chunk reports
     deaths: list[dict[str, Any]] = attrs.field(factory=list)  # workers that died, and why
     timeline: list[list[float]] = attrs.field(factory=list)  # [seconds, steps, examples, outcomes]
@@ -172,7 +173,9 @@ def summarize(record: Record, *, stopped_by: str, elapsed_s: float) -> dict[str,
             "points": record.timeline,
         },
     }
-    summary["warnings"] = health(summary, record.families)
+    summary["warnings"] = health(summary, record.families) + [
+        f"corpus file skipped, not a trace: {reason}" for reason in record.skipped_cases
+    ]
     return summary
 
 

@@ -9,6 +9,8 @@ by the mutant catalogue and by a campaign's chunks: it replays the failing steps
 from __future__ import annotations
 
 import enum
+import json
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -62,6 +64,7 @@ class Kind(enum.Enum):
     KNOWN = enum.auto()  # 1-minimal, and an open case of its identity is in the corpus already
     PENDING = enum.auto()  # minimizing gave up: saved as found into the guard's folder
     UNREPRODUCIBLE = enum.auto()  # it does not fail again on replay: nothing saved
+    SHOWN = enum.auto()  # 1-minimal, but no folder could be written: printed to stderr as JSON
 
 
 @attrs.frozen(kw_only=True)
@@ -106,11 +109,39 @@ def capture(machine: type[TracedMachine], failure: Failure, to: SaveTo) -> Captu
     known = to.known(trace) if to.known is not None else None
     if known is not None and known.status == STATUS_OPEN:
         return attrs.evolve(found, kind=Kind.KNOWN, trace=trace, path=known.path)
-    path = save(trace, to.corpus)
+    path = save_or_show(trace, to.corpus, to.guard.pending if to.guard is not None else None)
+    if path is None:
+        return attrs.evolve(found, kind=Kind.SHOWN, trace=trace)
     for folder in to.copies:
-        save(trace, folder)
+        save_or_show(trace, folder, None, show=False)
     regressed = known is not None and known.status == STATUS_FIXED
     return attrs.evolve(found, kind=Kind.SAVED, trace=trace, path=path, regressed=regressed)
+
+
+def save_or_show(
+    trace: Trace, folder: Path, fallback: Path | None, *, show: bool = True
+) -> Path | None:
+    """Save *trace* into *folder*; if that fails (a full disk, a folder gone), into *fallback*;
+    if that fails too, print it to stderr as JSON (when *show*): a failure found is never lost
+    to a write that failed. Returns where it was saved, or None."""
+    try:
+        return save(trace, folder)
+    except OSError as exc:
+        problem = f"cannot save the {trace.invariant} trace into {folder} ({exc.strerror or exc})"
+    if fallback is not None:
+        try:
+            path = save(trace, fallback)
+        except OSError:
+            pass
+        else:
+            print(f"helmmodel: {problem}; saved it to {path} instead", file=sys.stderr)
+            return path
+    if show:
+        print(f"helmmodel: {problem}; it follows as JSON: save it as a .json file", file=sys.stderr)
+        print(json.dumps(trace.to_json()), file=sys.stderr, flush=True)
+    else:
+        print(f"helmmodel: {problem}", file=sys.stderr)
+    return None
 
 
 def _guarded(guard: Guard | None) -> Callable[[Test], Test] | None:
@@ -162,6 +193,13 @@ def save_failures(
     saved: dict[str, Path] = {}
     for _, failure in sorted(result.failures.items()):
         captured = capture(result.variant, failure, to)
+        if captured.kind is Kind.SHOWN:
+            print(
+                f"  {captured.invariant}: 1-minimal in {captured.minimal_length} steps, but it "
+                f"could not be saved into {corpus}: it was printed to stderr as JSON",
+                file=out,
+            )
+            continue
         if captured.trace is None or captured.path is None:
             print(
                 f"  {captured.invariant}: the shortest trace ({captured.found_length} steps) does "
