@@ -28,6 +28,7 @@ from helmmodel.fuzz import report as fuzz_report
 from helmmodel.harness import kernels, profiles, runner
 from helmmodel.harness.stateful import TracedMachine, machine_for, transitions
 from helmmodel.harness.trace import load
+from helmmodel.harness.trace import save as trace_save
 
 MACHINES = Path(__file__).resolve().parents[2] / "machines"
 # Caught by its machine within about 4 to 12 examples, whatever the seed.
@@ -631,16 +632,18 @@ def test_the_timeline_keeps_a_bounded_number_of_points() -> None:
 
 def test_junit_has_one_case_per_machine_failing_with_the_trace_path(tmp_path: Path) -> None:
     """A machine with a new failure fails, naming the saved trace; one without chunks is
-    skipped."""
+    skipped; the run itself is a case, failing here since a machine took no step."""
     fuzz_report.write(a_record(), tmp_path, stopped_by="deadline", elapsed_s=4.0)
     suite = ET.parse(tmp_path / fuzz_report.JUNIT).getroot().find("testsuite")
     assert suite is not None
     cases = {case.get("name"): case for case in suite.iter("testcase")}
-    assert {"alpha", "beta"} == set(cases)
+    assert {"alpha", "beta", "campaign"} == set(cases)
     failure = cases["alpha"].find("failure")
     assert failure is not None and "/corpus/n1.json" in (failure.get("message") or "")
     assert cases["beta"].find("skipped") is not None
-    assert ("1", "2") == (suite.get("failures"), suite.get("tests"))
+    unhealthy = cases["campaign"].find("failure")
+    assert unhealthy is not None and "machine beta was asked for" in (unhealthy.text or "")
+    assert ("2", "3") == (suite.get("failures"), suite.get("tests"))
 
 
 def test_the_report_draws_a_heatmap_and_a_timeline_as_svg(tmp_path: Path) -> None:
@@ -848,3 +851,37 @@ def test_a_run_directory_that_cannot_be_written_still_leaves_the_summary(
     assert "cannot write the run directory" in text and "No space left on device" in text
     kept = json.loads(text[text.index("{") :])
     assert ["/corpus/n1.json"] == [failure["path"] for failure in kept["failures"]]
+
+
+def test_one_bug_seen_with_other_values_is_one_group_and_a_repeat(tmp_path: Path) -> None:
+    """Two 1-minimal traces that differ only in their arguments are one group; once the corpus
+    holds an open case of the group, the other is a repeat of that case, not a new failure;
+    and in one campaign, a second worker's variant of a new group is a repeat too."""
+    case = load(next((MACHINES.parent / "tests" / "fixtures" / "traces" / "kernel").glob("*.json")))
+    variant = attrs.evolve(case, steps=[dict(s, args={**s["args"]}) for s in case.steps])
+    for step in variant.steps:
+        for name, value in step["args"].items():
+            if value == "alice":
+                step["args"][name] = "bob"
+    other_rules = attrs.evolve(case, steps=case.steps[:-1])
+    assert case.identity() != variant.identity()
+    assert case.group() == variant.group()
+    assert case.group() != other_rules.group()
+    corpus = tmp_path / "corpus"
+    path = trace_save(case, corpus)
+    settler = chunks.Settler(
+        corpus=chunks.Corpus(corpus), kernel="correct", profile="ci", run_dir=tmp_path,
+        git_commit=None, give_up=lambda: False,
+    )  # fmt: skip
+    known = settler._known(variant)
+    assert known is not None and (path, "open") == (known.path, known.status)
+    assert settler._known(other_rules) is None
+
+    parent = campaign.Campaign(_campaign_options(tmp_path, machines=("kernel",)), io.StringIO())
+    first, second = (
+        chunks.Finding(kind=chunks.NEW, invariant=case.invariant, message="m", found_steps=3,
+                       identity=identity, group=case.group(), path=f"/c/{identity}.json")
+        for identity in ("one", "two")
+    )  # fmt: skip
+    assert chunks.NEW == parent._first_saved(first).kind
+    assert chunks.REPEAT == parent._first_saved(second).kind

@@ -727,12 +727,13 @@ class Campaign:
         self._sample(now)
 
     def _first_saved(self, finding: chunks.Finding) -> chunks.Finding:
-        """*finding*, a repeat when it is new but another worker saved it first."""
+        """*finding*, a repeat when it is new but another worker saved one of its group first."""
         if finding.kind != chunks.NEW or finding.identity is None:
             return finding
-        if finding.identity in self.seen_new:
+        key = finding.group or finding.identity
+        if key in self.seen_new:
             return attrs.evolve(finding, kind=chunks.REPEAT)
-        self.seen_new.add(finding.identity)
+        self.seen_new.add(key)
         return finding
 
     def _announce(self, finding: chunks.Finding, machine: str) -> None:

@@ -88,6 +88,7 @@ class Case:
     status: str
     path: Path
     shape: str
+    group: str
 
 
 class Corpus:
@@ -147,6 +148,7 @@ def _case(path: Path) -> Case | None:
         status=trace.status,
         path=path,
         shape=shape(trace.message),
+        group=trace.group(),
     )
 
 
@@ -312,6 +314,7 @@ class Finding:
     minimal_steps: int | None = None
     regressed: bool = False  # new, and the corpus held it as fixed: the bug came back
     first_example: int | None = None  # for a noted shape: the chunk's run that hit it first
+    group: str | None = None  # its 1-minimal trace's group (Trace.group): one bug, one group
 
     def to_json(self) -> dict[str, Any]:
         return attrs.asdict(self)
@@ -446,6 +449,7 @@ class Settler:
             finding,
             kind=_FINDING_KINDS[captured.kind],
             identity=captured.trace.identity(),
+            group=captured.trace.group(),
             path=str(captured.path) if captured.path is not None else SHOWN_PATH,
             minimal_steps=captured.minimal_length,
             regressed=captured.regressed,
@@ -467,7 +471,15 @@ class Settler:
         )
 
     def _known(self, trace: Trace) -> Known | None:
-        case = self.corpus.cases(trace.machine).get(trace.identity())
+        """The corpus's case of *trace*: the same trace, else an open case of its group (the
+        same bug with other values is a repeat of that case, not a new failure)."""
+        cases = self.corpus.cases(trace.machine)
+        case = cases.get(trace.identity())
+        if case is None:
+            group = trace.group()
+            case = next(
+                (c for c in cases.values() if c.group == group and c.status == STATUS_OPEN), None
+            )
         return Known(status=case.status, path=case.path) if case is not None else None
 
 

@@ -272,14 +272,16 @@ def _failures(chunks: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _repeated_cases(chunks: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Each failure hit again, once, with where it was first hit again and how often."""
+    """Each case hit again, once (its variants, the same bug with other values, counted in it),
+    with where it was first hit again and how often."""
     cases: dict[str, dict[str, Any]] = {}
+    variants: dict[str, set[str]] = {}
     for chunk in chunks:
         for finding in chunk["findings"]:
             again = repeat_hits(finding)
             if again:
                 case = cases.setdefault(
-                    finding["identity"],
+                    finding["path"],
                     {
                         **_where(chunk),
                         "invariant": finding["invariant"],
@@ -288,6 +290,9 @@ def _repeated_cases(chunks: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]
                     },
                 )
                 case["hits"] += again
+                variants.setdefault(finding["path"], set()).add(finding["identity"])
+    for path, case in cases.items():
+        case["variants"] = len(variants[path])
     return sorted(cases.values(), key=lambda case: (case["machine"], case["invariant"]))
 
 
@@ -706,12 +711,20 @@ def _repeats_section(repeats: Sequence[Mapping[str, Any]]) -> list[str]:
     if not repeats:
         return []
     rows = (
-        [_e(r["machine"]), _e(r["invariant"]), f"<code>{_e(r['path'])}</code>", r["hits"]]
+        [
+            _e(r["machine"]),
+            _e(r["invariant"]),
+            f"<code>{_e(r['path'])}</code>",
+            r["hits"],
+            r["variants"],
+        ]
         for r in repeats
     )
+    head = ("machine", "invariant", "case", "runs that hit it", "variants")
     return [
-        "<p>Repeats of open cases (known, not new):</p>",
-        _table(("machine", "invariant", "case", "runs that hit it"), rows, {3}),
+        "<p>Repeats of open cases (known, not new; a variant is the same bug with other "
+        "values):</p>",
+        _table(head, rows, {3, 4}),
     ]
 
 

@@ -7,6 +7,9 @@ replayed (a dangling reference, a guard that fails) is invalid, never counted as
 
 Simpler values are tried in this order, and only when the value would change:
 
+0. for an argument the rule samples from a list (a principal, a tool, a budget), each value
+   listed before it, first to last: two traces of one bug that differ only in such values come
+   out the same;
 1. ``false`` for a boolean;
 2. ``0``, then ``1``, then half the value (towards zero) for an integer;
 3. ``""`` for a string;
@@ -27,8 +30,17 @@ Steps = list[dict[str, Any]]
 PASSES_MAX = 20
 
 
-def simpler_values(value: Any) -> Iterator[Any]:
-    """Candidates simpler than *value*, in the documented order."""
+Choices = Mapping[str, Mapping[str, Sequence[Any]]]  # rule -> argument -> its sampled values
+
+
+def simpler_values(value: Any, listed: Sequence[Any] = ()) -> Iterator[Any]:
+    """Candidates simpler than *value*, in the documented order; *listed* are the values the
+    argument is sampled from, if it is."""
+    # Matched by type too: True == 1, yet a boolean is never a listed integer.
+    place = next((i for i, e in enumerate(listed) if type(e) is type(value) and e == value), None)
+    if place is not None:
+        yield from listed[:place]
+        return
     if isinstance(value, bool):
         if value:
             yield False
@@ -68,8 +80,11 @@ def minimize(
     steps: Sequence[Mapping[str, Any]],
     fails: Callable[[Steps], bool],
     progress: Callable[[str], None] | None = None,
+    choices: Choices | None = None,
 ) -> Steps:
-    """The 1-minimal variant of *steps* that *fails*; *steps* themselves must fail."""
+    """The 1-minimal variant of *steps* that *fails*; *steps* themselves must fail. *choices*
+    are the values each rule's arguments are sampled from."""
+    choices = choices or {}
     current: Steps = [dict(step) for step in steps]
     if not fails(current):
         raise ValueError("the trace to minimize does not fail: nothing to minimize")
@@ -82,8 +97,10 @@ def minimize(
                 current, changed = candidate, True
             index -= 1
         for index in range(len(current)):
+            listed = choices.get(current[index]["rule"], {})
             for name in sorted(current[index]["args"]):
-                for simpler in simpler_values(current[index]["args"][name]):
+                value = current[index]["args"][name]
+                for simpler in simpler_values(value, listed.get(name, ())):
                     candidate = _with_argument(current, index, name, simpler)
                     if fails(candidate):
                         current, changed = candidate, True

@@ -23,7 +23,7 @@ import attrs
 from helmmodel.errors import HelmModelError, InvariantViolation, ReplayError
 from helmmodel.harness.kernels import kernel_factory
 from helmmodel.harness.minimize import minimize
-from helmmodel.harness.stateful import TracedMachine, machine_for, replay_steps
+from helmmodel.harness.stateful import TracedMachine, machine_for, replay_steps, transitions
 from helmmodel.harness.trace import STATUS_FIXED, STATUS_OPEN, Trace
 
 REPRODUCED = "reproduced"
@@ -167,6 +167,8 @@ def minimal_failure(
     fails = still_fails(machine, invariant)
     if not fails(steps):
         return None
-    final = replay(machine, minimize(steps, guard(fails) if guard is not None else fails))
+    choices = {name: spec.choices for name, spec in transitions(machine).items()}
+    test = guard(fails) if guard is not None else fails
+    final = replay(machine, minimize(steps, test, choices=choices))
     violation = final.violation
     return Minimal(final.steps, str(violation) if violation is not None else message)

@@ -75,6 +75,10 @@ class Transition:
     target: str | None
     guard: Callable[[Any], bool] | None
     types: Mapping[str, type] = attrs.field(factory=dict)  # declared types of plain arguments
+    # The values a plain argument is sampled from, in the rule's order (the first is the
+    # simplest): the minimizer tries earlier ones, so that two traces of one bug that differ
+    # only in a principal or a tool come out the same.
+    choices: Mapping[str, tuple[Any, ...]] = attrs.field(factory=dict)
 
 
 def to_json(value: Any) -> Any:
@@ -165,6 +169,18 @@ def _decided_now(ghost: Ghost | None) -> list[Decided]:
     return found
 
 
+def sampled_choices(strategy: Any) -> tuple[Any, ...] | None:
+    """The elements of a plain ``st.sampled_from`` of JSON scalars, in order; None for any other
+    strategy (a mapped or filtered one included: its values are not its elements)."""
+    inner = getattr(strategy, "wrapped_strategy", strategy)
+    elements = getattr(inner, "elements", None)
+    if not isinstance(elements, tuple) or getattr(inner, "_transformations", None) != ():
+        return None
+    if not all(type(e) in (str, int, bool) for e in elements):
+        return None
+    return elements
+
+
 def transition(
     *,
     target: Bundle[Any] | None = None,
@@ -199,6 +215,11 @@ def transition(
             target=target.name if target is not None else None,
             guard=guard,
             types=types,
+            choices={
+                name: found
+                for name, strategy in arguments.items()
+                if (found := sampled_choices(strategy)) is not None
+            },
         )
         register = rule(target=target, **arguments) if target is not None else rule(**arguments)
         decorated: Callable[..., Any] = register(traced)

@@ -81,6 +81,16 @@ class Trace:
         )
         return hashlib.sha256(material.encode("utf-8")).hexdigest()[:IDENTITY_CHARS]
 
+    def group(self) -> str:
+        """A short hash of the machine, the invariant and the rules in order, arguments left
+        out: two 1-minimal traces of one group are one bug seen with different values (a
+        principal, a tool, a time), and a campaign counts them as one failure."""
+        material = json.dumps(
+            [self.machine, self.invariant, [step["rule"] for step in self.steps]],
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(material.encode("utf-8")).hexdigest()[:IDENTITY_CHARS]
+
     def machine_class_name(self) -> str:
         """A class name for the machine in a printed program (``kernel`` -> ``KernelMachine``)."""
         return "".join(part.capitalize() for part in self.machine.split("_")) + "Machine"
