@@ -449,6 +449,7 @@ def fuzz(args: argparse.Namespace) -> int:
         shrink=args.shrink,
         progress_every_s=progress_s,
         stalled_after_s=stalled_s,
+        command_line=tuple(args.command_line),
         machine_dir=Path(args.machine_dir),
         imports=tuple(args.imports),
         swarm=args.swarm,
@@ -815,6 +816,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # What made the run, for a campaign's report to show.
+    args.command_line = ["helmmodel", *(sys.argv[1:] if argv is None else argv)]
     if args.command == "serve":
         return serve(args)
     if args.command == "fuzz":

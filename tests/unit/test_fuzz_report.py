@@ -197,3 +197,22 @@ def test_each_kind_of_trouble_is_a_warning_at_the_top(
     page = (tmp_path / fuzz_report.REPORT).read_text(encoding="utf-8")
     assert page.index("What is wrong with this run") < page.index("<h2>Failures</h2>")
     assert 'type="UnhealthyRun"' in (tmp_path / fuzz_report.JUNIT).read_text(encoding="utf-8")
+
+
+def test_the_report_gives_each_failure_its_commands_and_the_run_its_command_line(
+    tmp_path: Path,
+) -> None:
+    record = a_rich_record()
+    record.options["command_line"] = ["helmmodel", "fuzz", "--duration", "2m"]
+    fuzz_report.write(record, tmp_path, stopped_by="deadline", elapsed_s=118.5)
+    page = (tmp_path / fuzz_report.REPORT).read_text(encoding="utf-8")
+    assert "Made by <code>helmmodel fuzz --duration 2m</code>" in page
+    for command in (
+        "helmmodel show /corpus/n1.json",
+        "helmmodel replay /corpus/n1.json",
+        "helmmodel show /corpus/n1.json --pytest test_n1.py",
+    ):
+        assert f"<code>{command}</code>" in page
+    assert '<a href="file:///corpus/n1.json">' in page
+    assert "seed 1000, all, chunk started at 0 s" in page
+    assert '<a href="summary.json">' in page and '<a href="junit.xml">' in page

@@ -238,6 +238,7 @@ class Options:
     # is stopped or hung (SIGSTOP, a deadlock): it is killed and restarted. Generous by default,
     # since settling a failure (minimizing it) sends nothing until it is done.
     stalled_after_s: float = 300.0
+    command_line: tuple[str, ...] = ()  # what made the run, as the report shows it
 
 
 def check_run_dir(run_dir: Path) -> None:
@@ -862,6 +863,7 @@ def options_json(options: Options) -> dict[str, Any]:
         "shrink": options.shrink,
         "swarm": options.swarm or "drawn per chunk",
         "stalled_after_s": options.stalled_after_s,
+        "command_line": list(options.command_line),
     }
 
 

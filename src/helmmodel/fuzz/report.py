@@ -654,6 +654,13 @@ def _head(summary: Mapping[str, Any]) -> list[str]:
         f"{_e(summary['hypothesis_version'])}.</p>",
         f"<p>Corpus <code>{_e(options['corpus'])}</code>, example database "
         f"<code>{_e(options['database'])}</code>.</p>",
+        *(
+            [f"<p>Made by <code>{_e(' '.join(options['command_line']))}</code>.</p>"]
+            if options.get("command_line")
+            else []
+        ),
+        f'<p>Also in this folder: <a href="{SUMMARY}">{SUMMARY}</a>, <a href="{JUNIT}">{JUNIT}'
+        '</a>, <a href="new-cases/">new-cases/</a> (a copy of each new failure).</p>',
     ]
 
 
@@ -684,7 +691,8 @@ def _reach_section(reach: Mapping[str, Any] | None) -> list[str]:
 
 
 def _failures_section(failures: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The new failures, each with where its trace was saved, or a line saying there is none."""
+    """The new failures, each with where it was found (seed, swarm configuration, when) and the
+    commands to read, replay and pin it, or a line saying there is none."""
     if not failures:
         return ["<h2>Failures</h2>", "<p>No new failure.</p>"]
     rows = (
@@ -693,17 +701,29 @@ def _failures_section(failures: Sequence[Mapping[str, Any]]) -> list[str]:
             _e(f["machine"]),
             _e(f["invariant"]),
             f"{f['found_steps']} / {f['minimal_steps'] or '-'}",
-            f"<code>{_e(f['path'] or '-')}</code>",
+            f"seed {f['seed']}, {_e(f['swarm'])}, chunk started at {f['chunk_started_s']:g} s",
+            _commands(f["path"]),
             _e(f["message"]),
         ]
         for f in failures
     )
-    head = ("kind", "machine", "invariant", "steps found / 1-minimal", "saved to", "message")
-    return [
-        "<h2>Failures</h2>",
-        _table(head, rows, set()),
-        "<p>Read one with <code>helmmodel show PATH</code>.</p>",
-    ]
+    head = (
+        "kind", "machine", "invariant", "steps found / 1-minimal", "found", "trace", "message",
+    )  # fmt: skip
+    return ["<h2>Failures</h2>", _table(head, rows, set())]
+
+
+def _commands(path: str | None) -> str:
+    """A saved trace's link and the commands that read, replay and pin it."""
+    if not path or not path.endswith(".json"):
+        return _e(path or "-")
+    test = "test_" + Path(path).stem.replace("-", "_") + ".py"
+    return (
+        f'<a href="{_e(Path(path).absolute().as_uri())}">'
+        f"<code>{_e(path)}</code></a><br><code>helmmodel show {_e(path)}</code><br>"
+        f"<code>helmmodel replay {_e(path)}</code><br>"
+        f"<code>helmmodel show {_e(path)} --pytest {_e(test)}</code>"
+    )
 
 
 def _repeats_section(repeats: Sequence[Mapping[str, Any]]) -> list[str]:
