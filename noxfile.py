@@ -41,6 +41,13 @@ def mutants(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON, default=False)
+def cli(session: nox.Session) -> None:
+    """Any helmmodel command: ``nox -s cli -- show PATH`` (helmmodel need not be on the PATH)."""
+    session.install("-e", ".")
+    session.run("helmmodel", *(session.posargs or ["--help"]))
+
+
+@nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks (not tests): a call against its Ed25519 floor; checking's cost; storms;
     campaigns; the twin's memory per request."""

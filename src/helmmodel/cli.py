@@ -697,7 +697,12 @@ def show(args: argparse.Namespace) -> int:
         print(f"helmmodel show: {exc}", file=sys.stderr)
         return 2
     print(f"{args.path}: {trace.machine} against the {trace.kernel} kernel, status {trace.status}")
-    print(f"violates {trace.invariant}: {trace.message}\n")
+    if trace.status == "fixed":
+        print(
+            f"once violated {trace.invariant} (fixed: the kernel passes it now): {trace.message}\n"
+        )
+    else:
+        print(f"violates {trace.invariant}: {trace.message}\n")
     print(showing.table(trace))
     print()
     print(showing.program(trace, args.imports))
