@@ -216,3 +216,42 @@ def test_a_save_that_fails_goes_to_the_fallback_then_to_stderr_as_json(
     err = capsys.readouterr().err
     shown = err.splitlines()[-1]
     assert trace.to_json() == traces.from_json(json.loads(shown), "stderr").to_json()
+
+
+# --- the rest of docs/bad-input.md's table ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["replay", "/no/such/case.json"], "no such file or directory: /no/such/case.json"),
+        (["promote", "/no/such/case.json"], "/no/such/case.json: cannot read it"),
+        (["mutants", "no-such-mutant"], "unknown mutant 'no-such-mutant'"),
+        (["fuzz", "kernel", "--duration", "1s", "--swarm", "only-nothing"],
+         "has no swarm configuration 'only-nothing'"),
+    ],
+    ids=["replay", "promote", "mutants", "swarm"],
+)  # fmt: skip
+def test_commands_name_what_they_cannot_find(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], says: str
+) -> None:
+    run_dir = tmp_path / "run"
+    extra = (
+        ["--run-dir", str(run_dir), "--corpus", str(tmp_path / "c")] if argv[0] == "fuzz" else []
+    )
+    code, _, err = main(capsys, *argv, *extra)
+    assert 2 == code
+    assert says in err and 1 == err.count("\n")
+    assert not run_dir.exists()
+
+
+def test_serve_on_a_port_in_use_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, _, err = main(capsys, "serve", "--port", str(port), "--admin-token", "x" * 24)
+    assert 1 == code
+    assert "helmmodel serve: cannot listen on 127.0.0.1" in err
