@@ -216,3 +216,20 @@ def test_the_report_gives_each_failure_its_commands_and_the_run_its_command_line
     assert '<a href="file:///corpus/n1.json">' in page
     assert "seed 1000, all, chunk started at 0 s" in page
     assert '<a href="summary.json">' in page and '<a href="junit.xml">' in page
+
+
+def test_outcomes_never_reached_are_split_into_missed_and_not_applicable(tmp_path: Path) -> None:
+    """A machine with call rules only: a frozen refusal is not applicable (no freeze rules),
+    an escalation is missed (its calls can cause one)."""
+    record = fuzz_report.Record(
+        dict(OPTIONS, machines=["alpha"]), families={"alpha": {"call": ["a"]}}
+    )
+    record.chunks = [a_chunk(0, "alpha", "all")]
+    summary = fuzz_report.write(record, tmp_path, stopped_by="deadline", elapsed_s=10.0)
+    alpha = summary["machines"]["alpha"]
+    assert "ESCALATE" in alpha["outcomes_never_reached"]["verdict"]
+    assert "SYSTEM_FROZEN" not in alpha["outcomes_never_reached"]["intent_refused"]
+    assert "SYSTEM_FROZEN" in alpha["outcomes_not_applicable"]["intent_refused"]
+    assert "http" in alpha["outcomes_not_applicable"]
+    reached, can = alpha["outcomes_reached_of_applicable"]
+    assert 2 == reached and can > reached  # ALLOW and DENY of the chunk's verdicts

@@ -8,7 +8,7 @@ values from the same table, so a new outcome or facet is added in one place.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -177,3 +177,48 @@ def shapes(rule: Mapping[str, Any]) -> set[str]:
     if depth >= 3:
         found.add(DEEP)
     return found
+
+
+# Which rule families can cause an outcome at all (any one of them): an outcome none of a
+# machine's families can cause is "not applicable" to it, not "missed" (a campaign's report
+# splits the two). By facet, then by (facet, value) where a value needs more than its facet.
+_CALLS = frozenset({"call", "http-call"})
+FACET_NEEDS: Mapping[str, frozenset[str]] = {
+    "verdict": _CALLS,
+    "reason_code": _CALLS,
+    "intent_refused": frozenset({"call"}),
+    "execution_refused": frozenset({"call"}),
+    "executed": frozenset({"call"}),
+    "receipt": frozenset({"call"}),
+    "fail_closed": frozenset({"call"}),
+    "http": frozenset({"http-call", "http-ops"}),
+    "registered": frozenset({"tool"}),
+}
+VALUE_NEEDS: Mapping[tuple[str, str], frozenset[str]] = {
+    ("reason_code", "SYSTEM_FROZEN"): frozenset({"freeze"}),
+    ("reason_code", "NO_POLICY_DEFINED"): frozenset({"policy", "tool"}),
+    ("intent_refused", "SYSTEM_FROZEN"): frozenset({"freeze"}),
+    ("intent_refused", "POLICY_EPOCH_CHANGED"): frozenset({"policy"}),
+    ("intent_refused", "DIGEST_MISMATCH"): frozenset({"fault"}),
+    ("intent_refused", "DECISION_SIGNATURE_INVALID"): frozenset({"signer", "fault"}),
+    ("intent_refused", "SIGNER_UNAVAILABLE"): frozenset({"signer"}),
+    ("execution_refused", "SYSTEM_FROZEN"): frozenset({"freeze"}),
+    ("execution_refused", "MISSING_ARTIFACT"): frozenset({"fault"}),
+    ("execution_refused", "INTENT_MISMATCH"): frozenset({"fault"}),
+    ("execution_refused", "DIGEST_MISMATCH"): frozenset({"fault"}),
+    ("execution_refused", "DECISION_SIGNATURE_INVALID"): frozenset({"signer", "fault"}),
+    ("execution_refused", "INTENT_SIGNATURE_INVALID"): frozenset({"signer", "fault"}),
+    ("execution_refused", "VERDICT_NOT_ALLOW"): frozenset({"fault"}),
+    ("execution_refused", "INTENT_NOT_YET_VALID"): frozenset({"clock"}),
+    ("execution_refused", "INTENT_EXPIRED"): frozenset({"clock"}),
+    ("execution_refused", "SIGNER_UNAVAILABLE"): frozenset({"signer"}),
+    ("fail_closed", "SIGNER_UNAVAILABLE"): frozenset({"signer"}),
+    ("receipt", "RECEIPT_SIGNATURE_INVALID"): frozenset({"signer", "fault"}),
+}
+
+
+def applicable(facet: str, value: str, families: Iterable[str]) -> bool:
+    """Whether a machine with rule *families* can cause the outcome at all."""
+    have = set(families)
+    needs = [FACET_NEEDS.get(facet), VALUE_NEEDS.get((facet, value))]
+    return all(need is None or need & have for need in needs)

@@ -25,7 +25,7 @@ import hypothesis
 import numpy as np
 
 from helmmodel import __version__
-from helmmodel.checker.coverage import EXPECTED_OUTCOMES
+from helmmodel.checker.coverage import EXPECTED_OUTCOMES, applicable
 from helmmodel.fuzz.chunks import NEW, PENDING, REPEAT, UNREPRODUCIBLE
 from helmmodel.harness.trace import git_commit, write_atomically
 
@@ -173,10 +173,33 @@ def summarize(record: Record, *, stopped_by: str, elapsed_s: float) -> dict[str,
             "points": record.timeline,
         },
     }
+    for name, figures in summary["machines"].items():
+        if name in record.families:
+            _split_unreached(figures, record.families[name])
     summary["warnings"] = health(summary, record.families) + [
         f"corpus file skipped, not a trace: {reason}" for reason in record.skipped_cases
     ]
     return summary
+
+
+def _split_unreached(figures: dict[str, Any], families: Iterable[str]) -> None:
+    """Split a machine's outcomes never reached into those its rule families could cause
+    (missed: ``outcomes_never_reached``) and those they cannot (``outcomes_not_applicable``)."""
+    missed: dict[str, list[str]] = {}
+    moot: dict[str, list[str]] = {}
+    for facet, values in figures["outcomes_never_reached"].items():
+        for value in values:
+            into = missed if applicable(facet, value, families) else moot
+            into.setdefault(facet, []).append(value)
+    figures["outcomes_never_reached"] = missed
+    figures["outcomes_not_applicable"] = moot
+    can = sum(
+        1
+        for facet, expected in EXPECTED_OUTCOMES.items()
+        for value in expected
+        if applicable(facet, value, families)
+    )
+    figures["outcomes_reached_of_applicable"] = [can - sum(map(len, missed.values())), can]
 
 
 # Why a campaign stopped early, when it was not asked to: said first in every report.
@@ -786,14 +809,28 @@ def _machine_section(name: str, figures: Mapping[str, Any]) -> list[str]:
         f"<h2>{_e(name)}</h2>",
         f"<p>Rules never run: {_e(', '.join(never))}.</p>" if never else "<p>Every rule ran.</p>",
     ]
+    if "outcomes_reached_of_applicable" in figures:
+        reached, can = figures["outcomes_reached_of_applicable"]
+        parts.append(f"<p>Reached {reached} of the {can} outcomes its rule families can cause.</p>")
     missing = figures["outcomes_never_reached"]
     if missing:
+        known = "outcomes_not_applicable" in figures  # split by what its families can cause
         parts.append(
-            "<p>Outcomes never reached (of those the spec defines; a focused machine cannot "
-            "reach all of them): "
+            (
+                '<p class="bad">Outcomes never reached that its rule families can cause: '
+                if known
+                else "<p>Outcomes never reached (of those the spec defines): "
+            )
             + "; ".join(
                 f"{_e(facet)}: {_e(', '.join(values))}" for facet, values in missing.items()
             )
+            + "</p>"
+        )
+    moot = figures.get("outcomes_not_applicable", {})
+    if moot:
+        parts.append(
+            "<p>Not applicable (none of its rule families can cause them): "
+            + "; ".join(f"{_e(facet)}: {_e(', '.join(values))}" for facet, values in moot.items())
             + "</p>"
         )
     transitions = figures["transitions"]
