@@ -7,6 +7,7 @@ from helmmodel.mutants import (
     budgets,
     concurrency,
     executor,
+    facade,
     guardian,
     key_ring,
     policy_graph,
@@ -25,5 +26,6 @@ CATALOGUE: tuple[Mutant, ...] = (
     *surfaces.MUTANTS,
     *concurrency.MUTANTS,
     *boundary.MUTANTS,
+    *facade.MUTANTS,
 )
 BY_NAME: dict[str, Mutant] = {mutant.name: mutant for mutant in CATALOGUE}
