@@ -7,7 +7,6 @@ from helmmodel.mutants import (
     budgets,
     concurrency,
     executor,
-    facade,
     guardian,
     key_ring,
     policy_graph,
@@ -26,6 +25,5 @@ CATALOGUE: tuple[Mutant, ...] = (
     *surfaces.MUTANTS,
     *concurrency.MUTANTS,
     *boundary.MUTANTS,
-    *facade.MUTANTS,
 )
 BY_NAME: dict[str, Mutant] = {mutant.name: mutant for mutant in CATALOGUE}
