@@ -9,9 +9,11 @@ import attrs
 from hypothesis import strategies as st
 
 from helmmodel.checker.encoding import DECISION_SIGNED, INTENT_SIGNED, RECEIPT_SIGNED
+from helmmodel.checker.refusals import arguments_refused
 from helmmodel.harness.stateful import transition
-from helmmodel.kernel.records import Effect, Intent, make_signed
-from machines.world import Stage, WorldMachine, decided, executed, intended
+from helmmodel.kernel import KernelConfig
+from helmmodel.kernel.records import Effect, Intent, Request, make_signed
+from machines.world import Stage, WorldMachine, contexts, decided, executed, intended, principals
 
 
 def changed(value: Any) -> Any:
@@ -101,3 +103,48 @@ class FaultRules(WorldMachine):
         effect = None if missing == "effect" else entry.effect
         _, outcome = self.driver.execute(decision, intent, effect, fault=True)
         return outcome, None
+
+    @transition(
+        principal=principals | st.sampled_from(["", None, 7]),
+        args=st.sampled_from([{"x": 1}, [1], "x=1", None]),
+        context=contexts | st.sampled_from([["s0"], "s0", None]),
+    )
+    def fault_malformed_request(
+        self, principal: Any, args: Any, context: Any
+    ) -> tuple[dict[str, Any], Any]:
+        """A request whose principal is not a non-empty string, or whose args or context is
+        not an object, is refused before any phase sees it."""
+        values = {"principal": principal, "tool": "echo", "args": args, "context": context}
+        if not arguments_refused("request", values):
+            return {"arguments": "request", "presented": False}, None
+        return self.driver.present_arguments(
+            "request", values, lambda: self.kernel.begin(Request(principal, "echo", args, context))
+        ), None
+
+    @transition(
+        token=st.sampled_from(["short", "t" * 257, None, "a-token-long-enough"]),
+        principal=st.sampled_from(["", None, "mallory"]),
+    )
+    def fault_bad_token(self, token: Any, principal: Any) -> tuple[dict[str, Any], Any]:
+        """A bearer token of fewer than 16 or more than 256 characters, or one for an empty
+        principal, is refused (the tokens the HTTP rules present stay the only ones)."""
+        values = {"token": token, "principal": principal}
+        if not arguments_refused("add_token", values):
+            return {"arguments": "add_token", "presented": False}, None
+        return self.driver.present_arguments(
+            "add_token", values, lambda: self.kernel.add_token(token, principal)
+        ), None
+
+    @transition(
+        seed=st.sampled_from([b"", "helmmodel", b"seed"]),
+        ttl_ms=st.sampled_from([0, -1, "60000", 60_000]),
+    )
+    def fault_bad_config(self, seed: Any, ttl_ms: Any) -> tuple[dict[str, Any], Any]:
+        """A kernel configuration with an empty or non-bytes seed or a ttl that is not a
+        positive integer is refused before any kernel is made from it."""
+        values = {"seed": seed, "ttl_ms": ttl_ms}
+        if not arguments_refused("config", values):
+            return {"arguments": "config", "presented": False}, None
+        return self.driver.present_arguments(
+            "config", values, lambda: KernelConfig(seed=seed, ttl_ms=ttl_ms)
+        ), None

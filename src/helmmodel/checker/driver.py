@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from helmmodel.checker.ghost import (
+    ArgumentCheck,
     Begun,
     Decided,
     ExecAttempt,
@@ -28,6 +29,7 @@ from helmmodel.checker.ghost import (
 from helmmodel.checker.http import endpoint, expected_http_status, strict_json
 from helmmodel.checker.policy import PolicyView, add_leaf_json, remove_leaf_json
 from helmmodel.checker.refusals import (
+    arguments_refused,
     expected_execution_code,
     expected_intent_code,
     record_valid,
@@ -452,6 +454,47 @@ class Driver:
         self.kernel.set_frozen(frozen)
         self.ghost.frozen = frozen
         return {"frozen": frozen}
+
+    def set_frozen_shorthand(self, frozen: bool) -> Outcome:
+        """The switch through the spec's named operations, ``freeze()`` and ``unfreeze()``."""
+        if frozen:
+            self.kernel.freeze()
+        else:
+            self.kernel.unfreeze()
+        self.ghost.frozen = frozen
+        return {"frozen": frozen}
+
+    def present_arguments(
+        self, operation: str, values: dict[str, Any], apply: Callable[[], object]
+    ) -> Outcome:
+        """Call *apply* (an *operation* on *values*) and record whether the kernel refused it
+        with InvalidInput, the checker's own judgement of *values*, and whether the state
+        changed. Fault rules present only arguments the checker refuses: accepting one would
+        change the kernel in a way the ghost does not follow."""
+        expected = arguments_refused(operation, values)
+        if not expected:
+            raise UsageError(f"{operation} {values!r}: a fault rule presents refused arguments")
+        before = self.kernel.state_digest()
+        try:
+            apply()
+            refused = False
+        except InvalidInput:
+            refused = True
+        self.ghost.argument_checks.append(
+            ArgumentCheck(
+                step=self.ghost.step,
+                operation=operation,
+                expected_refused=expected,
+                refused=refused,
+                changed=self.kernel.state_digest() != before,
+            )
+        )
+        # A refusal counts as the error it is, as every other refused argument does.
+        return (
+            {"arguments": operation, "error": "InvalidInput"}
+            if refused
+            else {"arguments": operation}
+        )
 
     def set_guardian_time(self, now_ms: int) -> Outcome:
         self.kernel.set_guardian_time(now_ms)

@@ -253,6 +253,18 @@ class ToolRegistration:
 
 
 @attrs.define(kw_only=True)
+class ArgumentCheck:
+    """Arguments a fault rule presented to a kernel operation, the checker's judgement of them
+    and the kernel's answer."""
+
+    step: int
+    operation: str
+    expected_refused: bool  # the checker's own judgement: an argument breaks the spec's type
+    refused: bool  # the kernel raised InvalidInput
+    changed: bool  # the state digest differs after the operation
+
+
+@attrs.define(kw_only=True)
 class Ghost:
     """Everything the checker knows that the kernel does not tell it."""
 
@@ -283,6 +295,7 @@ class Ghost:
     begun_by_call: dict[str, Begun] = attrs.field(factory=dict)
     crashes: list[Crash] = attrs.field(factory=list)
     dispatch_log: list[Dispatch] = attrs.field(factory=list)
+    argument_checks: list[ArgumentCheck] = attrs.field(factory=list)
 
     @classmethod
     def for_seed(cls, seed: bytes, ttl_ms: int) -> Ghost:

@@ -694,10 +694,16 @@ def _malformed_input_rejected(view: View) -> Iterator[Problem]:
             or exchange.error_budget_after != exchange.error_budget_before
         ):
             yield exchange.step, f"a firewall denial ({exchange.verdict}) changed state"
+    for check in _new(view, "argument_checks", ghost.argument_checks):
+        if check.refused != check.expected_refused:
+            verb = "refused" if check.refused else "accepted"
+            yield check.step, f"{check.operation} {verb} arguments of the wrong type"
+        elif check.changed:
+            yield check.step, f"{check.operation} refused its arguments but changed state"
 
 
 def malformed_input_rejected(view: View) -> None:
-    """A request failing a check of section 9 gets that check's status and changes nothing."""
+    """Malformed requests get their first failing check's status, bad arguments InvalidInput."""
     for step, detail in _malformed_input_rejected(view):
         raise InvariantViolation("malformed_input_rejected", step, detail)
 

@@ -111,3 +111,37 @@ def expected_execution_code(
     if ghost.keys.signer() is None:
         return "SIGNER_UNAVAILABLE"
     return None
+
+
+def _identifier(value: object) -> bool:
+    # Section 4's identifier: 1 to 64 characters from A-Z a-z 0-9 _ . -
+    allowed = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+    return type(value) is str and 1 <= len(value) <= 64 and set(value) <= allowed
+
+
+def arguments_refused(operation: str, values: dict[str, object]) -> bool:
+    """Whether the spec's argument types refuse *values* for *operation* (InvalidInput).
+
+    Only the checks the fault rules present are modelled: a request's principal (a non-empty
+    string), tool (an identifier), args and context (objects); a bearer token (a string of 16
+    to 256 characters) and its principal; the freeze switch (true or false); a kernel's
+    configuration (a non-empty seed of bytes, a positive ttl)."""
+    if operation == "request":
+        principal, tool = values["principal"], values["tool"]
+        return not (
+            type(principal) is str
+            and principal != ""
+            and _identifier(tool)
+            and type(values["args"]) is dict
+            and type(values["context"]) is dict
+        )
+    if operation == "add_token":
+        token, principal = values["token"], values["principal"]
+        valid_token = type(token) is str and 16 <= len(token) <= 256
+        return not (valid_token and type(principal) is str and principal != "")
+    if operation == "set_frozen":
+        return type(values["frozen"]) is not bool
+    if operation == "config":
+        seed, ttl = values["seed"], values["ttl_ms"]
+        return not (type(seed) is bytes and seed != b"" and type(ttl) is int and ttl > 0)
+    raise ValueError(f"no argument model for {operation!r}")

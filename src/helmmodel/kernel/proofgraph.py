@@ -11,8 +11,7 @@ from typing import Any
 
 import attrs
 
-from helmmodel.canonical import JSONValue, canonical_bytes, sha256_hex
-from helmmodel.errors import IntegrityError
+from helmmodel.canonical import canonical_bytes, sha256_hex
 from helmmodel.kernel.clock import SimClock
 from helmmodel.kernel.digest import SetDigest
 from helmmodel.kernel.records import Receipt
@@ -39,16 +38,6 @@ class Node:
     sig: str
     timestamp: int
     hash: str
-
-    def hashed_members(self) -> dict[str, JSONValue]:
-        return {
-            "kind": self.kind,
-            "parents": list(self.parents),
-            "lamport": self.lamport,
-            "principal": self.principal,
-            "payload": self.payload,
-            "sig": self.sig,
-        }
 
 
 def node_hash(
@@ -102,25 +91,6 @@ class ProofGraph:
         self.lamport = lamport
         return node
 
-    def verify(self) -> None:
-        """Raise IntegrityError unless every node recomputes, every parent exists and lamports
-        strictly increase along every edge, and the heads are exactly the childless nodes."""
-        with_children: set[str] = set()
-        for key, node in self.nodes.items():
-            members = node.hashed_members()
-            if node.hash != key or sha256_hex(canonical_bytes(members)) != key:
-                raise IntegrityError(f"node {key[:12]} does not hash to its address")
-            for parent in node.parents:
-                if parent not in self.nodes:
-                    raise IntegrityError(f"node {key[:12]} names a missing parent {parent[:12]}")
-                if self.nodes[parent].lamport >= node.lamport:
-                    raise IntegrityError(
-                        f"lamport does not increase from {parent[:12]} to {key[:12]}"
-                    )
-                with_children.add(parent)
-        if set(self.heads) != set(self.nodes) - with_children:
-            raise IntegrityError("the heads are not exactly the nodes without children")
-
     def digest_material(self) -> bytes:
         return f"{self.lamport}|{','.join(self.heads)}".encode()
 
@@ -150,28 +120,6 @@ class ReceiptChains:
         self.chains.setdefault(session, []).append(receipt)
         self._head_hashes[session] = new_head
         self._heads_digest.add(f"{session}|{new_head}".encode())
-
-    def verify(self, session_id: str) -> None:
-        """Raise IntegrityError unless *session_id*'s lamports run 1..n and each ``prev_hash``
-        is the hash of its predecessor."""
-        previous: Receipt | None = None
-        for position, receipt in enumerate(self.chains.get(session_id, []), start=1):
-            expected = receipt_hash(previous) if previous is not None else ""
-            if receipt.lamport_clock != position:
-                raise IntegrityError(
-                    f"session {session_id!r}: receipt {position} has lamport "
-                    f"{receipt.lamport_clock}"
-                )
-            if receipt.prev_hash != expected or receipt.session_id != session_id:
-                raise IntegrityError(
-                    f"session {session_id!r}: receipt {receipt.receipt_id} does not link to "
-                    "its predecessor"
-                )
-            previous = receipt
-        if previous is not None and receipt_hash(previous) != self._head_hashes.get(session_id):
-            raise IntegrityError(
-                f"session {session_id!r}: the last receipt is not the one that was appended"
-            )
 
     def digest_material(self) -> bytes:
         return self._heads_digest.value()

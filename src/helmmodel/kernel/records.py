@@ -14,11 +14,9 @@ from typing import Any, ClassVar, TypeVar
 import attrs
 
 from helmmodel.canonical import (
-    JSONValue,
     canonical_bytes,
     check_subset,
     flat_encoder,
-    hash_value,
     prefixed_hash,
 )
 from helmmodel.errors import InvalidInput
@@ -56,13 +54,9 @@ def check_identifier(value: object, what: str) -> str:
     return value
 
 
-def effect_digest(tool: str, args: JSONValue) -> str:
-    """``sha256:`` of JCS ``{"tool", "args"}``: identity-free, so the effect id is not in it."""
-    return hash_value({"tool": tool, "args": args})
-
-
 def _effect_digest_from_jcs(tool: str, args_jcs: bytes) -> str:
-    # JCS of {"tool", "args"} is exactly this concatenation: "args" sorts before "tool", and a
+    # The effect digest is ``sha256:`` of JCS {"tool", "args"} (identity-free, so the effect id
+    # is not in it), and that JCS is exactly this concatenation: "args" sorts before "tool", and a
     # tool name is an identifier, so it needs no escaping.
     return prefixed_hash(b'{"args":' + args_jcs + b',"tool":"' + tool.encode("ascii") + b'"}')
 
@@ -287,9 +281,10 @@ SignedT = TypeVar("SignedT", Decision, Intent, Receipt)
 def make_signed(cls: type[SignedT], sign: Callable[[bytes], str], **fields: Any) -> SignedT:
     """Build a signed record: encode its signed fields once, sign them, and keep those bytes
     as the record's preimage (the signature is not a signed field, so they stay exact)."""
-    if "signature_version" not in fields:
-        version = _VERSIONS.get(cls) or attrs.fields(cls).signature_version.default
-        fields["signature_version"] = version
+    # A caller may name the version (a mutant re-signing a record does); the kernel never does.
+    fields.setdefault(
+        "signature_version", _VERSIONS.get(cls) or attrs.fields(cls).signature_version.default
+    )
     preimage = flat_encoder(cls.SIGNED_FIELDS).from_mapping(fields)
     record = cls(**fields, signature=sign(preimage))
     object.__setattr__(record, "_preimage", preimage)
