@@ -17,10 +17,76 @@ from machines.world import (
     fitted,
     picks,
     policy_sets,
+    principals,
     tools,
 )
 
 Rules = dict[str, dict[str, Any]]
+
+
+def _set(set_id: str, logic: str, leaves: list[Any], children: list[Any]) -> dict[str, Any]:
+    # Every member given: the checker's leaf mutations expect them on a rule it holds.
+    return {"id": set_id, "logic": logic, "leaves": leaves, "children": children}
+
+
+def _one_leaf(predicate: Any, leaf_id: str = "odd") -> dict[str, Any]:
+    return _set("r-odd", "AND", [{"id": leaf_id, "predicate": predicate}], [])
+
+
+def _chain(depth: int) -> dict[str, Any]:
+    """A rule *depth* sets deep, each set holding the next, the last a true leaf."""
+    node = _set(f"r-d{depth}", "", [{"id": "t", "predicate": ["const", True]}], [])
+    for level in range(depth - 1, 0, -1):
+        node = _set(f"r-d{level}", "OR", [], [node])
+    return node
+
+
+def _wide(count: int) -> dict[str, Any]:
+    leaves = [{"id": f"t{i}", "predicate": ["const", True]} for i in range(count)]
+    return _set("r-wide", "AND", leaves, [])
+
+
+# Rules at and past the spec's bounds, and rules the kernel must refuse (section 3): the checker
+# judges each with its own reading of the spec (checker/policy.py, rule_problem). The first ones
+# are valid and compare containers: an object operand, and an "in" over lists, an object and a
+# string, judged against the list and object arguments of ``judge_container_args``.
+ODD_RULES: dict[str, Any] = {
+    "args-eq-object": _one_leaf(["eq", "args", {"x": True}]),
+    "x-in-containers": _one_leaf(["in", "args.x", [[1], {"y": 1}, "one"]]),
+    "wide-64": _wide(64),
+    "deep-16": _chain(16),
+    "wide-65": _wide(65),
+    "deep-17": _chain(17),
+    "set-id-twice": {"id": "r-twice", "children": [{"id": "r-twice"}]},
+    "not-object": ["r-list"],
+    "child-not-object": {"id": "r-odd", "children": ["r-child"]},
+    "unknown-member": {"id": "r-odd", "rules": []},
+    "leaves-not-list": {"id": "r-odd", "leaves": {"id": "t", "predicate": ["const", True]}},
+    "leaf-not-object": {"id": "r-odd", "leaves": ["x-le-10"]},
+    "leaf-extra-member": {
+        "id": "r-odd",
+        "leaves": [{"id": "t", "predicate": ["const", True], "note": "x"}],
+    },
+    "logic-not-string": {"id": "r-odd", "logic": ["AND"]},
+    "logic-not-identifier": {"id": "r-odd", "logic": "AND OR"},
+    "id-missing": {"logic": "AND"},
+    "leaf-id-bad": _one_leaf(["const", True], "no spaces"),
+    "pred-not-list": _one_leaf("const"),
+    "pred-empty": _one_leaf([]),
+    "pred-unknown-op": _one_leaf(["lt", "args.x", 10]),
+    "pred-arity": _one_leaf(["eq", "args.x"]),
+    "pred-const-int": _one_leaf(["const", 1]),
+    "pred-path-empty": _one_leaf(["has", ""]),
+    "pred-path-gap": _one_leaf(["has", "args..x"]),
+    "pred-path-int": _one_leaf(["eq", 1, 1]),
+    "pred-in-string": _one_leaf(["in", "principal", "alice"]),
+    "pred-le-bool": _one_leaf(["le", "args.x", True]),
+    "pred-float": _one_leaf(["eq", "args.x", 1.5]),
+    "pred-unsafe-int": _one_leaf(["le", "args.x", 2**53]),
+}
+
+# Arguments that hold containers, for the tools whose schema accepts any object.
+CONTAINER_ARGS = ({"x": [1]}, {"x": [True]}, {"x": {"y": 1}}, {"x": 1}, {"x": True})
 
 
 class PolicyRules(WorldMachine):
@@ -45,6 +111,24 @@ class PolicyRules(WorldMachine):
     @transition(tool=tools, template=st.sampled_from(sorted(RULES)))
     def put_rule(self, tool: str, template: str) -> tuple[dict[str, Any], Any]:
         return self._changed(self.driver.put_rule(tool, RULES[template]))
+
+    @transition(tool=tools, template=st.sampled_from(sorted(ODD_RULES)))
+    def put_odd_rule(self, tool: str, template: str) -> tuple[dict[str, Any], Any]:
+        """Put a rule at or past a bound of the spec, or malformed: the checker predicts which
+        the kernel accepts, and a refused one changes nothing."""
+        return self._changed(self.driver.put_rule(tool, ODD_RULES[template]))
+
+    @transition(
+        tool=st.sampled_from(["fail", "approve"]),
+        args=st.sampled_from(CONTAINER_ARGS),
+        principal=principals,
+    )
+    def judge_container_args(
+        self, tool: str, args: dict[str, Any], principal: str
+    ) -> tuple[dict[str, Any], Any]:
+        """A whole call with list or object arguments (both tools take any object), judged
+        by whatever rule the tool has now: the container operands meet container values."""
+        return self.driver.whole_call(principal, tool, args, {}), None
 
     @transition(pick=picks, tool=tools)
     def remove_rule(self, pick: int, tool: str) -> tuple[dict[str, Any], Any]:
