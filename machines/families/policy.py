@@ -1,4 +1,5 @@
-"""PRG mutation: rules put and removed, leaves added and removed, the policy rewound."""
+"""PRG mutation: rules put (at and past the spec's bounds, and malformed too) and removed, leaves
+added and removed, the policy rewound, and calls that meet container operands with containers."""
 
 from __future__ import annotations
 
@@ -106,6 +107,8 @@ class PolicyRules(WorldMachine):
     (``pick`` indexes it), sometimes the independent draw (stale or unknown ones included).
     The rules of each epoch these rules made are remembered, and ``rewind_policy`` puts an
     earlier one back: the version returns to an earlier value while the epoch moves on.
+    Odd rules (at or one past a bound, or malformed) are judged by the checker's own reading of
+    the spec; rules with object and list operands are judged against object and list arguments.
     """
 
     def set_up(self) -> None:
