@@ -131,9 +131,16 @@ class PolicyRules(WorldMachine):
         the kernel accepts, and a refused one changes nothing."""
         return self._changed(self.driver.put_rule(tool, ODD_RULES[template]))
 
-    @transition(template=st.sampled_from(sorted(CONTAINER_RULES)))
+    @transition(
+        template=st.sampled_from(sorted(CONTAINER_RULES)),
+        guard=lambda self: self.ghost.rules.get(CONTAINER_TOOL) not in CONTAINER_RULES.values(),
+    )
     def put_container_rule(self, template: str) -> tuple[dict[str, Any], Any]:
-        """Put a rule with container operands on the tool that takes container arguments."""
+        """Put a rule with container operands on the tool that takes container arguments.
+
+        Only while the tool has no such rule: each put bumps the epoch, and a put on every
+        draw would leave other families' decisions stale before their intents are asked for.
+        """
         return self._changed(self.driver.put_rule(CONTAINER_TOOL, CONTAINER_RULES[template]))
 
     @transition(args=st.sampled_from(CONTAINER_ARGS), principal=principals)
