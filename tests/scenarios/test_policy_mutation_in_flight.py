@@ -27,7 +27,7 @@ def refuse_intent(kernel: Kernel, decision: Decision, effect: Effect) -> str:
 def test_put_rule_in_flight_keeps_the_old_allow(kernel: Kernel) -> None:
     """A rule replaced by a denying one after begin: decided ALLOW at the old epoch, no intent."""
     version, epoch = kernel.policy.version, kernel.policy.epoch
-    old_rule = kernel.policy.rule("echo")
+    old_rule = kernel.policy.snapshot().rules["echo"]
     assert old_rule is not None
     pending = kernel.begin(echo())
     kernel.put_rule("echo", {"id": "root", "leaves": [NEVER]})

@@ -12,6 +12,8 @@ from typing import Any
 
 import attrs
 import pytest
+from machines.families.policy import CONTAINER_RULES, ODD_RULES
+from machines.world import RULES
 
 from helmmodel.checker.driver import USER_TOKEN, Driver
 from helmmodel.checker.ghost import (
@@ -23,8 +25,15 @@ from helmmodel.checker.ghost import (
     IntentAttempt,
     ReceiptCheck,
 )
-from helmmodel.checker.policy import PolicyView, add_leaf_json, policy_version, remove_leaf_json
+from helmmodel.checker.policy import (
+    PolicyView,
+    add_leaf_json,
+    policy_version,
+    remove_leaf_json,
+    rule_problem,
+)
 from helmmodel.checker.refusals import BeginVerdict, expected_begin
+from helmmodel.errors import InvalidInput
 from helmmodel.kernel import Kernel, KernelConfig
 from helmmodel.kernel.records import Effect, Request
 
@@ -158,6 +167,51 @@ def test_remove_leaf_json_judges_an_unknown_set_or_leaf_invalid(set_id: str, lea
     assert remove_leaf_json(NESTED, set_id, leaf_id) is None
 
 
+def _kernel_refuses(rule: Any) -> bool:
+    try:
+        Kernel(KernelConfig()).put_rule("echo", copy.deepcopy(rule))
+    except InvalidInput:
+        return True
+    return False
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {**NESTED, "children": [{**NESTED, "id": "r-deeper"}]},
+        {"id": "r-none"},
+        {
+            "id": "r-none",
+            "logic": "XOR",
+            "leaves": [ALWAYS, {"id": "x", "predicate": ["in", "a", []]}],
+        },
+        {"id": "r-twice", "leaves": [ALWAYS, ALWAYS]},
+        {"id": "r-list", "leaves": [{"id": "o", "predicate": ["eq", "a.b", [{"k": None}]]}]},
+        {"id": "r-float", "leaves": [{"id": "o", "predicate": ["eq", "a", [1.5]]}]},
+        {"id": "r-op", "leaves": [{"id": "o", "predicate": [["const"], True]}]},
+        {"id": "r-tool", "logic": ""},
+        {"id": 7},
+        {"id": "r-x", "children": "none"},
+    ],
+)
+def test_rule_problem_judges_a_rule_as_the_kernel_does(rule: Any) -> None:
+    """The checker's own reading of the spec refuses exactly the rules the kernel refuses."""
+    assert _kernel_refuses(rule) == (rule_problem(rule) is not None)
+
+
+def test_rule_problem_agrees_with_the_kernel_on_every_drawn_rule() -> None:
+    """Every template the policy family puts is judged alike by the checker and the kernel, and
+    the bound templates sit on both sides of each bound."""
+    judged = {
+        name: (_kernel_refuses(rule), rule_problem(rule) is not None)
+        for name, rule in {**RULES, **CONTAINER_RULES, **ODD_RULES}.items()
+    }
+    assert {name: (k, k) for name, (k, _) in judged.items()} == judged
+    refused = {name for name, (k, _) in judged.items() if k}
+    assert {"wide-65", "deep-17"} <= refused
+    assert not {"wide-64", "deep-16", *CONTAINER_RULES, *RULES} & refused
+
+
 # --- the driver's policy mutations: the kernel's and the checker's copies move together ----------
 
 
@@ -200,6 +254,9 @@ class LenientKernel(Kernel):
     def remove_rule(self, tool: str) -> None:
         pass
 
+    def put_rule(self, tool: str, rule: Any) -> None:
+        pass
+
 
 @pytest.mark.parametrize(
     ("change", "mutate"),
@@ -209,6 +266,7 @@ class LenientKernel(Kernel):
         ("remove_leaf", lambda d: d.remove_leaf("echo", "r-child", "x-le-10")),
         ("remove_leaf", lambda d: d.remove_leaf("sum", "r-top", "x-le-10")),
         ("remove", lambda d: d.remove_rule("sum")),
+        ("put", lambda d: d.put_rule("sum", {"id": "r-odd", "rules": []})),
     ],
 )
 def test_a_mutation_the_checker_judges_invalid_leaves_its_copy_alone(

@@ -86,7 +86,7 @@ def refuse_intent(kernel: Kernel, decision: Decision, effect: object, code: str)
 def test_allow_has_empty_reason_code_and_the_rules_hash(kernel: Kernel) -> None:
     """An ALLOW has an empty reason code and the requirement_set_hash of the tool's rule."""
     decision = judged(kernel, echo())
-    rule = kernel.policy.rule("echo")
+    rule = kernel.policy.snapshot().rules["echo"]
     assert rule is not None
     assert ALLOW == decision.verdict
     assert "" == decision.reason_code

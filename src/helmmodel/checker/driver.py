@@ -27,7 +27,7 @@ from helmmodel.checker.ghost import (
     schema_compiles,
 )
 from helmmodel.checker.http import endpoint, expected_http_status, strict_json
-from helmmodel.checker.policy import PolicyView, add_leaf_json, remove_leaf_json
+from helmmodel.checker.policy import PolicyView, add_leaf_json, remove_leaf_json, rule_problem
 from helmmodel.checker.refusals import (
     arguments_refused,
     expected_execution_code,
@@ -402,9 +402,12 @@ class Driver:
     # --- mutations, switches, clocks, keys, budgets ---------------------------------------------
 
     def put_rule(self, tool: str, rule: dict[str, Any]) -> Outcome:
-        """Put *rule* for *tool*; the checker keeps its own copy of it."""
+        """Put *rule* for *tool*; the checker keeps its own copy of it (invalid, for the checker,
+        when its own reading of the spec refuses the rule)."""
         kernel_rule = copy.deepcopy(rule)
-        rules = {**self.ghost.rules, tool: copy.deepcopy(rule)}
+        rules = None
+        if rule_problem(rule) is None:
+            rules = {**self.ghost.rules, tool: copy.deepcopy(rule)}
         return self.mutate_policy("put", lambda: self.kernel.put_rule(tool, kernel_rule), rules)
 
     def remove_rule(self, tool: str) -> Outcome:

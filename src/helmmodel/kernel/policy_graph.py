@@ -8,7 +8,6 @@ wrong type), which the Guardian turns into a DENY distinct from a plain false.
 
 from __future__ import annotations
 
-import copy
 import enum
 import hashlib
 import json
@@ -17,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from helmmodel.canonical import JSONValue, canonical_bytes
+from helmmodel.canonical import canonical_bytes
 from helmmodel.errors import InvalidInput
 from helmmodel.kernel.records import check_identifier
 
@@ -306,19 +305,6 @@ def build_set(spec: Mapping[str, Any]) -> RequirementSet:
     )
 
 
-def set_to_json(requirement_set: RequirementSet) -> dict[str, JSONValue]:
-    """The JSON form :func:`build_set` reads, detached from the live rule."""
-    return {
-        "id": requirement_set.id,
-        "logic": requirement_set.logic,
-        "leaves": [
-            {"id": leaf.id, "predicate": copy.deepcopy(leaf.predicate)}
-            for leaf in requirement_set.leaves
-        ],
-        "children": [set_to_json(child) for child in requirement_set.children],
-    }
-
-
 def graph_content_hash(rules: Mapping[str, RequirementSet]) -> str:
     """Bare hex SHA-256 over ``<tool>=<set hash>;`` for the sorted tool names."""
     text = "".join([f"{tool}={rules[tool].hash};" for tool in sorted(rules)])
@@ -346,9 +332,6 @@ class PolicyGraph:
         """The current rules, epoch and version; later mutations never change it."""
         return PolicySnapshot(self._rules, self.epoch, self.version)
 
-    def rule(self, tool: str) -> RequirementSet | None:
-        return self._rules.get(tool)
-
     def tools(self) -> list[str]:
         return sorted(self._rules)
 
@@ -361,8 +344,6 @@ class PolicyGraph:
     def put_rule(self, tool: str, requirement_set: RequirementSet) -> None:
         """Add or replace the rule of *tool*."""
         check_identifier(tool, "tool name")
-        if not isinstance(requirement_set, RequirementSet):
-            raise InvalidInput(f"a rule must be a RequirementSet, not {requirement_set!r}")
         ids = requirement_set.set_ids()
         if len(set(ids)) != len(ids):
             raise InvalidInput(f"rule for {tool!r} repeats a requirement set id: {ids}")
@@ -394,8 +375,6 @@ class PolicyGraph:
 
     def add_leaf(self, tool: str, set_id: str, requirement: Requirement) -> None:
         """Add *requirement* to the set *set_id* of *tool*'s rule."""
-        if not isinstance(requirement, Requirement):
-            raise InvalidInput(f"a leaf must be a Requirement, not {requirement!r}")
         root = self._set_in(tool, set_id)
         new_root = root.replace(set_id, lambda s: attrs.evolve(s, leaves=(*s.leaves, requirement)))
         self._commit({**self._rules, tool: new_root})
