@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from helmmodel.checker.ghost import (
+    Answer,
     Begun,
     Decided,
     ExecAttempt,
@@ -31,6 +32,7 @@ from helmmodel.checker.refusals import (
     expected_execution_code,
     expected_intent_code,
     record_valid,
+    time_ms_valid,
 )
 from helmmodel.errors import (
     ExecutionRefused,
@@ -92,7 +94,7 @@ class Driver:
     def start(cls, factory: KernelFactory, config: KernelConfig) -> Driver:
         """A fresh kernel from *factory* and a ghost that knows its seed, tokens and TTL."""
         kernel = factory(config)
-        ghost = Ghost.for_seed(config.seed, config.ttl_ms)
+        ghost = Ghost.for_seed(config.seed, config.ttl_ms, config.keys_max)
         ghost.guardian_ms = config.guardian_start_ms
         ghost.executor_ms = config.executor_start_ms
         driver = cls(kernel, ghost)
@@ -153,6 +155,27 @@ class Driver:
 
     def _refused(self, error: Exception) -> Outcome:
         return {"error": type(error).__name__}
+
+    def _answered(
+        self, operation: str, argument: Any, expected: bool, apply: Callable[[], Any]
+    ) -> InvalidInput | None:
+        """Apply an operation whose input the checker judged itself (*expected*: it must be
+        accepted); record the judgement and the kernel's answer; return the refusal, if any."""
+        refusal = None
+        try:
+            apply()
+        except InvalidInput as error:
+            refusal = error
+        self.ghost.answers.append(
+            Answer(
+                step=self.ghost.step,
+                operation=operation,
+                argument=argument,
+                expected=expected,
+                accepted=refusal is None,
+            )
+        )
+        return refusal
 
     # --- the phases -----------------------------------------------------------------------------
 
@@ -453,13 +476,30 @@ class Driver:
         self.ghost.frozen = frozen
         return {"frozen": frozen}
 
-    def set_guardian_time(self, now_ms: int) -> Outcome:
-        self.kernel.set_guardian_time(now_ms)
+    def set_guardian_time(self, now_ms: Any) -> Outcome:
+        """Set the Guardian's clock; a time the checker finds outside the spec's range must be
+        refused, and then the ghost keeps its time."""
+        refusal = self._answered(
+            "set_guardian_time",
+            now_ms,
+            time_ms_valid(now_ms),
+            lambda: self.kernel.set_guardian_time(now_ms),
+        )
+        if refusal is not None:
+            return self._refused(refusal)
         self.ghost.guardian_ms = now_ms
         return {"guardian_ms": now_ms}
 
-    def set_executor_time(self, now_ms: int) -> Outcome:
-        self.kernel.set_executor_time(now_ms)
+    def set_executor_time(self, now_ms: Any) -> Outcome:
+        """Set the executor's clock, judged as set_guardian_time judges the Guardian's."""
+        refusal = self._answered(
+            "set_executor_time",
+            now_ms,
+            time_ms_valid(now_ms),
+            lambda: self.kernel.set_executor_time(now_ms),
+        )
+        if refusal is not None:
+            return self._refused(refusal)
         self.ghost.executor_ms = now_ms
         return {"executor_ms": now_ms}
 
@@ -474,8 +514,20 @@ class Driver:
         return {"signing": available}
 
     def rotate_key(self) -> Outcome:
-        key_id = self.kernel.rotate_key()
-        expected = self.ghost.keys.derive()
+        """Rotate; past the configured limit of keys the checker expects a refusal, and then
+        the ghost makes no key."""
+        keys = self.ghost.keys
+        made: list[str] = []
+        allowed = keys.count < keys.keys_max
+        refusal = self._answered(
+            "rotate_key", keys.count, allowed, lambda: made.append(self.kernel.rotate_key())
+        )
+        if refusal is not None:
+            return self._refused(refusal)
+        if not allowed:  # the ghost keeps its keys: the next signature shows the kernel wrong
+            return {"rotated": made[0], "accepted": "invalid"}
+        key_id = made[0]
+        expected = keys.derive()
         if key_id != expected:
             raise UsageError(f"the kernel made key {key_id}, the checker expected {expected}")
         return {"rotated": key_id}

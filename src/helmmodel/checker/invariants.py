@@ -694,10 +694,19 @@ def _malformed_input_rejected(view: View) -> Iterator[Problem]:
             or exchange.error_budget_after != exchange.error_budget_before
         ):
             yield exchange.step, f"a firewall denial ({exchange.verdict}) changed state"
+    for answer in _new(view, "answers", ghost.answers):
+        if answer.accepted != answer.expected:
+            verb, should = ("accepted", "refuse") if answer.accepted else ("refused", "accept")
+            yield (
+                answer.step,
+                f"{answer.operation}({answer.argument!r}) was {verb}; the spec says {should} it",
+            )
 
 
 def malformed_input_rejected(view: View) -> None:
-    """A request failing a check of section 9 gets that check's status and changes nothing."""
+    """A request failing a check of section 9 gets that check's status and changes nothing; an
+    operation given input outside the spec's range (a clock time, a key past the ring's limit)
+    is refused, and one given input within it is accepted."""
     for step, detail in _malformed_input_rejected(view):
         raise InvariantViolation("malformed_input_rejected", step, detail)
 

@@ -111,3 +111,13 @@ def expected_execution_code(
     if ghost.keys.signer() is None:
         return "SIGNER_UNAVAILABLE"
     return None
+
+
+# The safe-integer range of spec section 1: times outside it cannot be signed into an intent.
+SAFE_INTEGER_LIMIT = 2**53 - 1
+
+
+def time_ms_valid(value: object) -> bool:
+    """Whether a clock may be set to *value*: an integer (not a bool) of milliseconds within
+    ±(2^53−1), spec section 1."""
+    return type(value) is int and -SAFE_INTEGER_LIMIT <= value <= SAFE_INTEGER_LIMIT

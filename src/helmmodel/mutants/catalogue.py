@@ -5,6 +5,7 @@ from __future__ import annotations
 from helmmodel.mutants import (
     boundary,
     budgets,
+    clock,
     concurrency,
     executor,
     guardian,
@@ -25,5 +26,6 @@ CATALOGUE: tuple[Mutant, ...] = (
     *surfaces.MUTANTS,
     *concurrency.MUTANTS,
     *boundary.MUTANTS,
+    *clock.MUTANTS,
 )
 BY_NAME: dict[str, Mutant] = {mutant.name: mutant for mutant in CATALOGUE}

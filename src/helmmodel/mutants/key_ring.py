@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from helmmodel.kernel import Kernel, KeyRing
-from helmmodel.kernel.key_ring import SIGNATURE_TYPE_PREFIX
 from helmmodel.mutants.mutant import Mutant
 
 
@@ -24,11 +25,32 @@ class MemoBeforeRevocationRing(KeyRing):
     def verify(self, signature_type: object, message: bytes, signature: object) -> None:
         # The bug: the memo meant to save Ed25519 work is consulted first, so a signature that
         # verified before its key was revoked keeps verifying.
-        key_id = str(signature_type).removeprefix(SIGNATURE_TYPE_PREFIX)
-        public = self._public_raw.get(key_id)
-        if public is not None and self._memo.get((public, message, str(signature))):
+        served: set[tuple[object, bytes, object]] = vars(self).setdefault("served", set())
+        if (signature_type, message, signature) in served:
             return
         super().verify(signature_type, message, signature)
+        served.add((signature_type, message, signature))
+
+
+class AnyCaseHexRing(KeyRing):
+    """``verify`` reads a signature with ``bytes.fromhex`` and no check of its format."""
+
+    def verify(self, signature_type: object, message: bytes, signature: object) -> None:
+        # The bug: "fromhex validates the hex", but it takes uppercase digits and whitespace too,
+        # so one signature has many spellings and a malformed one verifies.
+        if type(signature) is str:
+            with contextlib.suppress(ValueError):
+                signature = bytes.fromhex(signature).hex()
+        super().verify(signature_type, message, signature)
+
+
+class UnlimitedRing(KeyRing):
+    """``rotate`` makes keys past the ring's limit."""
+
+    def rotate(self) -> str:
+        # The bug: the limit was taken for a sanity check of the counter, so it was dropped.
+        self._keys_max += 1
+        return super().rotate()
 
 
 def _kernel(name: str, ring: type[KeyRing]) -> type[Kernel]:
@@ -54,5 +76,22 @@ MUTANTS = (
         "forged_artifacts",
         "tamper_evident",
         _kernel("MemoBeforeRevocationKernel", MemoBeforeRevocationRing),
+    ),
+    Mutant(
+        "keyring-signature-hex-any-case",
+        "verify decodes a signature with bytes.fromhex and never checks its format, so an "
+        "uppercase or spaced spelling of a signature verifies.",
+        "KeyRing",
+        "forged_artifacts",
+        "tamper_evident",
+        _kernel("AnyCaseHexKernel", AnyCaseHexRing),
+    ),
+    Mutant(
+        "keyring-rotates-past-limit",
+        "rotate never refuses, so the ring makes keys past its configured limit.",
+        "KeyRing",
+        "signer_outage",
+        "malformed_input_rejected",
+        _kernel("UnlimitedKernel", UnlimitedRing),
     ),
 )
