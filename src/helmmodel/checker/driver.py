@@ -519,6 +519,7 @@ class Driver:
         keys = self.ghost.keys
         made: list[str] = []
         allowed = keys.count < keys.keys_max
+        keys.rotated_past_limit |= not allowed
         refusal = self._answered(
             "rotate_key", keys.count, allowed, lambda: made.append(self.kernel.rotate_key())
         )

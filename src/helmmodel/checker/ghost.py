@@ -41,6 +41,7 @@ class KeyRecord:
         self.private: set[str] = set()
         self.revoked_at: dict[str, int] = {}  # key id -> step it was revoked at
         self.count = 0
+        self.rotated_past_limit = False  # a rotation past keys_max was asked for
         self._verified: dict[tuple[str, bytes, str], bool] = {}
 
     def derive(self) -> str:
