@@ -479,27 +479,27 @@ class Driver:
     def set_guardian_time(self, now_ms: Any) -> Outcome:
         """Set the Guardian's clock; a time the checker finds outside the spec's range must be
         refused, and then the ghost keeps its time."""
+        valid = time_ms_valid(now_ms)
         refusal = self._answered(
-            "set_guardian_time",
-            now_ms,
-            time_ms_valid(now_ms),
-            lambda: self.kernel.set_guardian_time(now_ms),
+            "set_guardian_time", now_ms, valid, lambda: self.kernel.set_guardian_time(now_ms)
         )
         if refusal is not None:
             return self._refused(refusal)
+        if not valid:  # the ghost keeps its time: the spec's clock never held this one
+            return {"guardian_ms": now_ms, "accepted": "invalid"}
         self.ghost.guardian_ms = now_ms
         return {"guardian_ms": now_ms}
 
     def set_executor_time(self, now_ms: Any) -> Outcome:
         """Set the executor's clock, judged as set_guardian_time judges the Guardian's."""
+        valid = time_ms_valid(now_ms)
         refusal = self._answered(
-            "set_executor_time",
-            now_ms,
-            time_ms_valid(now_ms),
-            lambda: self.kernel.set_executor_time(now_ms),
+            "set_executor_time", now_ms, valid, lambda: self.kernel.set_executor_time(now_ms)
         )
         if refusal is not None:
             return self._refused(refusal)
+        if not valid:  # the ghost keeps its time: the spec's clock never held this one
+            return {"executor_ms": now_ms, "accepted": "invalid"}
         self.ghost.executor_ms = now_ms
         return {"executor_ms": now_ms}
 

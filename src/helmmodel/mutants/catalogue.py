@@ -5,7 +5,6 @@ from __future__ import annotations
 from helmmodel.mutants import (
     boundary,
     budgets,
-    clock,
     concurrency,
     executor,
     guardian,
@@ -26,6 +25,5 @@ CATALOGUE: tuple[Mutant, ...] = (
     *surfaces.MUTANTS,
     *concurrency.MUTANTS,
     *boundary.MUTANTS,
-    *clock.MUTANTS,
 )
 BY_NAME: dict[str, Mutant] = {mutant.name: mutant for mutant in CATALOGUE}

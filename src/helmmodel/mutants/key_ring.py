@@ -1,10 +1,14 @@
-"""Mutants of the KeyRing (spec section 4), each the correct ring with one method changed."""
+"""Mutants of the KeyRing (spec section 4), each the correct ring with one method changed, and of
+how the executor reads a signature's spelling."""
 
 from __future__ import annotations
 
 import contextlib
 
-from helmmodel.kernel import Kernel, KeyRing
+import attrs
+
+from helmmodel.kernel import Kernel, KeyRing, SafeExecutor
+from helmmodel.kernel.records import Decision, Effect, Intent
 from helmmodel.mutants.mutant import Mutant
 
 
@@ -32,16 +36,25 @@ class MemoBeforeRevocationRing(KeyRing):
         served.add((signature_type, message, signature))
 
 
-class AnyCaseHexRing(KeyRing):
-    """``verify`` reads a signature with ``bytes.fromhex`` and no check of its format."""
+class RespellingExecutor(SafeExecutor):
+    """The executor recognises an intent it already ran by the bytes of its signature."""
 
-    def verify(self, signature_type: object, message: bytes, signature: object) -> None:
-        # The bug: "fromhex validates the hex", but it takes uppercase digits and whitespace too,
-        # so one signature has many spellings and a malformed one verifies.
-        if type(signature) is str:
+    def refusal(
+        self, decision: Decision | None, intent: Intent | None, effect: Effect | None
+    ) -> tuple[str, str]:
+        # The bug: "a client may re-encode an intent it retries", so an intent whose signed
+        # fields and signature bytes match one already run is checked in the spelling it ran
+        # with: an uppercase or spaced spelling of its signature verifies.
+        ran: set[tuple[bytes, str]] = vars(self).setdefault("ran", set())
+        if intent is not None and type(intent.signature) is str:
             with contextlib.suppress(ValueError):
-                signature = bytes.fromhex(signature).hex()
-        super().verify(signature_type, message, signature)
+                spelt = bytes.fromhex(intent.signature).hex()
+                if (intent.preimage(), spelt) in ran:
+                    intent = attrs.evolve(intent, signature=spelt)
+        code, message = super().refusal(decision, intent, effect)
+        if not code and intent is not None:
+            ran.add((intent.preimage(), intent.signature))
+        return code, message
 
 
 class UnlimitedRing(KeyRing):
@@ -78,13 +91,17 @@ MUTANTS = (
         _kernel("MemoBeforeRevocationKernel", MemoBeforeRevocationRing),
     ),
     Mutant(
-        "keyring-signature-hex-any-case",
-        "verify decodes a signature with bytes.fromhex and never checks its format, so an "
-        "uppercase or spaced spelling of a signature verifies.",
-        "KeyRing",
+        "executor-retry-matches-signature-bytes",
+        "The executor recognises an intent it already ran by its signed fields and the bytes of "
+        "its signature, so an uppercase or spaced spelling of that signature verifies.",
+        "SafeExecutor",
         "forged_artifacts",
         "tamper_evident",
-        _kernel("AnyCaseHexKernel", AnyCaseHexRing),
+        type(
+            "RespellingKernel",
+            (Kernel,),
+            {"executor_class": RespellingExecutor, "__module__": __name__},
+        ),
     ),
     Mutant(
         "keyring-rotates-past-limit",
