@@ -704,9 +704,7 @@ def _malformed_input_rejected(view: View) -> Iterator[Problem]:
 
 
 def malformed_input_rejected(view: View) -> None:
-    """A request failing a check of section 9 gets that check's status and changes nothing; an
-    operation given input outside the spec's range (a clock time, a key past the ring's limit)
-    is refused, and one given input within it is accepted."""
+    """A failed section-9 check gives its status and changes nothing; bad input is refused."""
     for step, detail in _malformed_input_rejected(view):
         raise InvariantViolation("malformed_input_rejected", step, detail)
 
