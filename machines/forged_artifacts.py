@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from machines.families.calls import CallRules
 from machines.families.faults import FaultRules
-from machines.families.signers import SignerRules
+from machines.families.signers import SignatureFaultRules, SignerRules
 
 
-class ForgedArtifactsMachine(CallRules, FaultRules, SignerRules):
+class ForgedArtifactsMachine(CallRules, FaultRules, SignerRules, SignatureFaultRules):
     """Genuine calls, and their artifacts tampered with, forged and mixed up."""
 
     name = "forged_artifacts"

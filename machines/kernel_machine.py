@@ -23,7 +23,7 @@ from machines.families.faults import FaultRules
 from machines.families.freeze import FreezeRules
 from machines.families.http import HttpCallRules, HttpOpsRules
 from machines.families.policy import PolicyRules
-from machines.families.signers import SignerRules
+from machines.families.signers import SignatureFaultRules, SignerRules
 from machines.families.tools import ToolRules
 
 
@@ -38,6 +38,7 @@ class KernelMachine(
     HttpOpsRules,
     FaultRules,
     ToolRules,
+    SignatureFaultRules,
 ):
     """Every rule family against one kernel."""
 

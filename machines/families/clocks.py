@@ -12,6 +12,8 @@ from machines.world import TWO_HOURS_MS, Stage, WorldMachine, intended
 clock_values = st.sampled_from([0, 1, 299_999, 300_000, TWO_HOURS_MS, -TWO_HOURS_MS]) | st.integers(
     -10 * TWO_HOURS_MS, 10 * TWO_HOURS_MS
 )
+# Times no clock may be set to (spec section 1): past ±(2^53−1), far past it, not an integer.
+OUT_OF_RANGE = (2**53, -(2**53), 2**63, 0.5, True)
 WINDOW_EDGES = ("issued_at-1", "issued_at", "expires_at-1", "expires_at", "-2h", "+2h")
 
 
@@ -24,6 +26,15 @@ class ClockRules(WorldMachine):
 
     @transition(now_ms=clock_values)
     def fault_set_executor_clock(self, now_ms: int) -> tuple[dict[str, Any], Any]:
+        return self.driver.set_executor_time(now_ms), None
+
+    @transition(
+        clock=st.sampled_from(["guardian", "executor"]), now_ms=st.sampled_from(OUT_OF_RANGE)
+    )
+    def fault_clock_out_of_range(self, clock: str, now_ms: Any) -> tuple[dict[str, Any], Any]:
+        """Set a clock to a time outside the safe range; the checker expects a refusal."""
+        if clock == "guardian":
+            return self.driver.set_guardian_time(now_ms), None
         return self.driver.set_executor_time(now_ms), None
 
     @transition(entry=intended, edge=st.sampled_from(WINDOW_EDGES))

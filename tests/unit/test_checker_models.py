@@ -52,7 +52,7 @@ ECHO_SCHEMA = {"type": "object", "properties": {"x": {"type": "integer"}}}
 
 def a_ghost() -> Ghost:
     """A ghost knowing tools echo (rule x <= 10) and approve (open rule, needs an approval)."""
-    ghost = Ghost.for_seed(b"seed", 300_000)
+    ghost = Ghost.for_seed(b"seed", 300_000, 9999)
     ghost.tools["echo"] = (ECHO_SCHEMA, False)
     ghost.tools["approve"] = ({"type": "object"}, True)
     ghost.set_rules({"echo": X_LE_10, "approve": {"id": "r-open"}})

@@ -58,17 +58,6 @@ def test_clock_set_moves_forwards_and_backwards() -> None:
     assert SAFE_MAX == clock.now_ms
 
 
-def test_clock_shift_moves_by_a_delta_either_way() -> None:
-    """shift adds a delta, and a negative delta moves the clock back (drift)."""
-    clock = SimClock(10_000)
-    clock.shift(2_500)
-    assert 12_500 == clock.now_ms
-    clock.shift(-2 * 3_600_000)
-    assert 12_500 - 7_200_000 == clock.now_ms
-    clock.shift(0)
-    assert 12_500 - 7_200_000 == clock.now_ms
-
-
 @pytest.mark.parametrize("bad", NOT_SAFE_INTEGERS)
 def test_clock_refuses_non_integers(bad: Any) -> None:
     """Floats, bools, unsafe integers and non-numbers are refused and the clock stays put."""
@@ -77,27 +66,13 @@ def test_clock_refuses_non_integers(bad: Any) -> None:
     clock = SimClock(100)
     with pytest.raises(InvalidInput):
         clock.set(bad)
-    with pytest.raises(InvalidInput):
-        clock.shift(bad)
     assert 100 == clock.now_ms
-
-
-def test_clock_refuses_a_shift_past_the_safe_range() -> None:
-    """A shift whose result leaves ±(2^53−1) is refused and the clock stays put."""
-    clock = SimClock(SAFE_MAX - 1)
-    with pytest.raises(InvalidInput):
-        clock.shift(2)
-    assert SAFE_MAX - 1 == clock.now_ms
-    clock.set(-SAFE_MAX)
-    with pytest.raises(InvalidInput):
-        clock.shift(-1)
-    assert -SAFE_MAX == clock.now_ms
 
 
 def test_clocks_are_independent() -> None:
     """Moving one clock leaves another untouched (the Guardian's and executor's may drift)."""
     guardian, executor = SimClock(0), SimClock(0)
-    executor.shift(-7_200_000)
+    executor.set(-7_200_000)
     assert (0, -7_200_000) == (guardian.now_ms, executor.now_ms)
 
 

@@ -7,10 +7,10 @@ import json
 
 import attrs
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from helmmodel.errors import ExecutionRefused, IntentRefused, SignerUnavailable, UsageError
 from helmmodel.kernel import ALLOW, DENY, ESCALATE, Decision, Kernel, Node, PendingCall, Request
+from helmmodel.kernel.key_ring import derive_private_key
 from tests.conftest import echo, make_kernel
 from tests.spec import SPEC_SIGNED_FIELDS
 
@@ -117,7 +117,7 @@ def test_decision_signature_covers_the_spec_fields(kernel: Kernel) -> None:
     """The decision's signature verifies under key-0001 over the JCS of the section-4 fields."""
     decision = judged(kernel, echo(budget_id="b1"))
     signed = {name: getattr(decision, name) for name in SPEC_SIGNED_FIELDS["decision"]}
-    public = Ed25519PublicKey.from_public_bytes(kernel.keys.public_key_bytes("key-0001"))
+    public = derive_private_key(kernel.config.seed, "key-0001").public_key()
     assert jcs(signed) == decision.preimage()
     public.verify(bytes.fromhex(decision.signature), jcs(signed))  # raises if it does not verify
     assert "b1" == decision.budget_id

@@ -57,6 +57,7 @@ def test_the_kernel_machine_has_every_family_and_every_rule_of_them() -> None:
         "HttpCallRules",
         "HttpOpsRules",
         "PolicyRules",
+        "SignatureFaultRules",
         "SignerRules",
         "ToolRules",
     } == set(found)

@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from helmmodel.checker.ghost import (
+    Answer,
     ArgumentCheck,
     Begun,
     Decided,
@@ -33,6 +34,7 @@ from helmmodel.checker.refusals import (
     expected_execution_code,
     expected_intent_code,
     record_valid,
+    time_ms_valid,
 )
 from helmmodel.errors import (
     ExecutionRefused,
@@ -94,7 +96,7 @@ class Driver:
     def start(cls, factory: KernelFactory, config: KernelConfig) -> Driver:
         """A fresh kernel from *factory* and a ghost that knows its seed, tokens and TTL."""
         kernel = factory(config)
-        ghost = Ghost.for_seed(config.seed, config.ttl_ms)
+        ghost = Ghost.for_seed(config.seed, config.ttl_ms, config.keys_max)
         ghost.guardian_ms = config.guardian_start_ms
         ghost.executor_ms = config.executor_start_ms
         driver = cls(kernel, ghost)
@@ -155,6 +157,27 @@ class Driver:
 
     def _refused(self, error: Exception) -> Outcome:
         return {"error": type(error).__name__}
+
+    def _answered(
+        self, operation: str, argument: Any, expected: bool, apply: Callable[[], Any]
+    ) -> InvalidInput | None:
+        """Apply an operation whose input the checker judged itself (*expected*: it must be
+        accepted); record the judgement and the kernel's answer; return the refusal, if any."""
+        refusal = None
+        try:
+            apply()
+        except InvalidInput as error:
+            refusal = error
+        self.ghost.answers.append(
+            Answer(
+                step=self.ghost.step,
+                operation=operation,
+                argument=argument,
+                expected=expected,
+                accepted=refusal is None,
+            )
+        )
+        return refusal
 
     # --- the phases -----------------------------------------------------------------------------
 
@@ -499,13 +522,30 @@ class Driver:
             else {"arguments": operation}
         )
 
-    def set_guardian_time(self, now_ms: int) -> Outcome:
-        self.kernel.set_guardian_time(now_ms)
+    def set_guardian_time(self, now_ms: Any) -> Outcome:
+        """Set the Guardian's clock; a time the checker finds outside the spec's range must be
+        refused, and then the ghost keeps its time."""
+        valid = time_ms_valid(now_ms)
+        refusal = self._answered(
+            "set_guardian_time", now_ms, valid, lambda: self.kernel.set_guardian_time(now_ms)
+        )
+        if refusal is not None:
+            return self._refused(refusal)
+        if not valid:  # the ghost keeps its time: the spec's clock never held this one
+            return {"guardian_ms": now_ms, "accepted": "invalid"}
         self.ghost.guardian_ms = now_ms
         return {"guardian_ms": now_ms}
 
-    def set_executor_time(self, now_ms: int) -> Outcome:
-        self.kernel.set_executor_time(now_ms)
+    def set_executor_time(self, now_ms: Any) -> Outcome:
+        """Set the executor's clock, judged as set_guardian_time judges the Guardian's."""
+        valid = time_ms_valid(now_ms)
+        refusal = self._answered(
+            "set_executor_time", now_ms, valid, lambda: self.kernel.set_executor_time(now_ms)
+        )
+        if refusal is not None:
+            return self._refused(refusal)
+        if not valid:  # the ghost keeps its time: the spec's clock never held this one
+            return {"executor_ms": now_ms, "accepted": "invalid"}
         self.ghost.executor_ms = now_ms
         return {"executor_ms": now_ms}
 
@@ -520,8 +560,21 @@ class Driver:
         return {"signing": available}
 
     def rotate_key(self) -> Outcome:
-        key_id = self.kernel.rotate_key()
-        expected = self.ghost.keys.derive()
+        """Rotate; past the configured limit of keys the checker expects a refusal, and then
+        the ghost makes no key."""
+        keys = self.ghost.keys
+        made: list[str] = []
+        allowed = keys.count < keys.keys_max
+        keys.rotated_past_limit |= not allowed
+        refusal = self._answered(
+            "rotate_key", keys.count, allowed, lambda: made.append(self.kernel.rotate_key())
+        )
+        if refusal is not None:
+            return self._refused(refusal)
+        if not allowed:  # the ghost keeps its keys: the next signature shows the kernel wrong
+            return {"rotated": made[0], "accepted": "invalid"}
+        key_id = made[0]
+        expected = keys.derive()
         if key_id != expected:
             raise UsageError(f"the kernel made key {key_id}, the checker expected {expected}")
         return {"rotated": key_id}

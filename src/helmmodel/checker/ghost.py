@@ -13,6 +13,7 @@ import copy
 import functools
 import hashlib
 import json
+import re
 from typing import Any
 
 import attrs
@@ -26,16 +27,21 @@ from helmmodel.kernel.records import Decision, Effect, Intent, Receipt, Request
 
 # --- the checker's key record -------------------------------------------------------------------
 
+# A signature is 128 lowercase hex digits (spec section 4): the checker's own reading.
+LOWERCASE_HEX_SIGNATURE = re.compile("[0-9a-f]{128}")
+
 
 class KeyRecord:
     """Public keys the checker derived itself, which keys can sign, and when each was revoked."""
 
-    def __init__(self, seed: bytes) -> None:
+    def __init__(self, seed: bytes, keys_max: int) -> None:
         self.seed = seed
+        self.keys_max = keys_max  # the configured limit of keys the ring may make
         self.public: dict[str, Ed25519PublicKey] = {}
         self.private: set[str] = set()
         self.revoked_at: dict[str, int] = {}  # key id -> step it was revoked at
         self.count = 0
+        self.rotated_past_limit = False  # a rotation past keys_max was asked for
         self._verified: dict[tuple[str, bytes, str], bool] = {}
 
     def derive(self) -> str:
@@ -56,8 +62,13 @@ class KeyRecord:
         live = [k for k in self.private if k not in self.revoked_at]
         return max(live) if live else None
 
-    def signature_ok(self, signature_type: str, message: bytes, signature: str) -> bool:
-        """Whether *signature* verifies *message* under the named key (revocation not checked)."""
+    def signature_ok(self, signature_type: object, message: bytes, signature: object) -> bool:
+        """Whether *signature* verifies *message* under the named key (revocation not checked).
+        A signature is 128 lowercase hex digits and nothing else (spec section 4)."""
+        if type(signature_type) is not str or type(signature) is not str:
+            return False
+        if LOWERCASE_HEX_SIGNATURE.fullmatch(signature) is None:
+            return False
         key_id = signature_type.removeprefix("ed25519:")
         memo_key = (key_id, message, signature)
         if memo_key in self._verified:
@@ -68,13 +79,15 @@ class KeyRecord:
             try:
                 public.verify(bytes.fromhex(signature), message)
                 ok = True
-            except (InvalidSignature, ValueError):
+            except InvalidSignature:
                 ok = False
         self._verified[memo_key] = ok
         return ok
 
-    def live(self, signature_type: str, at_step: int | None = None) -> bool:
+    def live(self, signature_type: object, at_step: int | None = None) -> bool:
         """Whether the named key was not revoked (now, or as of step *at_step*)."""
+        if type(signature_type) is not str:
+            return False
         revoked = self.revoked_at.get(signature_type.removeprefix("ed25519:"))
         return revoked is None or (at_step is not None and revoked > at_step)
 
@@ -265,6 +278,18 @@ class ArgumentCheck:
 
 
 @attrs.define(kw_only=True)
+class Answer:
+    """An operation given input the checker judges itself (a clock time, a rotation past the
+    ring's limit): whether the checker expects it accepted, and whether the kernel accepted it."""
+
+    step: int
+    operation: str
+    argument: Any
+    expected: bool
+    accepted: bool
+
+
+@attrs.define(kw_only=True)
 class Ghost:
     """Everything the checker knows that the kernel does not tell it."""
 
@@ -296,10 +321,11 @@ class Ghost:
     crashes: list[Crash] = attrs.field(factory=list)
     dispatch_log: list[Dispatch] = attrs.field(factory=list)
     argument_checks: list[ArgumentCheck] = attrs.field(factory=list)
+    answers: list[Answer] = attrs.field(factory=list)
 
     @classmethod
-    def for_seed(cls, seed: bytes, ttl_ms: int) -> Ghost:
-        keys = KeyRecord(seed)
+    def for_seed(cls, seed: bytes, ttl_ms: int, keys_max: int) -> Ghost:
+        keys = KeyRecord(seed, keys_max)
         keys.derive()
         return cls(seed=seed, ttl_ms=ttl_ms, keys=keys)
 

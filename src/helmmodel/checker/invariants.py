@@ -700,10 +700,17 @@ def _malformed_input_rejected(view: View) -> Iterator[Problem]:
             yield check.step, f"{check.operation} {verb} arguments of the wrong type"
         elif check.changed:
             yield check.step, f"{check.operation} refused its arguments but changed state"
+    for answer in _new(view, "answers", ghost.answers):
+        if answer.accepted != answer.expected:
+            verb, should = ("accepted", "refuse") if answer.accepted else ("refused", "accept")
+            yield (
+                answer.step,
+                f"{answer.operation}({answer.argument!r}) was {verb}; the spec says {should} it",
+            )
 
 
 def malformed_input_rejected(view: View) -> None:
-    """Malformed requests get their first failing check's status, bad arguments InvalidInput."""
+    """A failed section-9 check gives its status and changes nothing; bad input is refused."""
     for step, detail in _malformed_input_rejected(view):
         raise InvariantViolation("malformed_input_rejected", step, detail)
 

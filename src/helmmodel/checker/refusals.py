@@ -145,3 +145,13 @@ def arguments_refused(operation: str, values: dict[str, object]) -> bool:
         seed, ttl = values["seed"], values["ttl_ms"]
         return not (type(seed) is bytes and seed != b"" and type(ttl) is int and ttl > 0)
     raise ValueError(f"no argument model for {operation!r}")
+
+
+# The safe-integer range of spec section 1: times outside it cannot be signed into an intent.
+SAFE_INTEGER_LIMIT = 2**53 - 1
+
+
+def time_ms_valid(value: object) -> bool:
+    """Whether a clock may be set to *value*: an integer (not a bool) of milliseconds within
+    ±(2^53−1), spec section 1."""
+    return type(value) is int and -SAFE_INTEGER_LIMIT <= value <= SAFE_INTEGER_LIMIT

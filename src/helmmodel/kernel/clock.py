@@ -22,8 +22,3 @@ class SimClock:
     def set(self, now_ms: int) -> None:
         """Set the clock to *now_ms*, forwards or backwards."""
         self.now_ms = check_time_ms(now_ms, "clock time")
-
-    def shift(self, delta_ms: int) -> None:
-        """Move the clock by *delta_ms* (negative moves it back)."""
-        check_time_ms(delta_ms, "clock shift")
-        self.now_ms = check_time_ms(self.now_ms + delta_ms, "shifted clock time")

@@ -34,7 +34,7 @@ from helmmodel.kernel.error_budget import ErrorBudget
 from helmmodel.kernel.executor import SafeExecutor
 from helmmodel.kernel.guardian import DEFAULT_TTL_MS, Guardian, PendingCall
 from helmmodel.kernel.ids import IdCounters
-from helmmodel.kernel.key_ring import KeyRing
+from helmmodel.kernel.key_ring import KEYS_MAX, KeyRing
 from helmmodel.kernel.policy_graph import PolicyGraph, Requirement, RequirementSet, build_set
 from helmmodel.kernel.proofgraph import ProofGraph, ReceiptChains
 from helmmodel.kernel.records import (
@@ -74,6 +74,7 @@ class KernelConfig:
     ttl_ms: int = DEFAULT_TTL_MS
     guardian_start_ms: int = 0
     executor_start_ms: int = 0
+    keys_max: int = KEYS_MAX  # how many keys the ring may make, rotations included
 
     def __attrs_post_init__(self) -> None:
         if type(self.seed) is not bytes or not self.seed:
@@ -82,6 +83,10 @@ class KernelConfig:
             raise InvalidInput(f"ttl_ms must be a positive integer, not {self.ttl_ms!r}")
         check_time_ms(self.guardian_start_ms, "guardian_start_ms")
         check_time_ms(self.executor_start_ms, "executor_start_ms")
+        if type(self.keys_max) is not int or not 1 <= self.keys_max <= KEYS_MAX:
+            raise InvalidInput(
+                f"keys_max must be an integer in 1..{KEYS_MAX}, not {self.keys_max!r}"
+            )
 
 
 class Kernel:
@@ -104,7 +109,7 @@ class Kernel:
         self.ids = IdCounters()
         self.tools = self.tool_table_class()
         self.policy = self.policy_graph_class()
-        self.keys = self.key_ring_class(self.config.seed)
+        self.keys = self.key_ring_class(self.config.seed, self.config.keys_max)
         self.budgets = self.budgets_class()
         self.guardian_clock = SimClock(self.config.guardian_start_ms)
         self.executor_clock = SimClock(self.config.executor_start_ms)
