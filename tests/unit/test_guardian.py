@@ -8,7 +8,13 @@ import json
 import attrs
 import pytest
 
-from helmmodel.errors import ExecutionRefused, IntentRefused, SignerUnavailable, UsageError
+from helmmodel.errors import (
+    ExecutionRefused,
+    IntentRefused,
+    InvalidInput,
+    SignerUnavailable,
+    UsageError,
+)
 from helmmodel.kernel import ALLOW, DENY, ESCALATE, Decision, Kernel, Node, PendingCall, Request
 from helmmodel.kernel.key_ring import derive_private_key
 from tests.conftest import echo, make_kernel
@@ -574,6 +580,19 @@ def test_intent_window_is_on_the_guardian_clock() -> None:
     intent = kernel.issue_intent(decision, pending.effect)
     assert 60_000 == intent.issued_at
     assert 61_000 == intent.expires_at
+
+
+def test_the_guardian_clock_leaves_room_for_an_intents_expiry() -> None:
+    """At 2^53−1 an intent's expiry could not be signed (the kernel once crashed there): the
+    Guardian's clock stops ttl earlier, and an intent issued at that last time signs."""
+    kernel = make_kernel(ttl_ms=1000)
+    pending, decision = decided(kernel)
+    with pytest.raises(InvalidInput, match="would put an intent's expiry past"):
+        kernel.set_guardian_time(2**53 - 1)
+    kernel.set_guardian_time(2**53 - 1 - 1000)
+    intent = kernel.issue_intent(decision, pending.effect)
+    assert 2**53 - 1 == intent.expires_at
+    kernel.set_executor_time(2**53 - 1)  # the executor's clock has no expiry to make
 
 
 def test_intent_window_defaults_to_five_minutes(kernel: Kernel) -> None:

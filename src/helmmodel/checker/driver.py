@@ -33,6 +33,7 @@ from helmmodel.checker.refusals import (
     arguments_refused,
     expected_execution_code,
     expected_intent_code,
+    guardian_time_valid,
     record_valid,
     time_ms_valid,
 )
@@ -525,7 +526,7 @@ class Driver:
     def set_guardian_time(self, now_ms: Any) -> Outcome:
         """Set the Guardian's clock; a time the checker finds outside the spec's range must be
         refused, and then the ghost keeps its time."""
-        valid = time_ms_valid(now_ms)
+        valid = guardian_time_valid(now_ms, self.ghost.ttl_ms)
         refusal = self._answered(
             "set_guardian_time", now_ms, valid, lambda: self.kernel.set_guardian_time(now_ms)
         )

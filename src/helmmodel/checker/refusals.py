@@ -155,3 +155,9 @@ def time_ms_valid(value: object) -> bool:
     """Whether a clock may be set to *value*: an integer (not a bool) of milliseconds within
     ±(2^53−1), spec section 1."""
     return type(value) is int and -SAFE_INTEGER_LIMIT <= value <= SAFE_INTEGER_LIMIT
+
+
+def guardian_time_valid(value: object, ttl_ms: int) -> bool:
+    """Whether the Guardian's clock may be set to *value*: a valid time that leaves room for an
+    intent's expiry, *ttl_ms* later, within the safe range (spec section 1)."""
+    return type(value) is int and time_ms_valid(value) and value <= SAFE_INTEGER_LIMIT - ttl_ms

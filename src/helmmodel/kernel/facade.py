@@ -19,6 +19,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import attrs
 
+from helmmodel.canonical import SAFE_INTEGER_MAX
 from helmmodel.errors import (
     ExecutionRefused,
     IntentRefused,
@@ -203,7 +204,14 @@ class Kernel:
 
     @atomic
     def set_guardian_time(self, now_ms: int) -> None:
-        """Set the Guardian's clock, forwards or backwards."""
+        """Set the Guardian's clock, forwards or backwards; never so late that an intent's
+        expiry would pass the safe-integer range and could not be signed."""
+        check_time_ms(now_ms, "clock time")
+        if now_ms > SAFE_INTEGER_MAX - self.config.ttl_ms:
+            raise InvalidInput(
+                f"the Guardian's clock at {now_ms} would put an intent's expiry past 2^53−1 "
+                f"(ttl {self.config.ttl_ms} ms)"
+            )
         self.guardian_clock.set(now_ms)
 
     @atomic
