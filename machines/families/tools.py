@@ -24,6 +24,7 @@ VALID_SCHEMAS: dict[str, Any] = {
     "sum": SUM_SCHEMA,
     "any": ANY_SCHEMA,
     "x-required": {"type": "object", "required": ["x"]},
+    "untyped": {"required": ["x"], "properties": {"x": {}}},  # no "type": any JSON value
     "y-integer": {
         "type": "object",
         "properties": {"y": {"type": "integer"}},

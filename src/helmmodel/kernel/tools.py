@@ -244,6 +244,10 @@ class Firewall:
 _ALLOWED = Firewall(None)
 
 
+def _unobserved(effect_id: str, name: str, args: dict[str, Any]) -> None:
+    """The observer of a table nobody watches (a server, a storm): it notes nothing."""
+
+
 class ToolTable:
     """The kernel's allowlist: only registered tools can be called."""
 
@@ -252,7 +256,7 @@ class ToolTable:
         self.dispatches: list[tuple[str, str]] = []  # (effect id, tool) per dispatch, in order
         # Called with (effect id, tool, args) on every real run of a tool: the world outside the
         # kernel (a checker) sees each effect as it happens, not through the kernel's records.
-        self.observer: DispatchObserver | None = None
+        self.observer: DispatchObserver = _unobserved
         self._digest_material = b""
         # Schema validation is a pure function of (tool schema, args): memoised on the tool
         # name and the canonical bytes of the args, and dropped whenever a tool is registered.
@@ -335,8 +339,7 @@ class ToolTable:
         """
         tool = self._tools[name]
         self.dispatches.append((effect_id, name))
-        if self.observer is not None:
-            self.observer(effect_id, name, args)
+        self.observer(effect_id, name, args)
         output = _run(tool.behaviour, args)
         try:
             return output, canonical_bytes(output)
