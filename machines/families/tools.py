@@ -65,7 +65,8 @@ UNRESOLVABLE_SCHEMAS: dict[str, Any] = {
     # A URN, not a URL: a mutant kernel that lets it through must fail to resolve it at once,
     # never reach for the network (jsonschema would fetch an http URL).
     "remote-ref": {"type": "object", "properties": {"x": {"$ref": "urn:example:args"}}},
-    "dangling-ref": {"type": "object", "properties": {"x": {"$ref": "#/$defs/missing"}}},
+    # "small" is a member of other schemas' $defs, not of this one's.
+    "dangling-ref": {"type": "object", "properties": {"x": {"$ref": "#/$defs/small"}}},
     "ref-cycle": {
         "$defs": {
             "a": {"allOf": [{"$ref": "#/$defs/b"}]},
