@@ -30,7 +30,9 @@ SEQUENTIAL = [mutant for mutant in CATALOGUE if not mutant.needs_threads]
 THREADED = [mutant for mutant in CATALOGUE if mutant.needs_threads]
 MINIMAL_STEPS_MAX = 12
 SHORT_STEPS = 2
-SHORT_MUTANTS_MAX = 3
+# Four: tool-schema-refs-unchecked (a registration the kernel should refuse, then one call)
+# joined the three; its bug has no interleaving to need.
+SHORT_MUTANTS_MAX = 4
 
 # The kernel's components, and the Kernel class attribute through which a mutant swaps each one
 # (ids are counted by the Guardian, so an id-counter bug comes in through it).
@@ -97,7 +99,7 @@ def test_saved_trace_reproduces(rows: dict[str, Row], name: str) -> None:
 
 
 def test_most_mutants_need_an_interleaving(rows: dict[str, Row]) -> None:
-    """At most three mutants are caught by a 1-minimal trace of two steps or fewer."""
+    """At most four mutants are caught by a 1-minimal trace of two steps or fewer."""
     short = sorted(
         name
         for name, row in rows.items()

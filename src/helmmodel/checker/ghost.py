@@ -97,14 +97,76 @@ ToolTable = dict[str, tuple[dict[str, Any], bool]]  # tool -> (schema, approval)
 
 def schema_compiles(schema: Any) -> bool:
     """The checker's own judgement of a tool schema: an object in the canonical subset that is
-    valid against the Draft 2020-12 metaschema."""
+    valid against the Draft 2020-12 metaschema, and whose references stay inside it and end
+    (kernel-spec section 2, Tool)."""
     if type(schema) is not dict:
         return False
     try:
         encoded = jcs(schema)
     except ValueError:
         return False
-    return _metaschema_accepts(encoded)
+    return _metaschema_accepts(encoded) and _references_resolve(json.loads(encoded))
+
+
+# The spec's subschema positions of Draft 2020-12, by the shape of the keyword's value.
+_SINGLE = (
+    *("additionalProperties", "contains", "contentSchema", "else", "if", "items", "not"),
+    *("propertyNames", "then", "unevaluatedItems", "unevaluatedProperties"),
+)
+_ARRAYS = ("allOf", "anyOf", "oneOf", "prefixItems")
+_OBJECTS = ("$defs", "definitions", "dependentSchemas", "patternProperties", "properties")
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+_IDENTIFIER_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+
+
+def _subschemas(schema: Any) -> list[dict[str, Any]]:
+    """*schema* and every subschema under it that is an object, at any depth (the root first)."""
+    found, index = [schema], 0
+    while index < len(found):
+        node = found[index]
+        index += 1
+        if isinstance(node, dict):
+            found.extend(node[k] for k in _SINGLE if k in node)
+            for k in _ARRAYS:
+                found.extend(node.get(k, []))
+            for k in _OBJECTS:
+                found.extend(node.get(k, {}).values())
+    return [node for node in found if isinstance(node, dict)]
+
+
+def _references_resolve(schema: dict[str, Any]) -> bool:
+    """Every $ref names a member of the root's $defs as ``#/$defs/<identifier>``, no member
+    reaches itself through references, nothing can move the base URI, and $schema is the
+    2020-12 dialect at the root only."""
+    defs = schema.get("$defs", {})
+    nodes = _subschemas(schema)
+    if any({"$id", "$anchor", "$dynamicAnchor", "$dynamicRef"} & node.keys() for node in nodes):
+        return False
+    if any("$schema" in node for node in nodes[1:]) or schema.get("$schema", DIALECT) != DIALECT:
+        return False
+    for node in nodes:
+        name = node.get("$ref", "#/$defs/")[len("#/$defs/") :]
+        if "$ref" in node and not (
+            node["$ref"].startswith("#/$defs/")
+            and name in defs
+            and 0 < len(name) <= 64
+            and set(name) <= _IDENTIFIER_CHARS
+        ):
+            return False
+    # Each member's references, then whether any member reaches itself along them.
+    edges = {
+        name: {node["$ref"][len("#/$defs/") :] for node in _subschemas(member) if "$ref" in node}
+        for name, member in defs.items()
+    }
+    for start, first in edges.items():
+        seen: set[str] = set()
+        frontier = set(first)
+        while frontier:
+            if start in frontier:
+                return False
+            seen |= frontier
+            frontier = set().union(*(edges[name] for name in frontier)) - seen
+    return True
 
 
 @functools.lru_cache(maxsize=256)

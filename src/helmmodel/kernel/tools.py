@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -31,21 +32,99 @@ class ToolError(Exception):
     """The tool ran and failed: a value (``status = TOOL_ERROR``), never a kernel error."""
 
 
-@functools.lru_cache(maxsize=256)
-def _schema_problem(schema_jcs: bytes) -> SchemaError | None:
-    try:
-        jsonschema.Draft202012Validator.check_schema(json.loads(schema_jcs))
-    except SchemaError as exc:
-        return exc
+# Draft 2020-12's subschema positions (as the ``referencing`` package lists them): a keyword
+# whose value is one subschema, an array of subschemas, or an object of subschemas. Only these are
+# walked, so a "$ref" member of an enum or a property named "$ref" is data, not a reference.
+_ONE_SUBSCHEMA = frozenset(
+    {
+        "additionalProperties",
+        "contains",
+        "contentSchema",
+        "else",
+        "if",
+        "items",
+        "not",
+        "propertyNames",
+        "then",
+        "unevaluatedItems",
+        "unevaluatedProperties",
+    }
+)
+_SUBSCHEMA_ARRAYS = frozenset({"allOf", "anyOf", "oneOf", "prefixItems"})
+_SUBSCHEMA_OBJECTS = frozenset(
+    {"$defs", "definitions", "dependentSchemas", "patternProperties", "properties"}
+)
+# Keywords that move the base URI or resolve dynamically: with them a local-looking "#/$defs/x"
+# can point into another resource, or to nothing.
+_RESOLUTION_KEYWORDS = ("$id", "$anchor", "$dynamicAnchor", "$dynamicRef")
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+_LOCAL_REF = re.compile(r"#/\$defs/([A-Za-z0-9_.-]{1,64})")
+
+
+def _reference_problem(schema: dict[str, Any]) -> str | None:
+    """Why *schema*'s references cannot be resolved safely, or None (spec section 2, Tool).
+
+    jsonschema resolves a reference only when a call is validated: a remote one it would fetch,
+    a dangling one it cannot resolve, and a cycle it follows until the interpreter's recursion
+    limit. So registration allows only references to the root's own ``$defs`` that never cycle.
+    """
+    defs = schema.get("$defs", {})
+    refers: dict[str, set[str]] = {name: set() for name in defs}  # $defs member -> its targets
+    # (subschema, the root $defs member it lies in or None, whether it is the root)
+    pending: list[tuple[Any, str | None, bool]] = [(schema, None, True)]
+    while pending:
+        node, owner, root = pending.pop()
+        if type(node) is not dict:  # a boolean subschema refers to nothing
+            continue
+        for keyword in _RESOLUTION_KEYWORDS:
+            if keyword in node:
+                return f"it uses {keyword}, which can move a reference out of the schema"
+        if "$schema" in node and not (root and node["$schema"] == DIALECT):
+            return f"$schema is allowed only at the root, and only as {DIALECT}"
+        if "$ref" in node:
+            target = _LOCAL_REF.fullmatch(node["$ref"])
+            if target is None or target.group(1) not in defs:
+                return (
+                    f"$ref {node['$ref']!r} is not #/$defs/<name> for a member of the root's $defs"
+                )
+            if owner is not None:
+                refers[owner].add(target.group(1))
+        for keyword, value in node.items():
+            if keyword in _ONE_SUBSCHEMA:
+                pending.append((value, owner, False))
+            elif keyword in _SUBSCHEMA_ARRAYS:
+                pending.extend((item, owner, False) for item in value)
+            elif keyword in _SUBSCHEMA_OBJECTS:
+                top = root and keyword == "$defs"
+                pending.extend(
+                    (item, name if top else owner, False) for name, item in value.items()
+                )
+    # Peel off members that refer to nothing left; a cycle is whatever cannot be peeled.
+    left = {name: set(targets) for name, targets in refers.items()}
+    while True:
+        done = [name for name, targets in left.items() if not targets]
+        if not done:
+            break
+        for name in done:
+            del left[name]
+        for targets in left.values():
+            targets.difference_update(done)
+    if left:
+        return f"the $defs members {sorted(left)} refer to each other in a cycle"
     return None
 
 
-def _check_schema(schema_jcs: bytes, schema: Mapping[str, Any]) -> None:
-    """Raise SchemaError unless *schema* compiles. Checking a schema against the metaschema
-    costs milliseconds and is a pure function of its canonical bytes, so it is memoised."""
-    problem = _schema_problem(schema_jcs)
-    if problem is not None:
-        raise problem
+@functools.lru_cache(maxsize=256)
+def _schema_problem(schema_jcs: bytes) -> str | None:
+    """Why the schema with canonical bytes *schema_jcs* is refused, or None. Checking a schema
+    against the metaschema costs milliseconds and depends on its bytes alone: memoised."""
+    schema = json.loads(schema_jcs)
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        return f"does not compile: {exc.message}"
+    problem = _reference_problem(schema)
+    return None if problem is None else f"cannot be resolved safely: {problem}"
 
 
 # The JSON types of the canonical subset: a value of any other type (a tuple, a subclass) is left
@@ -83,6 +162,7 @@ def passing_check(schema: Any) -> Passes | None:
     (the shapes tools declare), with booleans as subschemas. The test is one-sided: True means
     jsonschema would find no error; False means only that the firewall must ask jsonschema,
     which decides, and words the error. So verdicts and messages are jsonschema's alone.
+    *schema* is one registration accepted: valid against the metaschema, in the canonical subset.
     """
     if schema is True:
         return _always
@@ -96,15 +176,11 @@ def passing_check(schema: Any) -> Passes | None:
         names = [names] if type(names) is str else names
         if type(names) is not list or not names:
             return None
-        for name in names:
-            if type(name) is not str or name not in _TYPE_TESTS:
-                return None
-            type_tests.append(_TYPE_TESTS[name])
+        # The metaschema allows only the seven type names, and canonical JSON only exact strings.
+        type_tests.extend(_TYPE_TESTS[name] for name in names)
     required = schema.get("required", [])
     properties = schema.get("properties", {})
     if type(required) is not list or not all(type(name) is str for name in required):
-        return None
-    if type(properties) is not dict:
         return None
     property_checks = {}
     for name, subschema in properties.items():
@@ -168,6 +244,10 @@ class Firewall:
 _ALLOWED = Firewall(None)
 
 
+def _unobserved(effect_id: str, name: str, args: dict[str, Any]) -> None:
+    """The observer of a table nobody watches (a server, a storm): it notes nothing."""
+
+
 class ToolTable:
     """The kernel's allowlist: only registered tools can be called."""
 
@@ -176,7 +256,7 @@ class ToolTable:
         self.dispatches: list[tuple[str, str]] = []  # (effect id, tool) per dispatch, in order
         # Called with (effect id, tool, args) on every real run of a tool: the world outside the
         # kernel (a checker) sees each effect as it happens, not through the kernel's records.
-        self.observer: DispatchObserver | None = None
+        self.observer: DispatchObserver = _unobserved
         self._digest_material = b""
         # Schema validation is a pure function of (tool schema, args): memoised on the tool
         # name and the canonical bytes of the args, and dropped whenever a tool is registered.
@@ -185,9 +265,6 @@ class ToolTable:
     def observe(self, observer: DispatchObserver) -> None:
         """Call *observer* with (effect id, tool, args) whenever a tool really runs."""
         self.observer = observer
-
-    def names(self) -> list[str]:
-        return sorted(self._tools)
 
     def get(self, name: str) -> Tool | None:
         return self._tools.get(name)
@@ -208,14 +285,11 @@ class ToolTable:
             raise InvalidInput(f"tool approval must be true or false, not {approval!r}")
         if not isinstance(schema, Mapping):
             raise InvalidInput(f"the schema of tool {name!r} must be an object, not {schema!r}")
-        try:
-            _check_schema(canonical_bytes(dict(schema)), schema)
-        except (SchemaError, CanonicalJSONError) as exc:
-            message = getattr(exc, "message", str(exc))
+        problem = self.schema_problem(schema)
+        if problem is not None:
             raise InvalidInput(
-                f"the schema of tool {name!r} does not compile: {message}; "
-                "the tool is not allowlisted"
-            ) from None
+                f"the schema of tool {name!r} {problem}; the tool is not allowlisted"
+            )
         if name not in self._tools and len(self._tools) >= TOOLS_MAX:
             raise InvalidInput(f"the tool table holds at most {TOOLS_MAX} tools")
         validator = jsonschema.Draft202012Validator(schema)
@@ -227,6 +301,14 @@ class ToolTable:
             f"{t.name}:{t.approval}:{t.behaviour}:{canonical_bytes(dict(t.schema)).hex()}"
             for t in (self._tools[n] for n in sorted(self._tools))
         ).encode()
+
+    def schema_problem(self, schema: Mapping[str, Any]) -> str | None:
+        """Why *schema* is refused at registration, or None: it must be canonical JSON, valid
+        against the Draft 2020-12 metaschema, and resolvable (spec section 2, Tool)."""
+        try:
+            return _schema_problem(canonical_bytes(dict(schema)))
+        except CanonicalJSONError as exc:
+            return f"does not compile: {exc}"
 
     def check(self, name: str, args: dict[str, Any], args_jcs: bytes | None = None) -> Firewall:
         """The firewall: the tool must be allowlisted and *args* valid against its schema.
@@ -257,8 +339,7 @@ class ToolTable:
         """
         tool = self._tools[name]
         self.dispatches.append((effect_id, name))
-        if self.observer is not None:
-            self.observer(effect_id, name, args)
+        self.observer(effect_id, name, args)
         output = _run(tool.behaviour, args)
         try:
             return output, canonical_bytes(output)

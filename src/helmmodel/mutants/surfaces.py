@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -28,6 +29,19 @@ class PythonKeyedFirewallTable(ToolTable):
             return memo[key]
         except TypeError:  # unhashable (nested) arguments: not memoised at all
             return super().check(name, args, args_jcs)
+
+
+class MetaschemaOnlyToolTable(ToolTable):
+    """Registration judges a schema by the metaschema alone, not by where its $refs lead."""
+
+    def schema_problem(self, schema: Mapping[str, Any]) -> str | None:
+        problem = super().schema_problem(schema)
+        # The bug: "the metaschema already checked $ref is a URI reference", so a schema whose
+        # $ref is "#", a URL or a cycle is allowlisted, and the first call validated against it
+        # recurses without end or fails to resolve.
+        if problem is not None and problem.startswith("cannot be resolved safely"):
+            return None
+        return problem
 
 
 class InclusiveGateErrorBudget(ErrorBudget):
@@ -79,5 +93,14 @@ MUTANTS = (
         "error_budget",
         "malformed_input_rejected",
         type("GatesEveryApiPostKernel", (Kernel,), {"surface_class": GatesEveryApiPostSurface}),
+    ),
+    Mutant(
+        "tool-schema-refs-unchecked",
+        "Registration checks a tool schema against the metaschema only, so a $ref to the schema "
+        "itself, to a URL or around a cycle is allowlisted and crashes the first call validated.",
+        "ToolTable",
+        "kernel",
+        "no_unexpected_exception",
+        type("MetaschemaOnlyToolsKernel", (Kernel,), {"tool_table_class": MetaschemaOnlyToolTable}),
     ),
 )
