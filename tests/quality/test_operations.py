@@ -22,7 +22,6 @@ MACHINES = Path(__file__).resolve().parents[2] / "machines"
 # Operations no rule calls, each with the reason (never skipped silently).
 SET_UP_ONLY = {
     "add_token": "Driver.start registers the bearer tokens the HTTP rules present",
-    "create_budget": "WorldMachine.set_up creates the budgets b0 and b1 that the calls name",
     "state_digest": "the harness reads it after every step for the trace, not as an operation",
     "freeze": "the CLI's shorthand for set_frozen(True), which the freeze rules drive",
     "unfreeze": "the CLI's shorthand for set_frozen(False), which the freeze rules drive",
@@ -98,4 +97,3 @@ def test_every_route_has_a_rule(driven: set[str], handler: str) -> None:
 def test_the_spy_sees_only_rules(driven: set[str]) -> None:
     """Operations called only in set-up are not counted as driven, so the test can fail."""
     assert "add_token" not in driven
-    assert "create_budget" not in driven
