@@ -1,10 +1,8 @@
-"""Mutants of the request budgets (spec section 8), each with one method changed."""
+"""Mutants of the request budgets (spec section 8), each with ``consume`` changed."""
 
 from __future__ import annotations
 
 from helmmodel.kernel import Kernel, RequestBudgets
-from helmmodel.kernel.budgets import RequestBudget, _check_limit
-from helmmodel.kernel.records import check_identifier
 from helmmodel.mutants.mutant import Mutant
 
 
@@ -35,16 +33,6 @@ class OffByOneBudgets(RequestBudgets):
         return True
 
 
-class OverwritingBudgets(RequestBudgets):
-    """``create`` of a budget that exists starts it over instead of refusing."""
-
-    def create(self, budget_id: str, limit: int) -> None:
-        check_identifier(budget_id, "budget id")
-        # The bug: no check that the id is free, so the existing budget and the charges it holds
-        # are replaced by an empty one.
-        self._budgets[budget_id] = RequestBudget(budget_id, _check_limit(limit))
-
-
 def _kernel(name: str, budgets: type[RequestBudgets]) -> type[Kernel]:
     """The correct kernel but for its request budgets."""
     return type(name, (Kernel,), {"budgets_class": budgets, "__module__": __name__})
@@ -68,14 +56,5 @@ MUTANTS = (
         "budget_contention",
         "budget_within_limit",
         _kernel("OffByOneBudgetsKernel", OffByOneBudgets),
-    ),
-    Mutant(
-        "budgets-create-overwrites",
-        "create does not refuse an id that names a budget already, so it replaces that budget "
-        "with an empty one and the charges of its ALLOW decisions are lost.",
-        "RequestBudgets",
-        "budget_contention",
-        "budget_within_limit",
-        _kernel("OverwritingBudgetsKernel", OverwritingBudgets),
     ),
 )

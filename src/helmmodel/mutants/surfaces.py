@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from helmmodel.canonical import parse_strict
-from helmmodel.errors import CanonicalJSONError, InvalidInput
 from helmmodel.kernel import ErrorBudget, Kernel, ToolTable
-from helmmodel.kernel.api import RequestSurface, Response, Route, problem
-from helmmodel.kernel.error_budget import BURN_DEFAULT, DEGRADED, DEGRADED_BELOW, GATED_BELOW
+from helmmodel.kernel.api import RequestSurface, Route
+from helmmodel.kernel.error_budget import GATED_BELOW
 from helmmodel.kernel.tools import Firewall
 from helmmodel.mutants.mutant import Mutant
 
@@ -53,38 +50,6 @@ class GatesEveryApiPostSurface(RequestSurface):
         return route, match
 
 
-class RangeUncheckedErrorBudget(ErrorBudget):
-    """``inject`` checks that a burn is an integer, not that it lies from 1 to 100."""
-
-    def inject(self, burn: int = BURN_DEFAULT) -> int:
-        # The bug: the endpoint checks the range before it calls, so only the type is checked
-        # here, and a direct call with a negative burn raises the budget (101 empties it).
-        if type(burn) is not int:
-            raise InvalidInput(f"burn must be an integer, not {burn!r}")
-        self.percent = max(0, self.percent - burn)
-        if self.percent < DEGRADED_BELOW:
-            self.state = DEGRADED
-        return self.percent
-
-
-class UntypedMembersSurface(RequestSurface):
-    """The body parser checks which members a body has, not their JSON types."""
-
-    def parse_object(self, body: bytes, members: Mapping[str, type]) -> dict[str, Any] | Response:
-        try:
-            value = parse_strict(body)
-        except CanonicalJSONError as exc:
-            return problem(400, f"malformed JSON body: {exc}")
-        if type(value) is not dict:
-            return problem(400, f"the body must be a JSON object, not {type(value).__name__}")
-        unknown = sorted(set(value) - set(members))
-        if unknown:
-            return problem(400, f"unknown members {unknown}; expected {sorted(members)}")
-        # The bug: no check of each member's JSON type, so a member of the wrong type reaches
-        # the handler (a promotion of {"spec_id": 7} answers 404 for no such spec, not 400).
-        return value
-
-
 MUTANTS = (
     Mutant(
         "firewall-memo-true-equals-one",
@@ -114,23 +79,5 @@ MUTANTS = (
         "error_budget",
         "malformed_input_rejected",
         type("GatesEveryApiPostKernel", (Kernel,), {"surface_class": GatesEveryApiPostSurface}),
-    ),
-    Mutant(
-        "error-budget-inject-range-unchecked",
-        "The console's inject checks that a burn is an integer but not that it lies from 1 to "
-        "100, so a direct inject of a negative burn raises the error budget.",
-        "ErrorBudget",
-        "error_budget",
-        "error_budget_gate",
-        type("RangeUncheckedKernel", (Kernel,), {"error_budget_class": RangeUncheckedErrorBudget}),
-    ),
-    Mutant(
-        "surface-untyped-members",
-        "The request surface's body parser checks which members a body has but not their JSON "
-        "types, so a promotion whose spec_id is a number answers 404 instead of 400.",
-        "RequestSurface",
-        "error_budget",
-        "malformed_input_rejected",
-        type("UntypedMembersKernel", (Kernel,), {"surface_class": UntypedMembersSurface}),
     ),
 )
