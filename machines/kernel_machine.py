@@ -3,10 +3,10 @@
 Goal: show that no interleaving of intent submission (phase by phase, whole calls and HTTP
 requests, malformed and oversized ones included), policy mutation, clock shifts (each clock, to
 drawn times and to the exact edges of intent windows), signer removal, rotation and revocation,
-budget consumption and limit changes, tool registration and replacement (valid,
-non-compiling and hostile schemas), chaos injects and gated requests, freezes, idempotent
-retries and presented faults (tampered, forged, mismatched and missing artifacts) breaks any
-invariant of docs/kernel-spec.md section 11.
+budget consumption, creation and limit changes (refused ones included), tool registration and
+replacement (valid, non-compiling and hostile schemas), chaos injects and gated requests, freezes,
+idempotent retries and presented faults (tampered, forged, mismatched and missing artifacts)
+breaks any invariant of docs/kernel-spec.md section 11.
 
 Method: the phases of a call flow through the bundles begun -> decided -> intended -> executed,
 each phase consuming from the stage before, so Hypothesis interleaves several calls' phases with
@@ -16,7 +16,7 @@ into a fresh kernel) at the end of every run.
 
 from __future__ import annotations
 
-from machines.families.budgets import BudgetRules
+from machines.families.budgets import BudgetChangeRules, BudgetRules
 from machines.families.calls import CallRules
 from machines.families.clocks import ClockRules
 from machines.families.faults import FaultRules
@@ -39,6 +39,7 @@ class KernelMachine(
     FaultRules,
     ToolRules,
     SignatureFaultRules,
+    BudgetChangeRules,
 ):
     """Every rule family against one kernel."""
 

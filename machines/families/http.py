@@ -1,5 +1,6 @@
 """The request surface: tool calls over HTTP, malformed and oversized ones included, and the
-error budget's endpoints (chaos injects, generated specs, promotions, status)."""
+error budget's endpoints (chaos injects, generated specs, promotions, status), bodies of the wrong
+shape included; and the console's inject called directly with burns the spec refuses."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from hypothesis import strategies as st
 
 from helmmodel.checker.driver import ADMIN_TOKEN, USER_TOKEN
 from helmmodel.harness.stateful import transition
-from machines.world import TOOL_NAMES, WorldMachine
+from machines.world import TOOL_NAMES, WorldMachine, fitted, picks
 
 TOKENS = {"none": None, "admin": ADMIN_TOKEN, "user": USER_TOKEN, "bogus": "bogus-token-00000000"}
 EXECUTE_BODIES = (
@@ -27,11 +28,15 @@ EXECUTE_BODIES = (
     "array",
     "missing_args",
     "bad_tool_name",
+    "tool_not_string",
     "oversized",
     "announced_oversized",
 )
 BODY_LIMIT = 1_048_576
 OVERSIZED_GOAL = b'{"goal":"' + b"A" * BODY_LIMIT + b'"}'
+GOAL_CHARS_MAX = 4096
+# Well under the body limit, one character over the goal's own limit: a 400, not a 413.
+LONG_GOAL = b'{"goal":"' + b"A" * (GOAL_CHARS_MAX + 1) + b'"}'
 PADDING = b" " * BODY_LIMIT
 
 
@@ -65,6 +70,7 @@ FIXED_BODIES = {
     "array": b"[]",
     "missing_args": b'{"tool":"echo"}',
     "bad_tool_name": b'{"tool":"no such tool","args":{}}',
+    "tool_not_string": b'{"tool":7,"args":{}}',
 }
 
 
@@ -96,7 +102,8 @@ class HttpCallRules(WorldMachine):
 
 
 class HttpOpsRules(WorldMachine):
-    """The error budget: chaos injects, generated specs, promotions, status."""
+    """The error budget: chaos injects, generated specs, promotions, status (bodies of the wrong
+    shape included), and direct injects of burns the spec refuses."""
 
     # An admin's bodiless inject (the chaos page's) comes first and most often: three of them
     # close the gates, which the gated endpoints' rules must see.
@@ -119,7 +126,18 @@ class HttpOpsRules(WorldMachine):
     @transition(
         method=st.sampled_from(["POST", "GET"]),
         workspace=st.sampled_from(["ws1", "ws 2"]),
-        body=st.sampled_from(["goal", "no-goal", "malformed", "oversized"]),
+        body=st.sampled_from(
+            [
+                "goal",
+                "goal",
+                "no-goal",
+                "malformed",
+                "oversized",
+                "empty",
+                "goal-not-string",
+                "long-goal",
+            ]
+        ),
     )
     def http_generate_spec(
         self, method: str, workspace: str, body: str
@@ -129,16 +147,36 @@ class HttpOpsRules(WorldMachine):
             "no-goal": b'{"idea":"test"}',
             "malformed": b"{goal",
             "oversized": OVERSIZED_GOAL,
+            "empty": b"{}",
+            "goal-not-string": b'{"goal":7}',
+            "long-goal": LONG_GOAL,
         }[body]
         path = f"/api/v1/workspaces/{workspace}/generated-specs"
         return self.driver.http(method, path, {"Content-Type": "application/json"}, data), None
 
-    @transition(spec=st.sampled_from(["spec-000001", "spec-000002", "spec-999999"]))
-    def http_promote(self, spec: str) -> tuple[dict[str, Any], Any]:
-        data = b'{"spec_id":"%s"}' % spec.encode()
+    # The spec id is one the checker saw created most of the time (a pick indexes its specs),
+    # an unknown one otherwise; a body of the wrong shape is presented some of the time.
+    @transition(
+        pick=picks,
+        body=st.sampled_from(["spec", "spec", "spec", "malformed", "empty", "spec-not-string"]),
+    )
+    def http_promote(self, pick: int, body: str) -> tuple[dict[str, Any], Any]:
+        spec = fitted(pick, sorted(self.ghost.specs), "spec-999999")
+        data = {
+            "spec": b'{"spec_id":"%s"}' % spec.encode(),
+            "malformed": b"{spec_id",
+            "empty": b"{}",
+            "spec-not-string": b'{"spec_id":7}',
+        }[body]
         path = "/api/v1/workspaces/ws1/promotions"
         return self.driver.http("POST", path, {"Content-Type": "application/json"}, data), None
 
     @transition(method=st.sampled_from(["GET", "POST"]))
     def http_status(self, method: str) -> tuple[dict[str, Any], Any]:
         return self.driver.http(method, "/api/ops/status", {}, b""), None
+
+    # The console's inject called directly (not through its endpoint, which refuses these burns
+    # before the call): the operation must refuse them itself and burn nothing.
+    @transition(burn=st.sampled_from([0, 101, -30, True, 1.5, "30", None]))
+    def fault_inject_chaos_burn(self, burn: Any) -> tuple[dict[str, Any], Any]:
+        return self.driver.inject_chaos(burn), None

@@ -78,10 +78,15 @@ def gate(kernel: Kernel) -> None:
     assert 10 == kernel.error_budget.percent
 
 
+def header(response: Any, name: str) -> str | None:
+    """The value of header *name* in *response*, read case-insensitively as a client reads it."""
+    return next((v for k, v in response.headers if k.lower() == name.lower()), None)
+
+
 def assert_problem(response: Any, status: int) -> dict[str, Any]:
     """*response* is an RFC 7807 problem with *status*; return its body."""
     assert status == response.status, response.body
-    assert "application/problem+json" == response.header("Content-Type")
+    assert "application/problem+json" == header(response, "Content-Type")
     body = response.json()
     assert {"type", "title", "status", "detail"} <= set(body)
     assert status == body["status"]
@@ -107,7 +112,7 @@ def test_allowed_call_executes_and_answers_its_output(api: Kernel) -> None:
     """An ALLOW answers 200 with every member, executed, with the tool's output."""
     response = send(api, post(EXECUTE, {"tool": "echo", "args": {"x": 5}}))
     assert 200 == response.status
-    assert "application/json" == response.header("Content-Type")
+    assert "application/json" == header(response, "Content-Type")
     body = response.json()
     assert {
         "call_id",
@@ -231,7 +236,7 @@ def test_generated_spec_is_created(api: Kernel) -> None:
     """generated-specs answers 201 {id, workspace_id, goal} and records the spec."""
     response = send(api, post(SPECS, {"goal": "test"}))
     assert 201 == response.status
-    assert "application/json" == response.header("Content-Type")
+    assert "application/json" == header(response, "Content-Type")
     body = response.json()
     assert {"id", "workspace_id", "goal"} == set(body)
     assert "ws-1" == body["workspace_id"]
@@ -445,7 +450,7 @@ def test_wrong_method_is_405_with_allow(api: Kernel, method: str, path: str, all
     """A known path with the wrong method answers 405 with an Allow header naming the one."""
     response = send(api, Req(method, path, bearer(ADMIN), b""))
     assert_problem(response, 405)
-    assert allowed == response.header("Allow")
+    assert allowed == header(response, "Allow")
 
 
 # --- 413 ------------------------------------------------------------------------------------
@@ -489,8 +494,8 @@ def test_gated_post_is_429_whatever_its_body(api: Kernel, path: str, body: bytes
     before = api.state_digest()
     response = send(api, post(path, body))
     assert_problem(response, 429)
-    assert "BudgetExhausted" == response.header("X-Gate-Enforced")
-    assert "60" == response.header("Retry-After")
+    assert "BudgetExhausted" == header(response, "X-Gate-Enforced")
+    assert "60" == header(response, "Retry-After")
     assert specs == api.error_budget.specs
     assert [] == api.error_budget.promotions
     assert before == api.state_digest()
@@ -562,7 +567,7 @@ def test_wrong_method_comes_before_the_gate(api: Kernel) -> None:
     gate(api)
     response = send(api, Req("GET", SPECS, {}, b""))
     assert_problem(response, 405)
-    assert response.header("X-Gate-Enforced") is None
+    assert header(response, "X-Gate-Enforced") is None
 
 
 def test_gate_comes_before_body_parsing(api: Kernel) -> None:
@@ -729,7 +734,7 @@ def status(kernel: Kernel) -> Any:
     """The body of GET /api/ops/status."""
     response = send(kernel, Req("GET", STATUS, {}, b""))
     assert 200 == response.status
-    assert "application/json" == response.header("Content-Type")
+    assert "application/json" == header(response, "Content-Type")
     return response.json()
 
 
@@ -741,7 +746,7 @@ def test_injects_burn_30_from_100_down_to_0(api: Kernel) -> None:
     for budget, state in expected:
         response = inject(api)
         assert 200 == response.status
-        assert "application/json" == response.header("Content-Type")
+        assert "application/json" == header(response, "Content-Type")
         assert {
             "status": "chaos_injected",
             "new_budget": budget,

@@ -347,3 +347,69 @@ def test_a_whole_call_is_recorded_as_its_phases_one_by_one(way: str) -> None:
     assert (intent, None) == (alone.intent, alone.window)
     assert inside.window == (intent.issued_at, intent.expires_at)
     assert attrs.evolve(alone, intent=None, window=inside.window) == inside
+
+
+# --- budget changes and direct injects: the checker's judgement, and the ghost following it ----
+
+
+class _Lenient(Kernel):
+    """A kernel that takes every budget change and inject, to show the ghost does not follow it."""
+
+    def create_budget(self, budget_id: str, limit_requests: int) -> None:
+        pass
+
+    def set_budget_limit(self, budget_id: str, limit_requests: int) -> None:
+        pass
+
+    def inject_chaos(self, burn: int) -> tuple[int, str]:
+        return 0, "DEGRADED"
+
+
+@pytest.mark.parametrize(
+    ("budget_id", "limit", "create", "refused"),
+    [
+        ("b9", 0, True, False),
+        ("b9", 2**53 - 1, True, False),
+        ("b0", 1, True, True),  # exists
+        ("b 9", 1, True, True),  # no identifier
+        ("b9", -1, True, True),
+        ("b0", 3, False, False),
+        ("b9", 3, False, True),  # unknown
+        ("b0", 2**53, False, True),
+        ("b0", True, False, True),
+        ("b0", 1.0, False, True),
+        ("b0", "1", False, True),
+    ],
+)
+def test_budget_changes_are_judged_and_only_accepted_ones_move_the_ghost(
+    budget_id: Any, limit: Any, create: bool, refused: bool
+) -> None:
+    """The checker refuses what spec section 8 refuses, the kernel agrees, and the ghost's limits
+    change only for a change the checker accepts, whatever a kernel answers."""
+    for factory, agrees in ((Kernel, True), (_Lenient, False)):
+        driver = Driver.start(factory, KernelConfig())
+        driver.create_budget("b0", 2)
+        change = driver.create_budget if create else driver.set_budget_limit
+        outcome = change(budget_id, limit)
+        if agrees:
+            assert refused == ("error" in outcome)
+        expected = {"b0": 2} if refused else {"b0": 2, budget_id: limit}
+        if not create and not refused:
+            expected = {"b0": limit}
+        assert expected == driver.ghost.budget_limits
+
+
+@pytest.mark.parametrize(
+    ("burn", "refused"),
+    [(1, False), (100, False), (0, True), (101, True), (True, True), ("5", True)],
+)
+def test_a_direct_inject_is_judged_and_only_an_accepted_one_burns_the_ghost(
+    burn: Any, refused: bool
+) -> None:
+    """Burns from 1 to 100 are accepted (spec section 8); the ghost burns only those."""
+    for factory, agrees in ((Kernel, True), (_Lenient, False)):
+        driver = Driver.start(factory, KernelConfig())
+        outcome = driver.inject_chaos(burn)
+        if agrees:
+            assert refused == ("error" in outcome)
+        assert (100 if refused else max(0, 100 - burn)) == driver.ghost.error_budget

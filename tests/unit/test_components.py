@@ -91,7 +91,7 @@ def test_create_budget_starts_empty() -> None:
     budgets = budgets_with("b1", 3)
     budget = budgets.get("b1")
     assert budget is not None
-    assert (3, 0, 3) == (budget.limit, budget.consumed, budget.remaining)
+    assert (3, 0) == (budget.limit, budget.consumed)
     assert ["b1"] == budgets.ids()
     assert budgets.get("b2") is None
 
@@ -150,7 +150,7 @@ def test_consume_only_while_below_limit() -> None:
     assert not budgets.consume("b1", "call-3")
     budget = budgets.get("b1")
     assert budget is not None
-    assert (2, 0) == (budget.consumed, budget.remaining)
+    assert 2 == budget.consumed
     assert {"call-1", "call-2"} == budget.charged_calls
 
 
@@ -184,7 +184,7 @@ def test_limit_below_consumed_blocks_until_it_rises_past_consumed() -> None:
     budgets.set_limit("b1", 1)
     budget = budgets.get("b1")
     assert budget is not None
-    assert (1, 3, 0) == (budget.limit, budget.consumed, budget.remaining)
+    assert (1, 3) == (budget.limit, budget.consumed)
     assert not budgets.consume("b1", "call-4")
     budgets.set_limit("b1", 0)
     assert not budgets.consume("b1", "call-4")

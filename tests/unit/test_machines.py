@@ -49,6 +49,7 @@ def test_the_runner_loads_the_scenario_machines_and_no_family() -> None:
 def test_the_kernel_machine_has_every_family_and_every_rule_of_them() -> None:
     found = families()
     assert {
+        "BudgetChangeRules",
         "BudgetRules",
         "CallRules",
         "ClockRules",

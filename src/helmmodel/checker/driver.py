@@ -31,9 +31,11 @@ from helmmodel.checker.http import endpoint, expected_http_status, strict_json
 from helmmodel.checker.policy import PolicyView, add_leaf_json, remove_leaf_json, rule_problem
 from helmmodel.checker.refusals import (
     arguments_refused,
+    budget_change_refused,
     expected_execution_code,
     expected_intent_code,
     guardian_time_valid,
+    inject_refused,
     record_valid,
     time_ms_valid,
 )
@@ -590,21 +592,42 @@ class Driver:
         keys.private.discard(key_id)
         return {"revoked": key_id}
 
-    def create_budget(self, budget_id: str, limit: int) -> Outcome:
+    # The ghost follows the checker's own judgement of a budget change or an inject, not the
+    # kernel's answer: a kernel that refuses a good one or takes a bad one parts from the ghost,
+    # and the budget and error-budget invariants see it.
+
+    def create_budget(self, budget_id: Any, limit: Any) -> Outcome:
+        refused = budget_change_refused(self.ghost, budget_id, limit, create=True)
         try:
             self.kernel.create_budget(budget_id, limit)
+            outcome: Outcome = {"budget": budget_id}
         except InvalidInput as error:
-            return self._refused(error)
-        self.ghost.budget_limits[budget_id] = limit
-        return {"budget": budget_id}
+            outcome = self._refused(error)
+        if not refused:
+            self.ghost.budget_limits[budget_id] = limit
+        return outcome
 
-    def set_budget_limit(self, budget_id: str, limit: int) -> Outcome:
+    def set_budget_limit(self, budget_id: Any, limit: Any) -> Outcome:
+        refused = budget_change_refused(self.ghost, budget_id, limit, create=False)
         try:
             self.kernel.set_budget_limit(budget_id, limit)
+            outcome: Outcome = {"budget_limit": limit}
         except InvalidInput as error:
-            return self._refused(error)
-        self.ghost.budget_limits[budget_id] = limit
-        return {"budget_limit": limit}
+            outcome = self._refused(error)
+        if not refused:
+            self.ghost.budget_limits[budget_id] = limit
+        return outcome
+
+    def inject_chaos(self, burn: Any) -> Outcome:
+        """The console's inject called directly, not through its endpoint."""
+        try:
+            budget, _ = self.kernel.inject_chaos(burn)
+            outcome: Outcome = {"error_budget": budget}
+        except InvalidInput as error:
+            outcome = self._refused(error)
+        if not inject_refused(burn):
+            self.ghost.error_budget = max(0, self.ghost.error_budget - burn)
+        return outcome
 
     # --- the request surface --------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from helmmodel.checker.encoding import jcs
 from helmmodel.checker.ghost import Ghost
 
 BODY_LIMIT = 1_048_576
+SPECS_KEPT = 100_000  # generated specs a kernel keeps (spec section 8)
 _WORKSPACE = r"[A-Za-z0-9_.-]{1,64}"
 _IDENT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _ENDPOINTS = (
@@ -145,6 +146,7 @@ def expected_http_status(
     if name == "specs":
         goal = value.get("goal")
         ok = set(value) == {"goal"} and type(goal) is str and len(goal) <= 4096
+        ok = ok and len(ghost.specs) < SPECS_KEPT
         return None if ok else 400
     if set(value) != {"spec_id"} or type(value["spec_id"]) is not str:
         return 400

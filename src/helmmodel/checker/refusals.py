@@ -7,6 +7,8 @@ answer the spec's order gives, from the checker's ghost state and its own policy
 
 from __future__ import annotations
 
+import re
+
 import attrs
 
 from helmmodel.checker.encoding import effect_digest, expected_preimage
@@ -161,3 +163,31 @@ def guardian_time_valid(value: object, ttl_ms: int) -> bool:
     """Whether the Guardian's clock may be set to *value*: a valid time that leaves room for an
     intent's expiry, *ttl_ms* later, within the safe range (spec section 1)."""
     return type(value) is int and time_ms_valid(value) and value <= SAFE_INTEGER_LIMIT - ttl_ms
+
+
+# --- operator inputs: budget changes and direct chaos injects (spec section 8) --------------------
+
+_IDENTIFIER = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_SAFE_MAX = 2**53 - 1
+
+
+def _integer_in(value: object, low: int, high: int) -> bool:
+    return type(value) is int and low <= value <= high
+
+
+def budget_change_refused(ghost: Ghost, budget_id: object, limit: object, *, create: bool) -> bool:
+    """Whether the spec refuses creating the budget *budget_id* (*create*) or setting its limit:
+    an id that is no identifier or names a budget that exists (create), a budget the checker does
+    not know (a limit change), or a limit that is no integer from 0 to 2^53−1."""
+    if create:
+        fresh = type(budget_id) is str and _IDENTIFIER.fullmatch(budget_id) is not None
+        if not fresh or budget_id in ghost.budget_limits:
+            return True
+    elif budget_id not in ghost.budget_limits:
+        return True
+    return not _integer_in(limit, 0, _SAFE_MAX)
+
+
+def inject_refused(burn: object) -> bool:
+    """Whether the spec refuses a chaos inject of *burn* points (an integer from 1 to 100)."""
+    return not _integer_in(burn, 1, 100)

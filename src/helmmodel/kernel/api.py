@@ -50,11 +50,6 @@ class Response:
     headers: tuple[tuple[str, str], ...]
     body: bytes
 
-    def header(self, name: str) -> str | None:
-        """The value of header *name* (case-insensitive), or None."""
-        lowered = name.lower()
-        return next((v for k, v in self.headers if k.lower() == lowered), None)
-
     def json(self) -> Any:
         return json.loads(self.body)
 

@@ -25,7 +25,7 @@ class ReleasesUnchargedGuardian(Guardian):
     def fail_closed(self, call: PendingCall, charged_budget_id: str | None) -> None:
         budget_id = call.request.budget_id
         budget = self.budgets.get(budget_id) if budget_id is not None else None
-        if charged_budget_id is None and budget is not None and budget.remaining == 0:
+        if charged_budget_id is None and budget is not None and budget.consumed >= budget.limit:
             # The bug: "a full budget means this call took the last charge", so it is given back
             # with set.remove, which raises KeyError when another call took it.
             budget.charged_calls.remove(call.call_id)
