@@ -97,10 +97,11 @@ MUTANTS = (
     Mutant(
         "tool-schema-refs-unchecked",
         "Registration checks a tool schema against the metaschema only, so a $ref to the schema "
-        "itself, to a URL or around a cycle is allowlisted and crashes the first call validated.",
+        "itself, to a URL or around a cycle is allowlisted; a call validated against it then "
+        "fails closed where the checker's table still holds the tool's earlier schema.",
         "ToolTable",
         "kernel",
-        "no_unexpected_exception",
+        "snapshot_isolation",
         type("MetaschemaOnlyToolsKernel", (Kernel,), {"tool_table_class": MetaschemaOnlyToolTable}),
     ),
 )
