@@ -27,7 +27,7 @@ from helmmodel.fuzz import campaign, chunks, messages, swarm
 from helmmodel.fuzz import report as fuzz_report
 from helmmodel.harness import kernels, profiles, runner
 from helmmodel.harness.stateful import TracedMachine, machine_for, transitions
-from helmmodel.harness.trace import load
+from helmmodel.harness.trace import load, message_shape
 from helmmodel.harness.trace import save as trace_save
 
 MACHINES = Path(__file__).resolve().parents[2] / "machines"
@@ -321,7 +321,7 @@ def test_a_known_failure_is_noted_and_the_chunk_explores_on(
     stored = {path for path in (tmp_path / "db").rglob("*") if path.is_file()}
 
     known = settler.known(MUTANT_MACHINE)
-    assert (MUTANT_INVARIANT, chunks.shape(found.message)) in known
+    assert (MUTANT_INVARIANT, message_shape(found.message)) in known
     second = run_one(machine, MUTANT, seed=3, examples=60, known=known, database=database)
     assert "examples" == second.chunk.ended_by
     assert second.stats.examples >= 60
@@ -345,7 +345,7 @@ def test_noted_runs_of_an_open_case_count_as_repeats(
     assert saved.path is not None
     before = Path(saved.path).stat().st_mtime_ns
     [failure] = ran.failures.values()
-    ran.chunk.noted[(failure.invariant, chunks.shape(failure.message))] = chunks.Noted(
+    ran.chunk.noted[(failure.invariant, message_shape(failure.message))] = chunks.Noted(
         invariant=failure.invariant,
         message=failure.message,
         steps=failure.steps,
@@ -382,7 +382,7 @@ def test_a_noted_failure_of_a_new_identity_is_saved_as_new(
     plain = machine_for(machine, MUTANT, kernels.kernel_factory(MUTANT))
     ran = run_one(machine, MUTANT, seed=2, examples=200)
     [failure] = ran.failures.values()
-    ran.chunk.noted[(failure.invariant, chunks.shape(failure.message))] = chunks.Noted(
+    ran.chunk.noted[(failure.invariant, message_shape(failure.message))] = chunks.Noted(
         invariant=failure.invariant,
         message=failure.message,
         steps=failure.steps,
@@ -864,18 +864,20 @@ def test_a_run_directory_that_cannot_be_written_still_leaves_the_summary(
 
 
 def test_one_bug_seen_with_other_values_is_one_group_and_a_repeat(tmp_path: Path) -> None:
-    """Two 1-minimal traces that differ only in their arguments are one group; once the corpus
-    holds an open case of the group, the other is a repeat of that case, not a new failure;
-    and in one campaign, a second worker's variant of a new group is a repeat too."""
+    """Two traces whose violations differ only in numbers (other steps, other values) are one
+    group; once the corpus holds an open case of the group, the other is a repeat of that case,
+    not a new failure; and in one campaign, a second worker's variant of a new group is a
+    repeat too. Another message shape is another group."""
     case = load(next((MACHINES.parent / "tests" / "fixtures" / "traces" / "kernel").glob("*.json")))
     variant = attrs.evolve(case, steps=[dict(s, args={**s["args"]}) for s in case.steps])
     for step in variant.steps:
         for name, value in step["args"].items():
             if value == "alice":
                 step["args"][name] = "bob"
-    other_rules = attrs.evolve(case, steps=case.steps[:-1])
+    shorter = attrs.evolve(case, steps=case.steps[:-1], message=case.message.replace("3", "2"))
+    other_rules = attrs.evolve(case, steps=case.steps[:-1], message=case.message + " (and more)")
     assert case.identity() != variant.identity()
-    assert case.group() == variant.group()
+    assert case.group() == variant.group() == shorter.group()
     assert case.group() != other_rules.group()
     corpus = tmp_path / "corpus"
     path = trace_save(case, corpus)

@@ -30,7 +30,6 @@ else is new and saved. A violation of another shape is raised as usual, shrunk b
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -50,7 +49,7 @@ from helmmodel.harness.capture import Guard, Kind, Known, SaveTo, capture
 from helmmodel.harness.kernels import kernel_factory
 from helmmodel.harness.minimize import Steps
 from helmmodel.harness.stateful import Failure, Stats, TracedMachine, transitions, variant
-from helmmodel.harness.trace import STATUS_OPEN, Trace, load
+from helmmodel.harness.trace import STATUS_OPEN, Trace, load, message_shape
 
 Shape = tuple[str, str]  # (invariant, message with its numbers blanked)
 
@@ -72,11 +71,6 @@ class ChunkStop(KeyboardInterrupt):
 
 class _Noted(Exception):
     """A violation of a known shape was noted: raised past the checker to :meth:`check`."""
-
-
-def shape(message: str) -> str:
-    """A violation message with its numbers (steps, ids, times, signed) blanked."""
-    return re.sub(r"-?\d+", "#", message)
 
 
 @attrs.frozen(kw_only=True)
@@ -147,7 +141,7 @@ def _case(path: Path) -> Case | None:
         invariant=trace.invariant,
         status=trace.status,
         path=path,
-        shape=shape(trace.message),
+        shape=message_shape(trace.message),
         group=trace.group(),
     )
 
@@ -203,7 +197,7 @@ class Chunk:
     def note(self, violation: InvariantViolation, steps: Steps, example: int) -> bool:
         """Note *violation*, hit in the chunk's *example*-th run, if its shape is known (and
         say so); keep the shortest trace."""
-        key = (violation.invariant, shape(str(violation)))
+        key = (violation.invariant, message_shape(str(violation)))
         if key not in self.known:
             return False
         noted = self.noted.get(key)
@@ -433,7 +427,7 @@ class Settler:
         # to be: a new case is open in the corpus once saved, and a failure that does not
         # reproduce would otherwise end every chunk early.
         self.learnt.setdefault(chunk.machine, set()).add(
-            (failure.invariant, shape(failure.message))
+            (failure.invariant, message_shape(failure.message))
         )
         captured = capture(plain, failure, self._save_to(chunk))
         finding = Finding(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import stat
 import subprocess
 import tempfile
@@ -82,12 +83,12 @@ class Trace:
         return hashlib.sha256(material.encode("utf-8")).hexdigest()[:IDENTITY_CHARS]
 
     def group(self) -> str:
-        """A short hash of the machine, the invariant and the rules in order, arguments left
-        out: two 1-minimal traces of one group are one bug seen with different values (a
-        principal, a tool, a time), and a campaign counts them as one failure."""
+        """A short hash of the machine, the invariant and the violation's message with its
+        numbers blanked (its shape): two traces of one group are one bug, reached by other
+        steps or with other values (a principal, a tool, a time), and a campaign counts them as
+        one failure. The same shape a campaign's worker notes instead of raising again."""
         material = json.dumps(
-            [self.machine, self.invariant, [step["rule"] for step in self.steps]],
-            separators=(",", ":"),
+            [self.machine, self.invariant, message_shape(self.message)], separators=(",", ":")
         )
         return hashlib.sha256(material.encode("utf-8")).hexdigest()[:IDENTITY_CHARS]
 
@@ -113,6 +114,11 @@ class Trace:
             "status": self.status,
             "steps": self.steps,
         }
+
+
+def message_shape(message: str) -> str:
+    """A violation message with its numbers (steps, ids, times, signed) blanked."""
+    return re.sub(r"-?\d+", "#", message)
 
 
 def git_commit(directory: str | Path = ".") -> str | None:
