@@ -126,17 +126,7 @@ def phase(rule: str, facet: str, outcome: Mapping[str, Any]) -> str:
 
 # What a ci run of the kernel machine must reach per phase: the checks its scenario is about.
 EXPECTED_BY_PHASE: dict[tuple[str, str], tuple[str, ...]] = {
-    ("begin", "reason_code"): (
-        "SYSTEM_FROZEN",
-        "ERR_TOOL_NOT_FOUND",
-        "SCHEMA_VIOLATION",
-        "BUDGET_ERROR",
-        "BUDGET_EXCEEDED",
-        "NO_POLICY_DEFINED",
-        "PRG_EVALUATION_ERROR",
-        "MISSING_REQUIREMENT",
-        "APPROVAL_REQUIRED",
-    ),
+    ("begin", "reason_code"): REASON_CODES,
     ("decide", "reason_code"): ("SYSTEM_FROZEN", "BUDGET_EXCEEDED"),
     ("decide", "verdict"): VERDICTS,
     ("call", "verdict"): VERDICTS,
