@@ -233,3 +233,23 @@ def test_outcomes_never_reached_are_split_into_missed_and_not_applicable(tmp_pat
     assert "http" in alpha["outcomes_not_applicable"]
     reached, can = alpha["outcomes_reached_of_applicable"]
     assert 2 == reached and can > reached  # ALLOW and DENY of the chunk's verdicts
+
+
+def test_each_machine_shows_its_reach_over_time_with_its_denominator(tmp_path: Path) -> None:
+    """At the end of each chunk, in the order they ended: outcomes reached so far of those its
+    families can cause; the last point is the machine's total."""
+    record = fuzz_report.Record(
+        dict(OPTIONS, machines=["alpha"]), families={"alpha": {"call": ["a"]}}
+    )
+    record.chunks = [
+        a_chunk(1, "alpha", "all", outcomes={"verdict": {"ESCALATE": 1}}),
+        a_chunk(0, "alpha", "all"),  # ended first: ALLOW and DENY
+        a_chunk(2, "alpha", "all", outcomes={"verdict": {"DENY": 4}}),
+    ]
+    summary = fuzz_report.write(record, tmp_path, stopped_by="deadline", elapsed_s=10.0)
+    alpha = summary["machines"]["alpha"]
+    can = alpha["outcomes_reached_of_applicable"][1]
+    assert [[2.5, 2, can], [4.0, 3, can], [5.5, 3, can]] == alpha["outcomes_over_time"]
+    assert alpha["outcomes_reached_of_applicable"][0] == alpha["outcomes_over_time"][-1][1]
+    page = (tmp_path / fuzz_report.REPORT).read_text(encoding="utf-8")
+    assert f"at the end of each chunk: 0:02 2/{can} · 0:04 3/{can} · 0:06 3/{can}" in page

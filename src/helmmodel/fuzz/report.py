@@ -176,6 +176,8 @@ def summarize(record: Record, *, stopped_by: str, elapsed_s: float) -> dict[str,
     for name, figures in summary["machines"].items():
         if name in record.families:
             _split_unreached(figures, record.families[name])
+            mine = [chunk for chunk in chunks if chunk["machine"] == name]
+            figures["outcomes_over_time"] = _reached_over_time(mine, record.families[name])
     summary["warnings"] = health(summary, record.families) + [
         f"corpus file skipped, not a trace: {reason}" for reason in record.skipped_cases
     ]
@@ -200,6 +202,28 @@ def _split_unreached(figures: dict[str, Any], families: Iterable[str]) -> None:
         if applicable(facet, value, families)
     )
     figures["outcomes_reached_of_applicable"] = [can - sum(map(len, missed.values())), can]
+
+
+def _reached_over_time(
+    chunks: Iterable[Mapping[str, Any]], families: Iterable[str]
+) -> list[list[float]]:
+    """[seconds into the campaign, outcomes reached so far, outcomes its families can cause]
+    at the end of each of a machine's chunks, in the order they ended."""
+    have = list(families)
+    can = {
+        (facet, value)
+        for facet, expected in EXPECTED_OUTCOMES.items()
+        for value in expected
+        if applicable(facet, value, have)
+    }
+    reached: set[tuple[str, str]] = set()
+    points: list[list[float]] = []
+    for chunk in sorted(chunks, key=lambda c: c["started_s"] + c["seconds"]):
+        reached |= {
+            (facet, value) for facet, values in chunk["outcomes"].items() for value in values
+        } & can
+        points.append([round(chunk["started_s"] + chunk["seconds"], 3), len(reached), len(can)])
+    return points
 
 
 # Why a campaign stopped early, when it was not asked to: said first in every report.
@@ -811,7 +835,13 @@ def _machine_section(name: str, figures: Mapping[str, Any]) -> list[str]:
     ]
     if "outcomes_reached_of_applicable" in figures:
         reached, can = figures["outcomes_reached_of_applicable"]
-        parts.append(f"<p>Reached {reached} of the {can} outcomes its rule families can cause.</p>")
+        over_time = " · ".join(
+            f"{_minutes(at)} {so_far}/{of}" for at, so_far, of in figures["outcomes_over_time"]
+        )
+        parts.append(
+            f"<p>Reached {reached} of the {can} outcomes its rule families can cause; over time, "
+            f"at the end of each chunk: {over_time}.</p>"
+        )
     missing = figures["outcomes_never_reached"]
     if missing:
         known = "outcomes_not_applicable" in figures  # split by what its families can cause
