@@ -12,7 +12,7 @@ from helmmodel.checker.driver import Driver
 from helmmodel.checker.ghost import KeyRecord
 from helmmodel.checker.invariants import Checker, malformed_input_rejected
 from helmmodel.checker.refusals import time_ms_valid
-from helmmodel.errors import InvariantViolation
+from helmmodel.errors import InvariantViolation, UsageError
 from helmmodel.kernel import Kernel, KernelConfig
 from helmmodel.mutants.catalogue import BY_NAME
 
@@ -159,3 +159,56 @@ def test_a_respelt_intent_is_refused_unless_the_executor_matches_bytes(form: str
         _, outcome = driver.execute(decision, respelt, call.effect, fault=True)
         assert "INTENT_SIGNATURE_INVALID" == driver.ghost.executions[-1].expected_code
         assert ("executed" in outcome) is ran_again
+
+
+# --- arguments of the wrong type, presented by fault rules ---------------------------------------
+
+
+class TruthyFreezeKernel(Kernel):
+    """Takes any truthy value for the freeze switch."""
+
+    def set_frozen(self, frozen: bool) -> None:
+        self.guardian.set_frozen(bool(frozen))
+
+
+class FreezeThenRefuseKernel(Kernel):
+    """Refuses a non-boolean switch, but only after it has frozen."""
+
+    def set_frozen(self, frozen: bool) -> None:
+        self.guardian.set_frozen(True)
+        super().set_frozen(frozen)
+
+
+def present_freeze(driver: Driver, frozen: Any) -> dict[str, Any]:
+    return driver.present_arguments(
+        "set_frozen", {"frozen": frozen}, lambda: driver.kernel.set_frozen(frozen)
+    )
+
+
+def test_wrong_typed_arguments_are_refused_and_judged() -> None:
+    driver = Driver.start(Kernel, KernelConfig())
+    assert {"arguments": "set_frozen", "error": "InvalidInput"} == present_freeze(driver, 1)
+    assert [("set_frozen", False, False)] == answers(driver)
+    Checker(driver.kernel, driver.ghost).check(malformed_input_rejected)
+
+
+@pytest.mark.parametrize(
+    ("kernel", "says"),
+    [
+        (TruthyFreezeKernel, "was accepted"),
+        (FreezeThenRefuseKernel, "was refused but changed state"),
+    ],
+)
+def test_a_kernel_that_takes_or_half_takes_wrong_arguments_is_a_violation(
+    kernel: type[Kernel], says: str
+) -> None:
+    driver = Driver.start(kernel, KernelConfig())
+    present_freeze(driver, 1)
+    with pytest.raises(InvariantViolation, match=f"set_frozen.*{says}"):
+        Checker(driver.kernel, driver.ghost).check(malformed_input_rejected)
+
+
+def test_a_fault_rule_may_present_only_arguments_the_checker_refuses() -> None:
+    driver = Driver.start(Kernel, KernelConfig())
+    with pytest.raises(UsageError, match="presents refused arguments"):
+        present_freeze(driver, True)

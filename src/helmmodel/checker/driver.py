@@ -16,7 +16,6 @@ import attrs
 
 from helmmodel.checker.ghost import (
     Answer,
-    ArgumentCheck,
     Begun,
     Decided,
     ExecAttempt,
@@ -162,15 +161,27 @@ class Driver:
         return {"error": type(error).__name__}
 
     def _answered(
-        self, operation: str, argument: Any, expected: bool, apply: Callable[[], Any]
+        self,
+        operation: str,
+        argument: Any,
+        expected: bool,
+        apply: Callable[[], Any],
+        *,
+        watch_state: bool = False,
     ) -> InvalidInput | None:
         """Apply an operation whose input the checker judged itself (*expected*: it must be
-        accepted); record the judgement and the kernel's answer; return the refusal, if any."""
+        accepted); record the judgement and the kernel's answer; return the refusal, if any.
+        With *watch_state*, also whether a refusal changed the state digest (a refusal changes
+        nothing); only fault rules ask, so ordinary steps pay for no extra digests."""
+        before = self.kernel.state_digest() if watch_state else None
         refusal = None
         try:
             apply()
         except InvalidInput as error:
             refusal = error
+        changed = (
+            refusal is not None and before is not None and self.kernel.state_digest() != before
+        )
         self.ghost.answers.append(
             Answer(
                 step=self.ghost.step,
@@ -178,6 +189,7 @@ class Driver:
                 argument=argument,
                 expected=expected,
                 accepted=refusal is None,
+                changed=changed,
             )
         )
         return refusal
@@ -496,34 +508,17 @@ class Driver:
     def present_arguments(
         self, operation: str, values: dict[str, Any], apply: Callable[[], object]
     ) -> Outcome:
-        """Call *apply* (an *operation* on *values*) and record whether the kernel refused it
-        with InvalidInput, the checker's own judgement of *values*, and whether the state
-        changed. Fault rules present only arguments the checker refuses: accepting one would
+        """Call *apply* (an *operation* on *values*), which the checker's own judgement of
+        *values* says must be refused, and record the kernel's answer and whether it changed
+        the state. Fault rules present only arguments the checker refuses: accepting one would
         change the kernel in a way the ghost does not follow."""
-        expected = arguments_refused(operation, values)
-        if not expected:
+        if not arguments_refused(operation, values):
             raise UsageError(f"{operation} {values!r}: a fault rule presents refused arguments")
-        before = self.kernel.state_digest()
-        try:
-            apply()
-            refused = False
-        except InvalidInput:
-            refused = True
-        self.ghost.argument_checks.append(
-            ArgumentCheck(
-                step=self.ghost.step,
-                operation=operation,
-                expected_refused=expected,
-                refused=refused,
-                changed=self.kernel.state_digest() != before,
-            )
-        )
+        refusal = self._answered(operation, values, False, apply, watch_state=True)
         # A refusal counts as the error it is, as every other refused argument does.
-        return (
-            {"arguments": operation, "error": "InvalidInput"}
-            if refused
-            else {"arguments": operation}
-        )
+        if refusal is not None:
+            return {"arguments": operation, "error": "InvalidInput"}
+        return {"arguments": operation}
 
     def set_guardian_time(self, now_ms: Any) -> Outcome:
         """Set the Guardian's clock; a time the checker finds outside the spec's range must be

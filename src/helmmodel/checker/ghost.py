@@ -328,27 +328,17 @@ class ToolRegistration:
 
 
 @attrs.define(kw_only=True)
-class ArgumentCheck:
-    """Arguments a fault rule presented to a kernel operation, the checker's judgement of them
-    and the kernel's answer."""
-
-    step: int
-    operation: str
-    expected_refused: bool  # the checker's own judgement: an argument breaks the spec's type
-    refused: bool  # the kernel raised InvalidInput
-    changed: bool  # the state digest differs after the operation
-
-
-@attrs.define(kw_only=True)
 class Answer:
     """An operation given input the checker judges itself (a clock time, a rotation past the
-    ring's limit): whether the checker expects it accepted, and whether the kernel accepted it."""
+    ring's limit, arguments of the wrong type): whether the checker expects it accepted, and
+    whether the kernel accepted it."""
 
     step: int
     operation: str
     argument: Any
     expected: bool
     accepted: bool
+    changed: bool = False  # refused, yet the state digest moved (watched for fault rules only)
 
 
 @attrs.define(kw_only=True)
@@ -382,7 +372,6 @@ class Ghost:
     begun_by_call: dict[str, Begun] = attrs.field(factory=dict)
     crashes: list[Crash] = attrs.field(factory=list)
     dispatch_log: list[Dispatch] = attrs.field(factory=list)
-    argument_checks: list[ArgumentCheck] = attrs.field(factory=list)
     answers: list[Answer] = attrs.field(factory=list)
 
     @classmethod
