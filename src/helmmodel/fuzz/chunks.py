@@ -82,7 +82,6 @@ class Case:
     status: str
     path: Path
     shape: str
-    group: str
 
 
 class Corpus:
@@ -142,7 +141,6 @@ def _case(path: Path) -> Case | None:
         status=trace.status,
         path=path,
         shape=message_shape(trace.message),
-        group=trace.group(),
     )
 
 
@@ -469,10 +467,15 @@ class Settler:
         same bug with other values is a repeat of that case, not a new failure)."""
         cases = self.corpus.cases(trace.machine)
         case = cases.get(trace.identity())
-        if case is None:
-            group = trace.group()
+        if case is None:  # the machine's folder already: a group is the invariant and shape
+            group = (trace.invariant, message_shape(trace.message))
             case = next(
-                (c for c in cases.values() if c.group == group and c.status == STATUS_OPEN), None
+                (
+                    c
+                    for c in cases.values()
+                    if (c.invariant, c.shape) == group and c.status == STATUS_OPEN
+                ),
+                None,
             )
         return Known(status=case.status, path=case.path) if case is not None else None
 
