@@ -223,3 +223,14 @@ def applicable(facet: str, value: str, families: Iterable[str]) -> bool:
     have = set(families)
     needs = [FACET_NEEDS.get(facet), VALUE_NEEDS.get((facet, value))]
     return all(need is None or need & have for need in needs)
+
+
+def applicable_outcomes(families: Iterable[str]) -> frozenset[tuple[str, str]]:
+    """The expected outcomes a machine with rule *families* can cause: its denominator."""
+    have = set(families)
+    return frozenset(
+        (facet, value)
+        for facet, expected in EXPECTED_OUTCOMES.items()
+        for value in expected
+        if applicable(facet, value, have)
+    )

@@ -25,7 +25,7 @@ import hypothesis
 import numpy as np
 
 from helmmodel import __version__
-from helmmodel.checker.coverage import EXPECTED_OUTCOMES, applicable
+from helmmodel.checker.coverage import EXPECTED_OUTCOMES, applicable, applicable_outcomes
 from helmmodel.fuzz.chunks import NEW, PENDING, REPEAT, UNREPRODUCIBLE
 from helmmodel.harness.trace import git_commit, write_atomically
 
@@ -195,12 +195,7 @@ def _split_unreached(figures: dict[str, Any], families: Iterable[str]) -> None:
             into.setdefault(facet, []).append(value)
     figures["outcomes_never_reached"] = missed
     figures["outcomes_not_applicable"] = moot
-    can = sum(
-        1
-        for facet, expected in EXPECTED_OUTCOMES.items()
-        for value in expected
-        if applicable(facet, value, families)
-    )
+    can = len(applicable_outcomes(families))
     figures["outcomes_reached_of_applicable"] = [can - sum(map(len, missed.values())), can]
 
 
@@ -209,13 +204,7 @@ def _reached_over_time(
 ) -> list[list[float]]:
     """[seconds into the campaign, outcomes reached so far, outcomes its families can cause]
     at the end of each of a machine's chunks, in the order they ended."""
-    have = list(families)
-    can = {
-        (facet, value)
-        for facet, expected in EXPECTED_OUTCOMES.items()
-        for value in expected
-        if applicable(facet, value, have)
-    }
+    can = applicable_outcomes(families)
     reached: set[tuple[str, str]] = set()
     points: list[list[float]] = []
     for chunk in sorted(chunks, key=lambda c: c["started_s"] + c["seconds"]):
