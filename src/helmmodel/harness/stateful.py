@@ -162,8 +162,10 @@ class Stats:
 def _decided_now(ghost: Ghost | None) -> list[Decided]:
     """The decisions the ghost recorded at its current step."""
     found: list[Decided] = []
-    for each in reversed(ghost.decided if ghost is not None else []):
-        if each.step != ghost.step:  # type: ignore[union-attr]
+    if ghost is None:
+        return found
+    for each in reversed(ghost.decided):
+        if each.step != ghost.step:
             break
         found.append(each)
     return found
