@@ -16,7 +16,7 @@ into a fresh kernel) at the end of every run.
 
 from __future__ import annotations
 
-from machines.families.budgets import BudgetChangeRules, BudgetRules
+from machines.families.budgets import BudgetChangeRules, BudgetRaceRules, BudgetRules
 from machines.families.calls import CallRules
 from machines.families.clocks import ClockRules
 from machines.families.faults import FaultRules
@@ -40,6 +40,7 @@ class KernelMachine(
     ToolRules,
     SignatureFaultRules,
     BudgetChangeRules,
+    BudgetRaceRules,
 ):
     """Every rule family against one kernel."""
 

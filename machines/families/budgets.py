@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from hypothesis import strategies as st
+from hypothesis.stateful import consumes
 
 from helmmodel.harness.stateful import transition
-from machines.world import BUDGET_NAMES, BUDGETS, SAFE_MAX, WorldMachine
+from helmmodel.kernel.guardian import PendingCall
+from machines.world import BUDGET_NAMES, BUDGETS, SAFE_MAX, WorldMachine, begun
 
 # Ids a create may name: fresh ones (no call names them, so they stay empty), the budgets every
 # call names (they exist from set-up: refused), and one that is no identifier (refused).
@@ -38,3 +40,22 @@ class BudgetChangeRules(WorldMachine):
     def fault_budget_limit(self, budget: str, limit: Any) -> tuple[dict[str, Any], Any]:
         """A limit the spec refuses, for a budget that exists or one that does not."""
         return self.driver.set_budget_limit(budget, limit), None
+
+
+class BudgetRaceRules(WorldMachine):
+    """A call's budget spent by another call between its begin and its decide, so that decide's
+    own re-check answers BUDGET_EXCEEDED (spec section 8). A family of its own, for the kernel
+    machine: drawn apart, a limit change and a competing call rarely meet a call in flight there,
+    and budget_contention races its calls its own way."""
+
+    @transition(call=consumes(begun))
+    def race_for_last_request(self, call: PendingCall) -> tuple[dict[str, Any], Any]:
+        """Leave the call's budget one request, let an identical whole call take it, then decide
+        the call (a call with no budget, or denied at begin, is simply decided)."""
+        budget = call.request.context.get("budget_id")
+        if call.verdict == "ALLOW" and budget in self.ghost.budget_limits:
+            self.driver.set_budget_limit(budget, self.ghost.budget_charged.get(budget, 0) + 1)
+            request = call.request
+            self.driver.whole_call(request.principal, request.tool, request.args, request.context)
+        _, outcome = self.driver.decide(call)
+        return outcome, None

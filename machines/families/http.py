@@ -85,12 +85,12 @@ class HttpCallRules(WorldMachine):
 
     # Well-formed calls come first and most often (repeated entries weigh a sampled choice):
     # the governed path, and its 503 while no key can sign, must be reached as often as the
-    # malformed ones.
+    # malformed ones; the user's token (alice's) twice, so the approval tool's ESCALATE is too.
     @transition(
         method=st.sampled_from(["POST", "POST", "POST", "GET"]),
         path=st.sampled_from(["/v1/tools/execute", "/v1/tools/execute", "/v1/tools/other"]),
-        token=st.sampled_from(["none", "user", "admin", "bogus"]),
-        body=st.sampled_from(["valid", "valid", "valid", *EXECUTE_BODIES]),
+        token=st.sampled_from(["none", "user", "admin", "bogus", "user"]),
+        body=st.sampled_from(["valid"] * 6 + list(EXECUTE_BODIES)),
         tool=st.sampled_from(TOOL_NAMES),
         x=st.integers(-1, 12),
     )
@@ -109,13 +109,17 @@ class HttpOpsRules(WorldMachine):
     # close the gates, which the gated endpoints' rules must see.
     @transition(
         token=st.sampled_from(["admin", "admin", "admin", "user", "none", "bogus"]),
-        body=st.sampled_from(["none", "burn-50", "none", "burn-5", "burn-0", "not-json", "other"]),
+        body=st.sampled_from(
+            ["none", "burn-50", "none", "burn-5", "burn-0", "not-json", "other", "burn-100"]
+        ),
     )
     def http_chaos_inject(self, token: str, body: str) -> tuple[dict[str, Any], Any]:
         data = {
             "none": b"",
             "burn-5": b'{"burn":5}',
             "burn-50": b'{"burn":50}',
+            # The whole budget at once: the gates close within one example of many rules.
+            "burn-100": b'{"burn":100}',
             "burn-0": b'{"burn":0}',
             "not-json": b"{burn",
             "other": b'{"goal":"x"}',

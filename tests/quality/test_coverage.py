@@ -8,12 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helmmodel.checker.coverage import (
-    EXPECTED_BY_PHASE,
-    EXPECTED_OUTCOMES,
-    EXPECTED_SHAPES,
-    NOT_YET_REACHED_BY_PHASE,
-)
+from helmmodel.checker.coverage import EXPECTED_BY_PHASE, EXPECTED_OUTCOMES, EXPECTED_SHAPES
 from helmmodel.harness import capture, profiles, runner
 
 MACHINES = Path(__file__).resolve().parents[2] / "machines"
@@ -48,15 +43,7 @@ def test_every_outcome_is_reached(kernel_run: runner.MachineResult, facet: str) 
 
 
 BY_PHASE = [
-    pytest.param(
-        where,
-        facet,
-        value,
-        marks=[pytest.mark.xfail(strict=True, reason="a known gap of issue #17")]
-        if (where, facet, value) in NOT_YET_REACHED_BY_PHASE
-        else [],
-        id=f"{where}-{facet}-{value}",
-    )
+    pytest.param(where, facet, value, id=f"{where}-{facet}-{value}")
     for (where, facet), values in sorted(EXPECTED_BY_PHASE.items())
     for value in values
 ]

@@ -37,6 +37,7 @@ SHORT_MUTANTS = {
     "firewall-memo-true-equals-one": "two checks of values equal to Python but not to JSON",
     "executor-unattested-tool-error": "one call whose tool fails",
     "tool-schema-refs-unchecked": "a registration the kernel should refuse, then one call",
+    "surface-verdict-from-reason-code": "one call over HTTP that ends in ESCALATE",
 }
 
 # The kernel's components, and the Kernel class attribute through which a mutant swaps each one

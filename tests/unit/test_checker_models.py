@@ -15,7 +15,7 @@ import pytest
 from machines.families.policy import CONTAINER_RULES, ODD_RULES
 from machines.world import RULES
 
-from helmmodel.checker.driver import USER_TOKEN, Driver
+from helmmodel.checker.driver import USER_PRINCIPAL, USER_TOKEN, Driver
 from helmmodel.checker.ghost import (
     Begun,
     Decided,
@@ -316,7 +316,7 @@ def test_a_fault_is_recorded_with_the_refusal_the_checker_predicts() -> None:
 
 CONTEXT = {"session_id": "s0", "budget_id": "b0"}
 WHOLE_CALLS: dict[str, Callable[[Driver], Any]] = {
-    "Kernel.call": lambda driver: driver.whole_call("user", "echo", {"x": 1}, CONTEXT),
+    "Kernel.call": lambda driver: driver.whole_call(USER_PRINCIPAL, "echo", {"x": 1}, CONTEXT),
     "HTTP": lambda driver: driver.http(
         "POST",
         "/v1/tools/execute",
@@ -334,7 +334,7 @@ def test_a_whole_call_is_recorded_as_its_phases_one_by_one(way: str) -> None:
     for driver in (phased, whole):
         driver.create_budget("b0", 2)
         driver.ghost.step = 1
-    call, _ = phased.begin("user", "echo", {"x": 1}, CONTEXT)
+    call, _ = phased.begin(USER_PRINCIPAL, "echo", {"x": 1}, CONTEXT)
     assert call is not None
     decision, _ = phased.decide(call)
     assert decision is not None

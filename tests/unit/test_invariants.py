@@ -38,6 +38,7 @@ from helmmodel.checker.invariants import (
     every_decision_signed,
     fail_closed,
     freeze_respected,
+    http_answer_faithful,
     malformed_input_rejected,
     no_effect_without_authority,
     no_stale_intent,
@@ -92,6 +93,7 @@ SPEC_ORDER = (
     "no_unexpected_exception",
     "refusal_dispatched_nothing",
     "every_dispatch_accounted",
+    "http_answer_faithful",
 )
 
 ECHO_SCHEMA = {
@@ -683,6 +685,53 @@ class CountingSurface(RequestSurface):
     def parse_object(self, body, members):
         self.kernel.ids.next("call")
         return super().parse_object(body, members)
+
+
+class VerdictFromReasonSurface(RequestSurface):
+    """Answers a call with the verdict its reason code suggests (ESCALATE becomes DENY)."""
+
+    def execute_tool(self, match, headers, body):
+        response = super().execute_tool(match, headers, body)
+        if response.status != 200:
+            return response
+        answer = response.json()
+        answer["verdict"] = "DENY" if answer["reason_code"] else "ALLOW"
+        return json_response(200, answer)
+
+
+class ClaimsExecutionSurface(RequestSurface):
+    """Answers every call as executed, with a receipt id of its own making."""
+
+    def execute_tool(self, match, headers, body):
+        response = super().execute_tool(match, headers, body)
+        if response.status != 200:
+            return response
+        answer = response.json()
+        answer["execution"] = {
+            "status": "executed",
+            "code": "",
+            "receipt_id": "rcpt-made-up",
+            "output": None,
+        }
+        return json_response(200, answer)
+
+
+class TwiceSurface(RequestSurface):
+    """Runs each governed call twice and answers the second."""
+
+    def execute_tool(self, match, headers, body):
+        super().execute_tool(match, headers, body)
+        return super().execute_tool(match, headers, body)
+
+
+class HidesFailClosedSurface(RequestSurface):
+    """Answers a call that failed closed with a 200 of garbage instead of a 503."""
+
+    def execute_tool(self, match, headers, body):
+        response = super().execute_tool(match, headers, body)
+        if response.status == 503:
+            return type(response)(200, response.headers, b"{")
+        return response
 
 
 # --- the catalogue ------------------------------------------------------------------------------
@@ -2128,3 +2177,66 @@ def test_deterministic_replay_fires_for_counters_shared_between_kernels():
     with pytest.raises(InvariantViolation) as caught:
         deterministic_replay(view)
     assert ("deterministic_replay", 1) == (caught.value.invariant, caught.value.step)
+
+
+# --- 24. http_answer_faithful --------------------------------------------------------------------
+
+
+def call_body(tool: str, x: int = 1) -> bytes:
+    return b'{"tool":"%s","args":{"x":%d}}' % (tool.encode(), x)
+
+
+def test_http_answer_faithful_fires_for_an_escalate_answered_as_a_deny():
+    """alice's call of the approval tool is an ESCALATE; the answer may not call it a DENY."""
+    driver = make_driver(surface_class=VerdictFromReasonSurface)
+    assert 200 == http(driver, "POST", EXECUTE_PATH, {**JSON, **USER}, call_body("approve"))
+    error = violation(http_answer_faithful, driver)
+    assert (
+        driver.ghost.step,
+        "call-000001: the answer's verdict is 'DENY'; the call's is 'ESCALATE'",
+    ) == (error.step, error.detail)
+
+
+def test_http_answer_faithful_fires_for_an_execution_claimed_for_a_denial():
+    """A denied call dispatched nothing: an answer that says it ran is false."""
+    driver = make_driver(surface_class=ClaimsExecutionSurface)
+    http(driver, "POST", EXECUTE_PATH, {**JSON, **USER}, call_body("echo", 50))
+    error = violation(http_answer_faithful, driver)
+    assert "call-000001: a DENY decision is answered 'executed' with intent None" == error.detail
+
+
+def test_http_answer_faithful_fires_for_a_receipt_the_call_did_not_get():
+    """An executed call's answer names its own receipt, not another."""
+    driver = make_driver(surface_class=ClaimsExecutionSurface)
+    http(driver, "POST", EXECUTE_PATH, {**JSON, **USER}, call_body("echo"))
+    receipt = driver.ghost.executions[-1].receipt
+    error = violation(http_answer_faithful, driver)
+    assert error.detail.startswith(
+        f"call-000001: the call ran with {receipt.receipt_id} (SUCCESS); answered"
+    )
+
+
+def test_http_answer_faithful_fires_for_a_request_that_runs_two_calls():
+    driver = make_driver(surface_class=TwiceSurface)
+    http(driver, "POST", EXECUTE_PATH, {**JSON, **USER}, call_body("echo"))
+    assert "one request began 2 calls" == violation(http_answer_faithful, driver).detail
+
+
+def test_http_answer_faithful_fires_for_a_200_that_hides_a_failed_closed_call():
+    """No key can sign: the call fails closed and must be answered 503."""
+    driver = make_driver(surface_class=HidesFailClosedSurface)
+    act(driver, driver.set_signing, False)
+    assert 200 == http(driver, "POST", EXECUTE_PATH, {**JSON, **USER}, call_body("echo"))
+    assert (
+        "call-000001 failed closed; answered 200" == violation(http_answer_faithful, driver).detail
+    )
+
+
+def test_http_answer_faithful_fires_for_an_answer_that_does_not_parse():
+    """A 200 for a decided call whose body is not JSON is named, and the driver goes on."""
+    driver = make_driver(surface_class=HidesFailClosedSurface)
+    http(driver, "POST", EXECUTE_PATH, {**JSON, **USER}, call_body("echo"))
+    driver.ghost.http[-1].response_body = b"{"
+    assert violation(http_answer_faithful, driver).detail.startswith(
+        "call-000001: the answer does not parse:"
+    )

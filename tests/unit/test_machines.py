@@ -50,6 +50,7 @@ def test_the_kernel_machine_has_every_family_and_every_rule_of_them() -> None:
     found = families()
     assert {
         "BudgetChangeRules",
+        "BudgetRaceRules",
         "BudgetRules",
         "CallRules",
         "ClockRules",

@@ -135,18 +135,6 @@ EXPECTED_BY_PHASE: dict[tuple[str, str], tuple[str, ...]] = {
     ("intent", "intent_refused"): INTENT_REFUSALS,
     ("execute", "execution_refused"): EXECUTION_REFUSALS,
 }
-# What the kernel machine's ci run does not reach yet, each a known gap of issue #17 (item 5):
-# tests/quality/test_coverage.py expects these to stay unreached (strictly: once one is
-# reached, the test says to take it off this list).
-NOT_YET_REACHED_BY_PHASE: frozenset[tuple[str, str, str]] = frozenset(
-    {
-        # decide's fresh budget re-check needs a call's budget spent between its begin and its
-        # decide; among the kernel machine's fifty rules that meeting is too rare.
-        ("decide", "reason_code", "BUDGET_EXCEEDED"),
-        # an ESCALATE over HTTP needs the approval tool drawn by http_execute with a valid body.
-        ("http", "verdict", "ESCALATE"),
-    }
-)
 
 
 # --- policy shapes: each set of an evaluated rule, by logic and by what it holds -----------------

@@ -26,7 +26,7 @@ from helmmodel.checker.ghost import (
     ToolRegistration,
     schema_compiles,
 )
-from helmmodel.checker.http import endpoint, expected_http_status, strict_json
+from helmmodel.checker.http import Malformed, endpoint, expected_http_status, strict_json
 from helmmodel.checker.policy import PolicyView, add_leaf_json, remove_leaf_json, rule_problem
 from helmmodel.checker.refusals import (
     arguments_refused,
@@ -54,6 +54,7 @@ Outcome = dict[str, Any]
 
 ADMIN_TOKEN = "admin-token-0123456789"
 USER_TOKEN = "user-token-0123456789"
+USER_PRINCIPAL = "alice"
 
 
 @attrs.frozen(kw_only=True)
@@ -87,6 +88,21 @@ def decision_outcome(decision: Decision) -> Outcome:
     return {"verdict": decision.verdict, "reason_code": decision.reason_code}
 
 
+def _answer(body: bytes) -> tuple[str, str] | None:
+    """The (verdict, reason code) a governed call's 200 body reports, or None for a body that
+    is no call's answer (the kernel's to explain, not the driver's to crash on)."""
+    try:
+        answer = strict_json(body)
+    except Malformed:
+        return None
+    if not isinstance(answer, dict):
+        return None
+    verdict, reason = answer.get("verdict"), answer.get("reason_code")
+    if not isinstance(verdict, str) or not isinstance(reason, str):
+        return None
+    return verdict, reason
+
+
 class Driver:
     """A kernel and the checker's ghost state, advanced together one operation at a time."""
 
@@ -104,8 +120,10 @@ class Driver:
         driver = cls(kernel, ghost)
         kernel.tools.observe(ghost.record_dispatch)  # the tools' own log of what really ran
         kernel.add_token(ADMIN_TOKEN, "admin", frozenset({"admin"}))
-        kernel.add_token(USER_TOKEN, "user")
-        ghost.tokens.update({ADMIN_TOKEN: "admin", USER_TOKEN: "user"})
+        # The user's token speaks for alice, a principal the machines' policies name, so a call
+        # over HTTP can reach every verdict (the approval tool's rule admits alice alone).
+        kernel.add_token(USER_TOKEN, USER_PRINCIPAL)
+        ghost.tokens.update({ADMIN_TOKEN: "admin", USER_TOKEN: USER_PRINCIPAL})
         ghost.admin_tokens.add(ADMIN_TOKEN)
         return driver
 
@@ -660,11 +678,15 @@ class Driver:
         )
         outcome: Outcome = {"http": response.status}
         if response.status in (200, 503) and endpoint(path) == ("POST", "execute"):
+            decided, executions = len(ghost.decided), len(ghost.executions)
             self._after_calls(before_calls, None)
+            exchange.decided = ghost.decided[decided:]
+            exchange.executions = ghost.executions[executions:]
             if response.status == 200:
-                answer = response.json()
-                exchange.verdict = (answer["verdict"], answer["reason_code"])
-                outcome.update(verdict=answer["verdict"], reason_code=answer["reason_code"])
+                answer = _answer(response.body)
+                if answer is not None:  # else http_answer_faithful names the body
+                    exchange.verdict = answer
+                    outcome.update(verdict=answer[0], reason_code=answer[1])
         ghost.http.append(exchange)
         self._follow_error_budget(exchange)
         return outcome

@@ -287,6 +287,10 @@ class HttpExchange:
     receipts_after: int
     verdict: tuple[str, str] | None = None  # (verdict, reason code) of a governed call
     expected_status: int | None = None  # the checker's status for the first failing check
+    # For a governed call (POST /v1/tools/execute): the decides and executions the checker
+    # recorded during this request, to hold its answer against.
+    decided: list[Decided] = attrs.field(factory=list)
+    executions: list[ExecAttempt] = attrs.field(factory=list)
 
 
 # --- what the checker saw outside the kernel's own records ---------------------------------------

@@ -27,29 +27,29 @@ _ENDPOINTS = (
 )
 
 
-class _Malformed(Exception):
-    pass
+class Malformed(Exception):
+    """A body the checker's strict reader refuses."""
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     keys = [k for k, _ in pairs]
     if len(set(keys)) != len(keys):
-        raise _Malformed("duplicate key")
+        raise Malformed("duplicate key")
     return dict(pairs)
 
 
 def _int_token(token: str) -> int:
     if token == "-0" or abs(int(token)) > 2**53 - 1:
-        raise _Malformed(token)
+        raise Malformed(token)
     return int(token)
 
 
 def _no_float(token: str) -> None:
-    raise _Malformed(token)
+    raise Malformed(token)
 
 
 def strict_json(body: bytes) -> Any:
-    """The checker's own strict RFC 8259 reader for the canonical subset; raise _Malformed."""
+    """The checker's own strict RFC 8259 reader for the canonical subset; raise Malformed."""
     try:
         text = body.decode("utf-8")
         value = json.loads(
@@ -61,7 +61,7 @@ def strict_json(body: bytes) -> Any:
         )
         jcs(value)  # refuses lone surrogates (UTF-8 cannot carry them) and unsafe values
     except (UnicodeError, ValueError, RecursionError) as exc:
-        raise _Malformed(str(exc)) from None
+        raise Malformed(str(exc)) from None
     return value
 
 
@@ -122,7 +122,7 @@ def expected_http_status(
         return None
     try:
         value = strict_json(body)
-    except _Malformed:
+    except Malformed:
         return 400
     if type(value) is not dict:
         return 400

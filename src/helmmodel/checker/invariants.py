@@ -26,7 +26,7 @@ from helmmodel.checker.encoding import (
     receipt_link,
 )
 from helmmodel.checker.ghost import Decided, Ghost
-from helmmodel.checker.http import bearer, endpoint, exceeds_body_limit
+from helmmodel.checker.http import Malformed, bearer, endpoint, exceeds_body_limit, strict_json
 from helmmodel.checker.policy import ERROR, FALSE, TRUE, check_set, set_hash
 from helmmodel.checker.refusals import expected_begin, record_valid
 from helmmodel.errors import InvariantViolation
@@ -828,6 +828,75 @@ def every_dispatch_accounted(view: View) -> None:
         raise InvariantViolation("every_dispatch_accounted", step, detail)
 
 
+# --- 24. http_answer_faithful --------------------------------------------------------------------
+
+
+def _answer_problem(answer: Any, decided: Decided, executions: Sequence[Any]) -> str | None:
+    """What the 200 body *answer* of a governed call misreports of the records the checker took
+    of that call (its decide, and its execution if it ran), or None."""
+    decision = decided.decision
+    assert decision is not None
+    if not isinstance(answer, dict) or not isinstance(answer.get("execution"), dict):
+        return f"the body {answer!r} is not a call's answer"
+    expected = {
+        "call_id": decided.begun.call_id,
+        "verdict": decision.verdict,
+        "reason_code": decision.reason_code,
+        "decision_id": decision.id,
+    }
+    for field, value in expected.items():
+        if answer.get(field) != value:
+            return f"the answer's {field} is {answer.get(field)!r}; the call's is {value!r}"
+    execution = answer["execution"]
+    receipts = [attempt.receipt for attempt in executions if attempt.receipt is not None]
+    if decision.verdict != "ALLOW":
+        status, intent = execution.get("status"), answer.get("intent_id")
+        if (status, intent) != ("not_attempted", None):
+            return f"a {decision.verdict} decision is answered {status!r} with intent {intent!r}"
+    elif receipts:
+        receipt = receipts[0]
+        code = "" if receipt.status == "SUCCESS" else receipt.status
+        if (execution.get("status"), execution.get("receipt_id"), execution.get("code")) != (
+            "executed",
+            receipt.receipt_id,
+            code,
+        ):
+            return (
+                f"the call ran with {receipt.receipt_id} ({receipt.status}); answered {execution!r}"
+            )
+    elif execution.get("status") == "executed":
+        return f"the answer says {execution.get('receipt_id')!r} ran; the tools ran nothing"
+    return None
+
+
+def _http_answer_faithful(view: View) -> Iterator[Problem]:
+    for exchange in _new(view, "http", view.ghost.http):
+        if endpoint(exchange.path) != ("POST", "execute") or exchange.status not in (200, 503):
+            continue
+        if len(exchange.decided) != 1:
+            yield exchange.step, f"one request began {len(exchange.decided)} calls"
+            continue
+        decided = exchange.decided[0]
+        if (decided.decision is None) != (exchange.status == 503):
+            outcome = "failed closed" if decided.decision is None else "was decided"
+            yield exchange.step, f"{decided.begun.call_id} {outcome}; answered {exchange.status}"
+        elif exchange.status == 200:
+            try:
+                answer = strict_json(exchange.response_body)
+            except Malformed as exc:
+                yield exchange.step, f"{decided.begun.call_id}: the answer does not parse: {exc}"
+                continue
+            problem = _answer_problem(answer, decided, exchange.executions)
+            if problem is not None:
+                yield exchange.step, f"{decided.begun.call_id}: {problem}"
+
+
+def http_answer_faithful(view: View) -> None:
+    """A governed call's HTTP answer reports that call's own decision and execution."""
+    for step, detail in _http_answer_faithful(view):
+        raise InvariantViolation("http_answer_faithful", step, detail)
+
+
 ALL_INVARIANTS: tuple[Callable[[View], None], ...] = (
     default_deny,
     fail_closed,
@@ -852,6 +921,7 @@ ALL_INVARIANTS: tuple[Callable[[View], None], ...] = (
     no_unexpected_exception,
     refusal_dispatched_nothing,
     every_dispatch_accounted,
+    http_answer_faithful,
 )
 INVARIANT_NAMES = tuple(fn.__name__ for fn in ALL_INVARIANTS)
 

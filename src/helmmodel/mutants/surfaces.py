@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import attrs
 
 from helmmodel.kernel import ErrorBudget, Kernel, ToolTable
-from helmmodel.kernel.api import RequestSurface, Route
+from helmmodel.kernel.api import RequestSurface, Response, Route, json_response
 from helmmodel.kernel.error_budget import GATED_BELOW
 from helmmodel.kernel.tools import Firewall
 from helmmodel.mutants.mutant import Mutant
@@ -64,6 +65,22 @@ class GatesEveryApiPostSurface(RequestSurface):
         return route, match
 
 
+class VerdictFromReasonSurface(RequestSurface):
+    """A governed call's answer reads its verdict off its reason code."""
+
+    def execute_tool(
+        self, match: re.Match[str], headers: Mapping[str, str], body: bytes
+    ) -> Response:
+        response = super().execute_tool(match, headers, body)
+        if response.status != 200:
+            return response
+        answer = json.loads(response.body)
+        # The bug: "no reason code means allowed, any reason code means denied" forgets the
+        # third verdict, so an ESCALATE (reason APPROVAL_REQUIRED) is answered as a DENY.
+        answer["verdict"] = "DENY" if answer["reason_code"] else "ALLOW"
+        return json_response(200, answer)
+
+
 MUTANTS = (
     Mutant(
         "firewall-memo-true-equals-one",
@@ -96,12 +113,21 @@ MUTANTS = (
     ),
     Mutant(
         "tool-schema-refs-unchecked",
-        "Registration checks a tool schema against the metaschema only, so a $ref to the schema "
-        "itself, to a URL or around a cycle is allowlisted; a call validated against it then "
-        "fails closed where the checker's table still holds the tool's earlier schema.",
+        "Registration checks a tool schema against the metaschema only, so a $ref to nowhere, "
+        "to the schema itself, to a URL or around a cycle is allowlisted; validating arguments "
+        "against it then raises from the validator.",
         "ToolTable",
         "kernel",
-        "snapshot_isolation",
+        "no_unexpected_exception",
         type("MetaschemaOnlyToolsKernel", (Kernel,), {"tool_table_class": MetaschemaOnlyToolTable}),
+    ),
+    Mutant(
+        "surface-verdict-from-reason-code",
+        "The request surface answers a governed call with a verdict read off its reason code "
+        "(none: ALLOW, any: DENY), so an ESCALATE is answered over HTTP as a DENY.",
+        "RequestSurface",
+        "malformed_input",
+        "http_answer_faithful",
+        type("VerdictFromReasonKernel", (Kernel,), {"surface_class": VerdictFromReasonSurface}),
     ),
 )
