@@ -22,6 +22,12 @@ from machines.world import (
     tools,
 )
 
+# decide and issue_intent each take what the phase before made, and a call reaches its intent
+# only if each is picked in turn among a machine's rules: they weigh more, so that calls flow
+# through the phases among the kernel machine's fifty rules. execute_intent does not: the
+# intents it consumes are what a dozen rules that present faults and retries read.
+PHASE_WEIGHT = 2
+
 
 class CallRules(WorldMachine):
     """Intent submission: the four phases one by one, whole calls, and idempotent retries."""
@@ -33,12 +39,12 @@ class CallRules(WorldMachine):
         call, outcome = self.driver.begin(principal, tool, args, context)
         return outcome, call
 
-    @transition(target=decided, call=consumes(begun))
+    @transition(target=decided, call=consumes(begun), weight=PHASE_WEIGHT)
     def decide_call(self, call: Any) -> tuple[dict[str, Any], Any]:
         decision, outcome = self.driver.decide(call)
         return outcome, Stage(decision, call.effect) if decision is not None else None
 
-    @transition(target=intended, entry=consumes(decided))
+    @transition(target=intended, entry=consumes(decided), weight=PHASE_WEIGHT)
     def issue_intent(self, entry: Stage) -> tuple[dict[str, Any], Any]:
         intent, outcome = self.driver.issue_intent(entry.decision, entry.effect)
         return outcome, attrs.evolve(entry, intent=intent) if intent is not None else None

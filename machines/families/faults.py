@@ -13,7 +13,16 @@ from helmmodel.checker.refusals import arguments_refused
 from helmmodel.harness.stateful import transition
 from helmmodel.kernel import KernelConfig
 from helmmodel.kernel.records import Effect, Intent, Request, make_signed
-from machines.world import Stage, WorldMachine, contexts, decided, executed, intended, principals
+from machines.world import (
+    SAFE_MAX,
+    Stage,
+    WorldMachine,
+    contexts,
+    decided,
+    executed,
+    intended,
+    principals,
+)
 
 
 def changed(value: Any) -> Any:
@@ -74,14 +83,17 @@ class FaultRules(WorldMachine):
         """Forge an intent for any decision (a DENY included) with the live signing key."""
         signer = self.ghost.keys.signer() or "key-0001"
         private = self.ghost.keys.private_key(signer)
+        # Issued now, unless its expiry would pass the largest safe time (the executor's clock
+        # may stand at it): a record with an unsafe integer cannot be signed at all.
+        issued_at = min(self.ghost.executor_ms, SAFE_MAX - self.ghost.ttl_ms)
         intent = make_signed(
             Intent,
             lambda message: private.sign(message).hex(),
             id="intent-" + entry.decision.id,
             decision_id=entry.decision.id,
             effect_digest_hash=entry.decision.effect_digest,
-            issued_at=self.ghost.executor_ms,
-            expires_at=self.ghost.executor_ms + self.ghost.ttl_ms,
+            issued_at=issued_at,
+            expires_at=issued_at + self.ghost.ttl_ms,
             allowed_tool=entry.effect.tool,
             signer="kernel",
             signature_type="ed25519:" + signer,

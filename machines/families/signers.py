@@ -6,11 +6,10 @@ from typing import Any, ClassVar
 
 import attrs
 from hypothesis import strategies as st
-from hypothesis.stateful import consumes
 
 from helmmodel.harness.stateful import transition
 from helmmodel.kernel import KernelConfig
-from machines.world import Stage, WorldMachine, decided, intended
+from machines.world import Stage, WorldMachine, intended, principals
 
 # The ring of these machines may make five keys: rotating past its limit is a few steps away (the
 # default limit, 9,999 keys, is out of any run's reach).
@@ -52,16 +51,29 @@ class SignerRules(WorldMachine):
     def fault_set_signing(self, available: bool) -> tuple[dict[str, Any], Any]:
         return self.driver.set_signing(available), None
 
-    @transition(entry=consumes(decided))
-    def fault_intent_after_signer_removed(self, entry: Stage) -> tuple[dict[str, Any], Any]:
-        """Signing removed between a call's decision and its intent, then the intent asked for.
+    @transition(principal=principals, tool=st.sampled_from(["sum", "fail", "echo"]))
+    def fault_intent_after_signer_removed(
+        self, principal: str, tool: str
+    ) -> tuple[dict[str, Any], Any]:
+        """Decide a call, remove signing, ask for its intent, and restore signing.
 
-        Drawn apart, the two steps rarely meet: between them a policy change or a freeze
-        usually refuses the intent first, so the intent's own signer check went unreached.
+        The call is begun and decided here, not drawn from those in flight: between a drawn
+        decision and this rule a policy change or a freeze usually refuses the intent first, and
+        those in flight are mostly denials, so the intent's own signer check went unreached.
         """
+        call, outcome = self.driver.begin(principal, tool, {"x": 1}, {})
+        if call is None:
+            return outcome, None
+        decision, decided = self.driver.decide(call)
+        outcome = {**outcome, **decided}
+        if decision is None:
+            return outcome, None
         self.driver.set_signing(False)
-        _, outcome = self.driver.issue_intent(entry.decision, entry.effect)
-        return outcome, None
+        _, issued = self.driver.issue_intent(decision, call.effect)
+        # Signing comes back (a decision was signed, so it was on): left off, it would fail
+        # every later call closed, and fault_set_signing already models a lasting outage.
+        self.driver.set_signing(True)
+        return {**outcome, **issued}, None
 
     @transition(guard=lambda self: not self.ghost.keys.rotated_past_limit)
     def rotate_key(self) -> tuple[dict[str, Any], Any]:

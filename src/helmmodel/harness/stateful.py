@@ -29,9 +29,13 @@ from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import attrs
+from hypothesis.errors import InvalidDefinition
+from hypothesis.internal.conjecture.data import ConjectureData
 from hypothesis.stateful import (
     Bundle,
+    Rule,
     RuleBasedStateMachine,
+    RuleStrategy,
     invariant,
     multiple,
     precondition,
@@ -79,6 +83,8 @@ class Transition:
     # simplest): the minimizer tries earlier ones, so that two traces of one bug that differ
     # only in a principal or a tool come out the same.
     choices: Mapping[str, tuple[Any, ...]] = attrs.field(factory=dict)
+    # How many times as often as a rule of weight 1 RuleChoice picks this rule when it can run.
+    weight: int = 1
 
 
 def to_json(value: Any) -> Any:
@@ -187,9 +193,11 @@ def transition(
     *,
     target: Bundle[Any] | None = None,
     guard: Callable[[Any], bool] | None = None,
+    weight: int = 1,
     **arguments: Any,
 ) -> Callable[[Callable[..., tuple[dict[str, Any], Any]]], Callable[..., Any]]:
-    """Declare a traced rule (see the module docstring); *guard* is its precondition."""
+    """Declare a traced rule (see the module docstring); *guard* is its precondition, *weight*
+    how often it is picked when it can run, against a rule of weight 1 (see RuleChoice)."""
 
     def decorate(function: Callable[..., tuple[dict[str, Any], Any]]) -> Callable[..., Any]:
         params = {
@@ -222,6 +230,7 @@ def transition(
                 for name, strategy in arguments.items()
                 if (found := sampled_choices(strategy)) is not None
             },
+            weight=weight,
         )
         register = rule(target=target, **arguments) if target is not None else rule(**arguments)
         decorated: Callable[..., Any] = register(traced)
@@ -230,6 +239,63 @@ def transition(
         return decorated
 
     return decorate
+
+
+def _weight(rule: Rule) -> int:
+    declared = getattr(rule.function, "helmmodel_transition", None)
+    return declared.weight if isinstance(declared, Transition) else 1
+
+
+class RuleChoice(RuleStrategy):
+    """Hypothesis's choice of the next rule, at about one choice a step instead of fifteen.
+
+    Hypothesis (6.170) asks its swarm flags, rule by rule, whether each rule it considers is on,
+    and each answer is a choice of its own; with fifty rules, a step often enumerates them all.
+    This draws the swarm configuration once, at an example's first step (a share of rules to
+    leave out, then a flag per rule, as Hypothesis's feature flags do, shrinking towards every
+    rule on). A step then draws an index over every rule, each as many times as its weight (the
+    same index names the same rule at any step, so that Hypothesis's mutations, which copy a
+    step's choices elsewhere, copy the rule too); a rule that is off, or whose bundles or guard
+    do not allow it now, is drawn again, and after ``DRAWS`` misses one index is drawn among
+    the rules that can run (those that are on, else all). The arguments are drawn as Hypothesis
+    draws them. It relies on Hypothesis's ``RuleStrategy`` internals, which is why
+    pyproject.toml pins Hypothesis; tests/unit/test_rule_choice.py fails if they move.
+    """
+
+    DRAWS = 3
+
+    def __init__(self, machine: RuleBasedStateMachine) -> None:
+        super().__init__(machine)
+        self.names = sorted({rule.function.__name__ for rule in self.rules})
+        self.slots = [rule for rule in self.rules for _ in range(_weight(rule))]
+        self.disabled: frozenset[str] | None = None
+
+    def _runs(self, rule: Rule, disabled: frozenset[str]) -> bool:
+        return rule.function.__name__ not in disabled and self.is_valid(rule)
+
+    def do_draw(self, data: ConjectureData) -> tuple[Rule, dict[str, Any]]:
+        if self.disabled is None:
+            share = data.draw_integer(0, 254) / 255
+            self.disabled = frozenset(name for name in self.names if data.draw_boolean(share))
+        disabled = self.disabled
+        for _ in range(self.DRAWS):
+            chosen = self.slots[data.draw_integer(0, len(self.slots) - 1)]
+            if self._runs(chosen, disabled):
+                break
+        else:
+            valid = [rule for rule in self.slots if self.is_valid(rule)]
+            if not valid:
+                names = ", ".join(self.names)
+                raise InvalidDefinition(
+                    f"no rule can run now (no bundle value, or a guard): {names}"
+                )
+            candidates = [rule for rule in valid if rule.function.__name__ not in disabled]
+            candidates = candidates or valid
+            chosen = candidates[data.draw_integer(0, len(candidates) - 1)]
+        arguments = {
+            name: data.draw(strategy) for name, strategy in chosen.arguments_strategies.items()
+        }
+        return chosen, arguments
 
 
 @attrs.frozen
@@ -269,6 +335,7 @@ class TracedMachine(RuleBasedStateMachine):
     # instance is made by for_replay instead).
     def __init__(self) -> None:
         super().__init__()
+        self._rules_strategy = RuleChoice(self)
         self.driver = Driver.start(type(self).kernel_factory, type(self).config)
         self.kernel = self.driver.kernel
         self.ghost = self.driver.ghost
