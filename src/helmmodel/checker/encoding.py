@@ -42,12 +42,12 @@ def _jcs(value: Any) -> str:
     if type(value) is list or type(value) is tuple:
         return "[" + ",".join(_jcs(item) for item in value) + "]"
     if type(value) is dict:
-        keys = sorted(value, key=lambda k: k.encode("utf-16-be", "surrogatepass"))
-        return (
-            "{"
-            + ",".join(json.dumps(k, ensure_ascii=False) + ":" + _jcs(value[k]) for k in keys)
-            + "}"
-        )
+        # Code-point order is UTF-16 order for ASCII keys, the usual case: sort them directly.
+        if "".join(value).isascii():
+            keys = sorted(value)
+        else:
+            keys = sorted(value, key=lambda k: k.encode("utf-16-be", "surrogatepass"))
+        return "{" + ",".join(_quote(k) + ":" + _jcs(value[k]) for k in keys) + "}"
     raise ValueError(f"{type(value).__name__} is not in the canonical subset")
 
 
