@@ -934,14 +934,13 @@ class Checker:
         self.ghost = ghost
         self.views = {name: View(kernel, ghost, {}) for name in INVARIANT_NAMES}
 
-    def view(self, name: str, *, full: bool = False, replay: Any = None) -> View:
-        view = self.views[name]
-        view.full, view.replay = full, replay
-        return view
-
-    def check(self, invariant: Callable[[View], None], **mode: Any) -> None:
+    def check(
+        self, invariant: Callable[[View], None], *, full: bool = False, replay: Any = None
+    ) -> None:
         """Run one invariant; raise InvariantViolation if it is broken."""
-        invariant(self.view(invariant.__name__, **mode))
+        view = self.views[invariant.__name__]
+        view.full, view.replay = full, replay
+        invariant(view)
 
     def check_all(self, *, full: bool = False, replay: Any = None) -> None:
         """Run every invariant in ``ALL_INVARIANTS`` order."""
