@@ -122,13 +122,14 @@ def effect_digest(tool: str, args: Any) -> str:
 
 def node_hash(node: Any) -> str:
     """SHA-256 hex of the JCS of the node's hashed members, written in their JCS order."""
-    encoded = (
-        '{"kind":' + _jcs(node.kind)
-        + ',"lamport":' + _jcs(node.lamport)
-        + ',"parents":' + _jcs(list(node.parents))
-        + ',"payload":' + _jcs(node.payload)
-        + ',"principal":' + _jcs(node.principal)
-        + ',"sig":' + _jcs(node.sig)
-        + "}"
-    )  # fmt: skip
-    return sha256_hex(encoded.encode("utf-8"))
+    kind, principal, sig = node.kind, node.principal, node.sig
+    encoded = "".join([
+        '{"kind":', _quote(kind) if type(kind) is str else _jcs(kind),
+        ',"lamport":', _jcs(node.lamport),
+        ',"parents":', _jcs(list(node.parents)),
+        ',"payload":', _jcs(node.payload),
+        ',"principal":', _quote(principal) if type(principal) is str else _jcs(principal),
+        ',"sig":', _quote(sig) if type(sig) is str else _jcs(sig),
+        "}",
+    ])  # fmt: skip
+    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
