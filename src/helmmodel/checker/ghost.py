@@ -394,8 +394,6 @@ class Ghost:
         return cls(seed=seed, ttl_ms=ttl_ms, keys=keys)
 
     _validators: dict[int, Any] = attrs.field(factory=dict)  # by id() of a schema held
-    # (id() of a schema held, canonical bytes of arguments) -> whether the schema accepts them.
-    _accepted: dict[tuple[int, bytes], bool] = attrs.field(factory=dict)
 
     def schema_accepts(self, tool: str, args: Any, tools: ToolTable | None = None) -> bool:
         """Whether *args* is valid against the schema the checker registered for *tool* (in
@@ -406,17 +404,7 @@ class Ghost:
         if validator is None:
             validator = jsonschema.Draft202012Validator(schema)
             self._validators[id(schema)] = validator
-        # Validation costs several times the encoding, and a value's canonical bytes determine
-        # it (they tell a bool from an integer, and are those of the value as it is now). A value
-        # outside the canonical subset (a float, a key that is no string) is validated as it is.
-        try:
-            key = (id(schema), jcs(args))
-        except (ValueError, TypeError):
-            return bool(validator.is_valid(args))
-        accepted = self._accepted.get(key)
-        if accepted is None:
-            accepted = self._accepted[key] = bool(validator.is_valid(args))
-        return accepted
+        return bool(validator.is_valid(args))
 
     def register_tool(self, name: str, schema: dict[str, Any], approval: bool) -> None:
         """An accepted registration: a new table with *name*'s schema and approval."""
