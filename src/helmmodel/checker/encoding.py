@@ -27,28 +27,34 @@ def jcs(value: Any) -> bytes:
 
 
 def _jcs(value: Any) -> str:
+    # The commonest types first: this runs for every member of every record and node checked.
+    kind = type(value)
+    if kind is str:
+        return _quote(value)
+    if kind is int:
+        if abs(value) > 2**53 - 1:
+            raise ValueError(f"unsafe integer {value}")
+        return str(value)
+    if kind is dict:
+        # Code-point order is UTF-16 order for ASCII keys, the usual case: sort them directly.
+        if "".join(value).isascii():
+            keys = sorted(value)
+        else:
+            keys = sorted(value, key=lambda k: k.encode("utf-16-be", "surrogatepass"))
+        members = [
+            _quote(k) + ":" + (_quote(v) if type(v := value[k]) is str else _jcs(v)) for k in keys
+        ]
+        return "{" + ",".join(members) + "}"
+    if kind is list or kind is tuple:
+        items = [_quote(v) if type(v) is str else _jcs(v) for v in value]
+        return "[" + ",".join(items) + "]"
     if value is None:
         return "null"
     if value is True:
         return "true"
     if value is False:
         return "false"
-    if type(value) is int:
-        if abs(value) > 2**53 - 1:
-            raise ValueError(f"unsafe integer {value}")
-        return str(value)
-    if type(value) is str:
-        return _quote(value)
-    if type(value) is list or type(value) is tuple:
-        return "[" + ",".join(_jcs(item) for item in value) + "]"
-    if type(value) is dict:
-        keys = sorted(value, key=lambda k: k.encode("utf-16-be", "surrogatepass"))
-        return (
-            "{"
-            + ",".join(json.dumps(k, ensure_ascii=False) + ":" + _jcs(value[k]) for k in keys)
-            + "}"
-        )
-    raise ValueError(f"{type(value).__name__} is not in the canonical subset")
+    raise ValueError(f"{kind.__name__} is not in the canonical subset")
 
 
 def sha256_hex(data: bytes) -> str:
@@ -80,14 +86,34 @@ def signed_fields(record: Decision | Intent | Receipt) -> tuple[str, ...]:
     return RECEIPT_SIGNED
 
 
+# Each list's members in JCS order (the names are ASCII, so code-point order) with their quoted
+# keys, so that encoding a record's signed fields builds and sorts no object.
+_ORDERED: dict[tuple[str, ...], list[tuple[str, str]]] = {
+    fields: [(name, _quote(name) + ":") for name in sorted(fields)]
+    for fields in (DECISION_SIGNED, INTENT_SIGNED, RECEIPT_SIGNED)
+}
+
+
 def expected_preimage(record: Decision | Intent | Receipt) -> bytes:
     """The checker's own encoding of exactly the record's signed fields."""
-    return jcs({name: getattr(record, name) for name in signed_fields(record)})
+    members = [
+        key + (_quote(v) if type(v := getattr(record, name)) is str else _jcs(v))
+        for name, key in _ORDERED[signed_fields(record)]
+    ]
+    return ("{" + ",".join(members) + "}").encode("utf-8")
+
+
+# The types whose members attrs.asdict gives as they are, and _jcs encodes without recursing.
+_SCALARS = frozenset({str, int})
 
 
 def receipt_link(receipt: Receipt) -> str:
     """SHA-256 hex of the receipt's JCS, every member included (the next ``prev_hash``)."""
-    return sha256_hex(jcs(attrs.asdict(receipt)))
+    # Members one level deep, as attrs.asdict gives them for scalars, without its per-call cost.
+    members = {field.name: getattr(receipt, field.name) for field in attrs.fields(type(receipt))}
+    if not set(map(type, members.values())) <= _SCALARS:
+        members = attrs.asdict(receipt)
+    return sha256_hex(jcs(members))
 
 
 def effect_digest(tool: str, args: Any) -> str:
@@ -95,12 +121,15 @@ def effect_digest(tool: str, args: Any) -> str:
 
 
 def node_hash(node: Any) -> str:
-    members = {
-        "kind": node.kind,
-        "parents": list(node.parents),
-        "lamport": node.lamport,
-        "principal": node.principal,
-        "payload": node.payload,
-        "sig": node.sig,
-    }
-    return sha256_hex(jcs(members))
+    """SHA-256 hex of the JCS of the node's hashed members, written in their JCS order."""
+    kind, principal, sig = node.kind, node.principal, node.sig
+    encoded = "".join([
+        '{"kind":', _quote(kind) if type(kind) is str else _jcs(kind),
+        ',"lamport":', _jcs(node.lamport),
+        ',"parents":', _jcs(list(node.parents)),
+        ',"payload":', _jcs(node.payload),
+        ',"principal":', _quote(principal) if type(principal) is str else _jcs(principal),
+        ',"sig":', _quote(sig) if type(sig) is str else _jcs(sig),
+        "}",
+    ])  # fmt: skip
+    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()

@@ -54,9 +54,11 @@ class View:
 
 def _new(view: View, key: str, items: Sequence[Any]) -> Sequence[Any]:
     """The items not yet checked under *key* (all of them in a full re-walk)."""
-    start = 0 if view.full else view.memo.get(key, 0)
-    view.memo[key] = len(items)
-    return items[start:]
+    memo, end = view.memo, len(items)
+    start = 0 if view.full else memo.get(key, 0)
+    memo[key] = end
+    # Most lists have nothing new at most steps: no copy then.
+    return () if start == end else items[start:end]
 
 
 def _policy_outcome(decided: Decided) -> str | None:
@@ -795,7 +797,10 @@ def _every_dispatch_accounted(view: View) -> Iterator[Problem]:
         runs[dispatch.effect_id] = runs.get(dispatch.effect_id, 0) + 1
         touched_effects.add(dispatch.effect_id)
     for session, chain in kernel.chains.chains.items():
-        for receipt in chain[chained.get(session, 0) :]:
+        read = chained.get(session, 0)
+        if read == len(chain):  # most sessions get no receipt at a step
+            continue
+        for receipt in chain[read:]:
             receipted[receipt.effect_id] = receipted.get(receipt.effect_id, 0) + 1
             receipts[receipt.receipt_id] = receipts.get(receipt.receipt_id, 0) + 1
             touched_effects.add(receipt.effect_id)
@@ -934,14 +939,13 @@ class Checker:
         self.ghost = ghost
         self.views = {name: View(kernel, ghost, {}) for name in INVARIANT_NAMES}
 
-    def view(self, name: str, *, full: bool = False, replay: Any = None) -> View:
-        view = self.views[name]
-        view.full, view.replay = full, replay
-        return view
-
-    def check(self, invariant: Callable[[View], None], **mode: Any) -> None:
+    def check(
+        self, invariant: Callable[[View], None], *, full: bool = False, replay: Any = None
+    ) -> None:
         """Run one invariant; raise InvariantViolation if it is broken."""
-        invariant(self.view(invariant.__name__, **mode))
+        view = self.views[invariant.__name__]
+        view.full, view.replay = full, replay
+        invariant(view)
 
     def check_all(self, *, full: bool = False, replay: Any = None) -> None:
         """Run every invariant in ``ALL_INVARIANTS`` order."""
