@@ -392,6 +392,13 @@ def _add_fuzz_chunk_options(fuzz: argparse.ArgumentParser) -> None:
         help="when not on a terminal, print a progress line this often (default: 1m)",
     )
     fuzz.add_argument(
+        "--reach-every",
+        default=None,
+        metavar="N",
+        help="measure the kernel's reach (coverage.py, which halves a chunk's steps) in each "
+        "machine's first chunk and then in one chunk in N; 1 measures every chunk (default: 4)",
+    )
+    fuzz.add_argument(
         "--stalled-after",
         default="5m",
         metavar="DURATION",
@@ -415,6 +422,9 @@ def fuzz(args: argparse.Namespace) -> int:
         chunk_examples = campaign.DEFAULT_CHUNK_EXAMPLES
         if args.chunk_examples is not None:
             chunk_examples = campaign.parse_positive("--chunk-examples", args.chunk_examples)
+        reach_every = campaign.DEFAULT_REACH_EVERY
+        if args.reach_every is not None:
+            reach_every = campaign.parse_positive("--reach-every", args.reach_every)
         kernels.import_modules(args.imports)
         kernels.kernel_factory(args.kernel)
         machines = campaign.plan_machines(
@@ -446,6 +456,7 @@ def fuzz(args: argparse.Namespace) -> int:
         shard=shard,
         run_dir=run_dir,
         chunk_examples=chunk_examples,
+        reach_every=reach_every,
         shrink=args.shrink,
         progress_every_s=progress_s,
         stalled_after_s=stalled_s,

@@ -115,6 +115,7 @@ def closed_port() -> int:
         (["--duration", "1m", "--shard", "3/2"], "--shard 3/2: i must be within 1..n"),
         (["--duration", "1m", "--workers", "0"], "--workers '0' is not auto or a positive"),
         (["--duration", "1m", "--chunk-examples", "-3"], "--chunk-examples '-3' is not a pos"),
+        (["--duration", "1m", "--reach-every", "0"], "--reach-every '0' is not a positive"),
         (["nosuch", "--duration", "1m"], "unknown machine 'nosuch'"),
         (["--duration", "1m", "--kernel", "nosuch"], "unknown kernel 'nosuch'"),
         (["--duration", "1m", "--db", "ftp://host/x"], "--db ftp://host/x: not a directory or"),
@@ -773,6 +774,31 @@ def test_every_machine_gets_a_chunk_of_every_rule_however_short_the_campaign(
     assert 120.0 == campaign.chunk_seconds(options)  # 3 machines in 180 s on 2 workers
     long = _campaign_options(tmp_path, duration_s=8 * 3600.0)
     assert campaign.CHUNK_SECONDS_MAX == campaign.chunk_seconds(long)
+
+
+def test_reach_is_measured_in_each_machines_first_chunk_then_one_chunk_in_n(
+    tmp_path: Path, machines: dict[str, type[TracedMachine]]
+) -> None:
+    """3 machines, 2 workers, --reach-every 4: the campaign's chunks 0-2 (every machine's first)
+    measure, then chunks 4, 8, ...; chunk k is the worker k % 2's (k // 2)-th."""
+    options = _campaign_options(tmp_path, reach_every=4)
+    workers = [
+        campaign.Worker(
+            plan=campaign.WorkerPlan(worker=w, first_chunk=0, options=options, deadline_wall=0.0),
+            conn=None, machines=machines, factory=None, profile_settings=None, database=None,
+            deadline=time.monotonic() + 1000, settler=None, parent=0, reach=None,
+        )  # type: ignore[arg-type]
+        for w in range(2)
+    ]  # fmt: skip
+    measured = [k for k in range(12) if workers[k % 2].measures_reach(k // 2)]
+    assert [0, 1, 2, 4, 8] == measured
+    every = _campaign_options(tmp_path, reach_every=1)
+    worker = campaign.Worker(
+        plan=campaign.WorkerPlan(worker=0, first_chunk=0, options=every, deadline_wall=0.0),
+        conn=None, machines=machines, factory=None, profile_settings=None, database=None,
+        deadline=time.monotonic() + 1000, settler=None, parent=0, reach=None,
+    )  # type: ignore[arg-type]  # fmt: skip
+    assert all(worker.measures_reach(number) for number in range(10))
 
 
 def test_the_health_check_knows_each_machines_families_and_what_a_swarm_keeps(

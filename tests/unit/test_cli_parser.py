@@ -78,7 +78,7 @@ SHARED = {"imports": [], "machine_dir": "machines"}
          {"imports": [], "machine_dir": "d", "machines": [], "duration": "1s",
           "workers": "auto", "kernel": "correct", "corpus": None, "db": None, "shard": "1/1",
           "run_dir": None, "chunk_examples": None, "shrink": True, "swarm": None,
-          "progress_every": "1m", "stalled_after": "5m"}),
+          "progress_every": "1m", "stalled_after": "5m", "reach_every": None}),
     ],
 )  # fmt: skip
 def test_each_command_reads_its_arguments_into_the_same_names(

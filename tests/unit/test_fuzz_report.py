@@ -149,6 +149,19 @@ def test_the_report_links_the_kernel_reach_when_it_was_measured(tmp_path: Path) 
     assert "Kernel reach" not in (EXPECTED / "rich" / fuzz_report.REPORT).read_text("utf-8")
 
 
+def test_the_report_says_which_chunks_measured_the_reach(tmp_path: Path) -> None:
+    reach = {"percent": 91.25, "html": "coverage/index.html", "components": {}}
+    for every, said in (
+        (4, "measured in each machine's first chunk and one in 4"),
+        (1, "measured in every chunk"),
+    ):
+        fuzz_report.write(
+            a_rich_record(), tmp_path, stopped_by="deadline", elapsed_s=118.5,
+            reach={**reach, "measured_every": every},
+        )  # fmt: skip
+        assert said in (tmp_path / fuzz_report.REPORT).read_text(encoding="utf-8")
+
+
 def test_a_clean_run_has_no_warning_and_says_so(tmp_path: Path) -> None:
     """Every machine and family stepped, no error, no death: nothing is wrong, and the report
     says so where the warnings would be; the JUnit health case passes."""

@@ -47,6 +47,10 @@ PROFILE = "nightly"
 # machine) takes a worker to under 200 MB, and the next chunks reuse that memory: a worker's
 # resident size stays flat from chunk to chunk.
 DEFAULT_CHUNK_EXAMPLES = 500
+# coverage.py's tracer halves a chunk's steps: the kernel's reach is measured in each machine's
+# first round of chunks and then in one chunk in so many (the reach is a union: it settles fast,
+# while the steps are what finds bugs).
+DEFAULT_REACH_EVERY = 4
 # A chunk also ends after this long, so that a slow machine still moves on to the next.
 CHUNK_SECONDS_MAX = 600.0
 # After a stop request, a worker may still spend this long minimizing what it found; then it
@@ -239,6 +243,7 @@ class Options:
     # since settling a failure (minimizing it) sends nothing until it is done.
     stalled_after_s: float = 300.0
     command_line: tuple[str, ...] = ()  # what made the run, as the report shows it
+    reach_every: int = DEFAULT_REACH_EVERY  # after the first round, one chunk in so many
 
 
 def check_run_dir(run_dir: Path) -> None:
@@ -346,14 +351,25 @@ class Worker:
         self.send(messages.Bye())
 
     def run_chunk(self, number: int) -> None:
-        """Run the *number*-th chunk, settle its failures, and report it; the kernel's reach
-        is measured meanwhile and saved after each chunk (a killed worker loses only its last)."""
+        """Run the *number*-th chunk, settle its failures, and report it; when the chunk is one
+        that measures the kernel's reach, it is measured meanwhile and saved after the chunk (a
+        killed worker loses only its last)."""
+        if not self.measures_reach(number):
+            self._run_chunk(number)
+            return
         self.reach.start()
         try:
             self._run_chunk(number)
         finally:
             self.reach.stop()
             self.reach.save()
+
+    def measures_reach(self, number: int) -> bool:
+        """Whether the *number*-th chunk measures the kernel's reach: each machine's first
+        round does, then one chunk in ``reach_every`` of the campaign's order."""
+        options = self.plan.options
+        place = self.plan.worker + number * options.workers  # the campaign's chunk order
+        return place < len(options.machines) or place % options.reach_every == 0
 
     def _run_chunk(self, number: int) -> None:
         options = self.plan.options
@@ -822,6 +838,7 @@ class Campaign:
         return {
             "percent": round(combined.percent, 2),
             "html": f"{COVERAGE_HTML}/index.html",
+            "measured_every": self.options.reach_every,
             "components": {c.name: round(c.percent, 2) for c in combined.components},
         }
 

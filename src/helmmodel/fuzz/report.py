@@ -719,10 +719,12 @@ def _reach_section(reach: Mapping[str, Any] | None) -> list[str]:
     """The kernel's reach, with a link to its HTML report (nothing when it was not measured)."""
     if reach is None:
         return []
+    every = reach.get("measured_every", 1)
+    measured = "every chunk" if every == 1 else f"each machine's first chunk and one in {every}"
     return [
         f"<p>Kernel reach: {reach['percent']:.1f}% of the kernel model's statements and "
-        f'branches (coverage.py, every worker combined): <a href="{_e(reach["html"])}">the '
-        "coverage report</a>, line by line.</p>"
+        f"branches (coverage.py, every worker combined, measured in {measured}): "
+        f'<a href="{_e(reach["html"])}">the coverage report</a>, line by line.</p>'
     ]
 
 
