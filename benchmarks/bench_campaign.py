@@ -13,6 +13,12 @@ Prints, measured in one run:
   worker's resident set size (VmRSS from /proc) is sampled every 10 s, and the last sample is
   compared with the one at ``--reference-minute`` (default 2; target: within 10%).
 
+- steps per worker against the baseline commit (``--baseline``, by default the commit before
+  issue #18's work): a campaign of 1 worker on the kernel machine, in chunks of
+  ``--per-worker-chunk-examples`` examples so that several chunks run (a nightly campaign's
+  chunks measure the kernel's reach only now and then), for this tree and the baseline's
+  alternately, each in a child process that imports that tree (target: at least 2 x);
+
 Exit status 1 when a target is missed (the figures are printed either way).
 
 Run it on an otherwise idle machine: on 2 cores, any other busy process takes the second
@@ -24,23 +30,32 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
+
+from bench_machines import BASELINE, export  # type: ignore[import-not-found]
 
 from helmmodel.fuzz import campaign
 
 ROOT = Path(__file__).resolve().parents[1]
 SCALING_TARGET = 1.8
+PER_WORKER_TARGET = 2.0
 MEMORY_TARGET = 0.10
 SAMPLE_EVERY_S = 10.0
 
 
-def options(workdir: Path, name: str, workers: int, seconds: float) -> campaign.Options:
-    """A campaign of the kernel machine with every rule on, in *workdir*/*name*."""
+def options(
+    workdir: Path, name: str, workers: int, seconds: float, tree: Path = ROOT, **more: Any
+) -> campaign.Options:
+    """A campaign of *tree*'s kernel machine with every rule on, in *workdir*/*name* (only the
+    options the baseline's campaign has too, besides *more*)."""
     return campaign.Options(
         machines=("kernel",),
         duration_s=seconds,
@@ -51,8 +66,9 @@ def options(workdir: Path, name: str, workers: int, seconds: float) -> campaign.
         shard=campaign.Shard(),
         run_dir=workdir / name,
         progress_every_s=3600.0,
-        machine_dir=ROOT / "machines",
+        machine_dir=tree / "machines",
         swarm="all",
+        **more,
     )
 
 
@@ -94,6 +110,48 @@ def throughput(workdir: Path, rounds: int, seconds: float, warmup_s: float) -> b
     print(
         f"  aggregate steps/s, 2 workers / 1 worker (medians): {ratio:.2f} "
         f"(target >= {SCALING_TARGET}): {'met' if met else 'MISSED'}"
+    )
+    return met
+
+
+def per_worker_round(
+    tree: Path, workdir: Path, seconds: float, warmup_s: float, chunk: int
+) -> float:
+    """One worker's warm steps/s, in a child process that imports helmmodel from *tree*."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tree / "src"), str(tree)])}
+    command = [
+        sys.executable, __file__, "--measure-worker", str(tree), "--workdir", str(workdir),
+        "--seconds", str(seconds), "--warmup-seconds", str(warmup_s), "--chunk", str(chunk),
+    ]  # fmt: skip
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"bench_campaign: the campaign of {tree} failed:\n{done.stderr}")
+    return float(done.stdout)
+
+
+def per_worker(
+    workdir: Path, rounds: int, seconds: float, warmup_s: float, chunk: int, revision: str
+) -> bool:
+    print(
+        f"per worker: 1 worker, kernel machine, {seconds:g} s per campaign in chunks of {chunk} "
+        f"examples, this tree against {revision}, {rounds} rounds"
+    )
+    baseline = export(revision, workdir)
+    rates: dict[str, list[float]] = {"baseline": [], "this tree": []}
+    for number in range(1, rounds + 1):
+        for label, tree in (("baseline", baseline), ("this tree", ROOT)):
+            place = workdir / f"per-worker-{number}-{label.replace(' ', '-')}"
+            place.mkdir()
+            rates[label].append(per_worker_round(tree, place, seconds, warmup_s, chunk))
+        print(
+            f"  round {number}: baseline {rates['baseline'][-1]:,.0f} steps/s, "
+            f"this tree {rates['this tree'][-1]:,.0f} steps/s"
+        )
+    ratio = statistics.median(rates["this tree"]) / statistics.median(rates["baseline"])
+    met = ratio >= PER_WORKER_TARGET
+    print(
+        f"  steps/s per worker, this tree / baseline (medians): {ratio:.2f} "
+        f"(target >= {PER_WORKER_TARGET}): {'met' if met else 'MISSED'}"
     )
     return met
 
@@ -173,9 +231,35 @@ def main() -> int:
     parser.add_argument("--reference-minute", type=float, default=2.0)
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--skip-per-worker", action="store_true")
+    parser.add_argument("--baseline", default=BASELINE, help="the commit to compare against")
+    parser.add_argument("--per-worker-seconds", type=float, default=90.0)
+    parser.add_argument("--per-worker-chunk-examples", type=int, default=100)
+    # The child's mode: one campaign of the tree it imports, its warm steps/s on stdout.
+    parser.add_argument("--measure-worker", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--chunk", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.measure_worker is not None:
+        chosen = options(
+            args.workdir, "run", 1, args.seconds, args.measure_worker, chunk_examples=args.chunk
+        )
+        print(warm_rate(run(chosen), args.warmup_seconds))
+        return 0
     met = True
     with tempfile.TemporaryDirectory(prefix="helmmodel-bench-campaign-") as workdir:
+        if not args.skip_per_worker:
+            met = (
+                per_worker(
+                    Path(workdir),
+                    args.rounds,
+                    args.per_worker_seconds,
+                    args.warmup_seconds,
+                    args.per_worker_chunk_examples,
+                    args.baseline,
+                )
+                and met
+            )
         if not args.skip_throughput:
             met = throughput(Path(workdir), args.rounds, args.seconds, args.warmup_seconds) and met
         if not args.skip_memory:

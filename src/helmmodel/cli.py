@@ -395,8 +395,9 @@ def _add_fuzz_chunk_options(fuzz: argparse.ArgumentParser) -> None:
         "--reach-every",
         default=None,
         metavar="N",
-        help="measure the kernel's reach (coverage.py, which halves a chunk's steps) in each "
-        "machine's first chunk and then in one chunk in N; 1 measures every chunk (default: 4)",
+        help="measure the kernel's reach (coverage.py, which halves a chunk's steps) in the "
+        "chunks of one round in N, the first included (a round runs each machine's next "
+        "chunk); 1 measures every chunk (default: 4)",
     )
     fuzz.add_argument(
         "--stalled-after",

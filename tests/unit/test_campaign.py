@@ -271,13 +271,14 @@ def run_one(
     stop_in_s: float = 120.0,
     stopping: Any = lambda: False,
     shrink: bool = False,
+    steer: bool = True,
 ) -> chunks.Ran:
     """One chunk in this process (every rule on by default; no shrinking unless asked)."""
     config = config or swarm.SwarmConfig(swarm.ALL)
     name = machine.name  # type: ignore[attr-defined]
     job = chunks.Job(
         machine=name, kernel=kernel, seed=seed, swarm=config, max_examples=examples,
-        stop_at=time.monotonic() + stop_in_s,
+        stop_at=time.monotonic() + stop_in_s, steer=steer,
     )  # fmt: skip
     return chunks.run_chunk(
         job,
@@ -462,8 +463,8 @@ def test_transitions_count_consecutive_rules_of_finished_runs(
 def test_the_campaign_steers_with_target_and_plain_runs_never_do(
     machines: dict[str, type[TracedMachine]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Campaign variants report budget pressure and closeness to expiry to target(); plain
-    machines (the ci runs) never call it."""
+    """Campaign variants report budget pressure and closeness to expiry to target(), in the
+    chunks whose job says to steer; plain machines (the ci runs) never call it."""
     import machines.world as world
 
     observed: list[str] = []
@@ -477,6 +478,9 @@ def test_the_campaign_steers_with_target_and_plain_runs_never_do(
     assert {"budget pressure (charged - limit)", "closeness to intent expiry (-ms)"} == set(
         observed
     )
+    observed.clear()
+    assert [] == run_one(machine, "correct", seed=11, examples=30, steer=False).errors
+    assert [] == observed  # a chunk of a round that does not steer
 
 
 def test_real_target_calls_run_in_a_campaign_chunk(
@@ -776,11 +780,12 @@ def test_every_machine_gets_a_chunk_of_every_rule_however_short_the_campaign(
     assert campaign.CHUNK_SECONDS_MAX == campaign.chunk_seconds(long)
 
 
-def test_reach_is_measured_in_each_machines_first_chunk_then_one_chunk_in_n(
+def test_reach_is_measured_and_machines_steer_in_one_round_of_chunks_in_n(
     tmp_path: Path, machines: dict[str, type[TracedMachine]]
 ) -> None:
-    """3 machines, 2 workers, --reach-every 4: the campaign's chunks 0-2 (every machine's first)
-    measure, then chunks 4, 8, ...; chunk k is the worker k % 2's (k // 2)-th."""
+    """3 machines, 2 workers, --reach-every 4: the chunks of rounds 0 and 4 measure (the
+    campaign's chunks 0-2 and 12-14), and rounds 0, 2 and 4 steer; chunk k is the worker
+    k % 2's (k // 2)-th."""
     options = _campaign_options(tmp_path, reach_every=4)
     workers = [
         campaign.Worker(
@@ -790,8 +795,10 @@ def test_reach_is_measured_in_each_machines_first_chunk_then_one_chunk_in_n(
         )  # type: ignore[arg-type]
         for w in range(2)
     ]  # fmt: skip
-    measured = [k for k in range(12) if workers[k % 2].measures_reach(k // 2)]
-    assert [0, 1, 2, 4, 8] == measured
+    measured = [k for k in range(15) if workers[k % 2].measures_reach(k // 2)]
+    assert [0, 1, 2, 12, 13, 14] == measured
+    steered = [k for k in range(15) if workers[k % 2].job(k // 2).steer]
+    assert [0, 1, 2, 6, 7, 8, 12, 13, 14] == steered
     every = _campaign_options(tmp_path, reach_every=1)
     worker = campaign.Worker(
         plan=campaign.WorkerPlan(worker=0, first_chunk=0, options=every, deadline_wall=0.0),

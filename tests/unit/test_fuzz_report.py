@@ -152,7 +152,7 @@ def test_the_report_links_the_kernel_reach_when_it_was_measured(tmp_path: Path) 
 def test_the_report_says_which_chunks_measured_the_reach(tmp_path: Path) -> None:
     reach = {"percent": 91.25, "html": "coverage/index.html", "components": {}}
     for every, said in (
-        (4, "measured in each machine's first chunk and one in 4"),
+        (4, "measured in the first round of chunks and one round in 4"),
         (1, "measured in every chunk"),
     ):
         fuzz_report.write(

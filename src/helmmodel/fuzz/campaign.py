@@ -47,10 +47,13 @@ PROFILE = "nightly"
 # machine) takes a worker to under 200 MB, and the next chunks reuse that memory: a worker's
 # resident size stays flat from chunk to chunk.
 DEFAULT_CHUNK_EXAMPLES = 500
-# coverage.py's tracer halves a chunk's steps: the kernel's reach is measured in each machine's
-# first round of chunks and then in one chunk in so many (the reach is a union: it settles fast,
+# coverage.py's tracer halves a chunk's steps: the kernel's reach is measured in every machine's
+# chunks of one round in so many, the first included (the reach is a union: it settles fast,
 # while the steps are what finds bugs).
 DEFAULT_REACH_EVERY = 4
+# Steering (target()) makes Hypothesis keep a Pareto front of examples and hill-climb on it, which
+# costs about a third of a chunk's steps: the machines steer in one round of chunks in so many.
+STEER_EVERY = 2
 # A chunk also ends after this long, so that a slow machine still moves on to the next.
 CHUNK_SECONDS_MAX = 600.0
 # After a stop request, a worker may still spend this long minimizing what it found; then it
@@ -364,12 +367,17 @@ class Worker:
             self.reach.stop()
             self.reach.save()
 
-    def measures_reach(self, number: int) -> bool:
-        """Whether the *number*-th chunk measures the kernel's reach: each machine's first
-        round does, then one chunk in ``reach_every`` of the campaign's order."""
+    def round_of(self, number: int) -> int:
+        """The round the *number*-th chunk belongs to: round r runs each machine's r-th chunk
+        (machines are dealt to the workers in turn, in the campaign's chunk order)."""
         options = self.plan.options
-        place = self.plan.worker + number * options.workers  # the campaign's chunk order
-        return place < len(options.machines) or place % options.reach_every == 0
+        place = self.plan.worker + number * options.workers
+        return place // len(options.machines)
+
+    def measures_reach(self, number: int) -> bool:
+        """Whether the *number*-th chunk measures the kernel's reach: those of the first round
+        do, and of one round in ``reach_every`` after it."""
+        return self.round_of(number) % self.plan.options.reach_every == 0
 
     def _run_chunk(self, number: int) -> None:
         options = self.plan.options
@@ -415,6 +423,7 @@ class Worker:
             swarm=config,
             max_examples=options.chunk_examples,
             stop_at=min(self.deadline, time.monotonic() + chunk_seconds(options)),
+            steer=self.round_of(number) % STEER_EVERY == 0,
         )
 
     def plain(self, name: str) -> type[TracedMachine]:

@@ -13,7 +13,7 @@ before it, which
    (:class:`ChunkStop`);
 2. notes a violation that looks like a known open case instead of raising it (see below);
 3. counts rule-to-rule transitions with numpy at the end of each run;
-4. switches ``target()`` on (``steer``; plain runs never steer).
+4. switches ``target()`` on when the job says so (``steer``; plain runs never steer).
 
 **Known failures keep exploring.** Hypothesis stops generating soon after a failure and then
 shrinks it, and it replays its database's failures first: a known bug that is raised would end
@@ -273,6 +273,7 @@ class Job:
     swarm: swarm.SwarmConfig
     max_examples: int
     stop_at: float  # time.monotonic()
+    steer: bool = True  # whether the machine reports its boundaries to target()
 
 
 def campaign_variant(machine: type[TracedMachine], job: Job, chunk: Chunk) -> type[CampaignHooks]:
@@ -287,6 +288,7 @@ def campaign_variant(machine: type[TracedMachine], job: Job, chunk: Chunk) -> ty
         "kernel_factory": staticmethod(kernel_factory(job.kernel)),
         "kernel_name": job.kernel,
         "chunk": chunk,
+        "steer": job.steer,
     }
     made: type[CampaignHooks] = variant(machine, (CampaignHooks, machine), namespace)
     return seed(job.seed)(made)

@@ -720,7 +720,9 @@ def _reach_section(reach: Mapping[str, Any] | None) -> list[str]:
     if reach is None:
         return []
     every = reach.get("measured_every", 1)
-    measured = "every chunk" if every == 1 else f"each machine's first chunk and one in {every}"
+    measured = (
+        "every chunk" if every == 1 else f"the first round of chunks and one round in {every}"
+    )
     return [
         f"<p>Kernel reach: {reach['percent']:.1f}% of the kernel model's statements and "
         f"branches (coverage.py, every worker combined, measured in {measured}): "
