@@ -1,8 +1,10 @@
 """Benchmark: what a governed call costs, against the Ed25519 work it cannot avoid.
 
 Run with ``nox -s bench``. Prints medians over repeated rounds, all measured in this one run, and
-the two target ratios: a governed call at most 1.5 x the crypto floor (3 signs, 2 verifies), and a
-non-crypto operation at most 0.5 x one sign. Ratios measured side by side are what count; the
+the two target ratios: a governed call at most 2.0 x the crypto floor (3 signs, 2 verifies: the
+target issue #18 settled on, since the Ed25519 work inside a call costs what the floor costs and
+the rest is the model's own Python, spread evenly), and a non-crypto operation at most 0.5 x one
+sign. Ratios measured side by side are what count; the
 absolute figures depend on the machine.
 """
 
@@ -18,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from helmmodel.kernel import Kernel, Request
 
-CALL_TARGET = 1.5
+CALL_TARGET = 2.0
 NON_CRYPTO_TARGET = 0.5
 
 

@@ -44,4 +44,10 @@ class KernelMachine(
 ):
     """Every rule family against one kernel."""
 
+    # Twice the profile's budget: among some fifty rules, the rarest meetings (a call of the
+    # approval tool over HTTP by its one principal, a NOT set with leaves evaluated) come a few
+    # times in a thousand examples of the ci profile, and the coverage floor must not hang on
+    # a few.
+    budget_share = 2.0
+
     name = "kernel"

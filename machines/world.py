@@ -191,10 +191,20 @@ def policy_sets(rules: Mapping[str, Any]) -> list[tuple[str, str, list[str]]]:
 principals = st.sampled_from(PRINCIPALS)
 tools = st.sampled_from(TOOL_NAMES)
 arguments = st.sampled_from(ARGS) | st.fixed_dictionaries({"x": st.integers(-5, 200)})
-contexts = st.fixed_dictionaries(
+# Every context a call may carry, listed once: one choice per draw, where a dictionary of optional
+# keys costs a choice per key and per value (a tenth of a no-op step). The empty one first: it
+# is what a context shrinks to.
+CONTEXTS = [
     {},
-    optional={"session_id": st.sampled_from(SESSIONS), "budget_id": st.sampled_from(BUDGET_NAMES)},
-)
+    *({"session_id": session} for session in SESSIONS),
+    *({"budget_id": budget} for budget in BUDGET_NAMES),
+    *(
+        {"session_id": session, "budget_id": budget}
+        for session in SESSIONS
+        for budget in BUDGET_NAMES
+    ),
+]
+contexts = st.sampled_from(CONTEXTS)
 
 
 # --- hooks for the fuzz campaign (src/helmmodel/fuzz/campaign.py); plain runs never use them ---

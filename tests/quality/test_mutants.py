@@ -38,6 +38,7 @@ SHORT_MUTANTS = {
     "executor-unattested-tool-error": "one call whose tool fails",
     "tool-schema-refs-unchecked": "a registration the kernel should refuse, then one call",
     "surface-verdict-from-reason-code": "one call over HTTP that ends in ESCALATE",
+    "executor-reads-guardian-clock": "the executor's clock moved, then one whole call",
 }
 
 # The kernel's components, and the Kernel class attribute through which a mutant swaps each one

@@ -92,10 +92,13 @@ def test_a_campaign_keeps_its_examples_in_redis(redis_url: str, tmp_path: Path) 
     host, port = redis_url.removeprefix("redis://").split(":")
     client = redis.Redis(host=host, port=int(port))
     try:
-        keys = client.keys("hypothesis-example:*")
+        # Hypothesis adds an example with SADD. Whether one is still there at the end depends on
+        # the stream (a failure that a later run of the chunk notes as known passes, and is
+        # dropped again), so the writes are counted, not the keys left.
+        added = client.info("commandstats").get("cmdstat_sadd", {}).get("calls", 0)
     finally:
         client.close()
-    assert keys
+    assert added > 0
     assert not (tmp_path / ".hypothesis-fuzz").exists()
 
 
