@@ -91,15 +91,27 @@ def warm_rate(summary: dict[str, object], warmup_s: float) -> float:
     return float((s1 - s0) / (t1 - t0))
 
 
-def throughput(workdir: Path, rounds: int, seconds: float, warmup_s: float) -> bool:
+def throughput(workdir: Path, rounds: int, seconds: float, warmup_s: float, chunk: int) -> bool:
     print(
-        f"throughput: kernel machine, correct kernel, every rule, {seconds:g} s per campaign, "
-        f"{rounds} rounds (measured after {warmup_s:g} s of warm-up)"
+        f"throughput: kernel machine, correct kernel, every rule, every chunk of {chunk} examples "
+        f"steering and measuring the reach, {seconds:g} s per campaign, {rounds} rounds "
+        f"(measured after {warmup_s:g} s of warm-up)"
     )
     rates: dict[int, list[float]] = {1: [], 2: []}
     for number in range(1, rounds + 1):
         for workers in (1, 2):
-            summary = run(options(workdir, f"round-{number}-{workers}", workers, seconds))
+            # Every chunk alike (each steers and measures the reach): with rounds that differ in
+            # cost, a worker that happens to get the cheap ones would count as scaling.
+            chosen = options(
+                workdir,
+                f"round-{number}-{workers}",
+                workers,
+                seconds,
+                chunk_examples=chunk,
+                reach_every=1,
+                steer_every=1,
+            )
+            summary = run(chosen)
             rates[workers].append(warm_rate(summary, warmup_s))
         print(
             f"  round {number}: 1 worker {rates[1][-1]:,.0f} steps/s, "
@@ -261,7 +273,16 @@ def main() -> int:
                 and met
             )
         if not args.skip_throughput:
-            met = throughput(Path(workdir), args.rounds, args.seconds, args.warmup_seconds) and met
+            met = (
+                throughput(
+                    Path(workdir),
+                    args.rounds,
+                    args.seconds,
+                    args.warmup_seconds,
+                    args.per_worker_chunk_examples,
+                )
+                and met
+            )
         if not args.skip_memory:
             met = memory(Path(workdir), args.memory_minutes, args.reference_minute) and met
     return 0 if met else 1

@@ -246,7 +246,8 @@ class Options:
     # since settling a failure (minimizing it) sends nothing until it is done.
     stalled_after_s: float = 300.0
     command_line: tuple[str, ...] = ()  # what made the run, as the report shows it
-    reach_every: int = DEFAULT_REACH_EVERY  # after the first round, one chunk in so many
+    reach_every: int = DEFAULT_REACH_EVERY  # the rounds of chunks that measure the reach
+    steer_every: int = STEER_EVERY  # the rounds of chunks whose machines steer
 
 
 def check_run_dir(run_dir: Path) -> None:
@@ -423,7 +424,7 @@ class Worker:
             swarm=config,
             max_examples=options.chunk_examples,
             stop_at=min(self.deadline, time.monotonic() + chunk_seconds(options)),
-            steer=self.round_of(number) % STEER_EVERY == 0,
+            steer=self.round_of(number) % options.steer_every == 0,
         )
 
     def plain(self, name: str) -> type[TracedMachine]:
