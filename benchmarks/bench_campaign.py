@@ -15,7 +15,7 @@ Prints, measured in one run:
 
 - steps per worker against the baseline commit (``--baseline``, by default the commit before
   issue #18's work): a campaign of 1 worker on the kernel machine, in chunks of
-  ``--per-worker-chunk-examples`` examples so that several chunks run (a nightly campaign's
+  ``--chunk-examples`` examples so that several chunks run (a nightly campaign's
   chunks measure the kernel's reach only now and then), for this tree and the baseline's
   alternately, each in a child process that imports that tree (target: at least 2 x);
 
@@ -246,7 +246,7 @@ def main() -> int:
     parser.add_argument("--skip-per-worker", action="store_true")
     parser.add_argument("--baseline", default=BASELINE, help="the commit to compare against")
     parser.add_argument("--per-worker-seconds", type=float, default=90.0)
-    parser.add_argument("--per-worker-chunk-examples", type=int, default=100)
+    parser.add_argument("--chunk-examples", type=int, default=100)
     # The child's mode: one campaign of the tree it imports, its warm steps/s on stdout.
     parser.add_argument("--measure-worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
@@ -267,7 +267,7 @@ def main() -> int:
                     args.rounds,
                     args.per_worker_seconds,
                     args.warmup_seconds,
-                    args.per_worker_chunk_examples,
+                    args.chunk_examples,
                     args.baseline,
                 )
                 and met
@@ -279,7 +279,7 @@ def main() -> int:
                     args.rounds,
                     args.seconds,
                     args.warmup_seconds,
-                    args.per_worker_chunk_examples,
+                    args.chunk_examples,
                 )
                 and met
             )

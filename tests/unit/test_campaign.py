@@ -755,6 +755,17 @@ def _campaign_options(tmp_path: Path, **changes: Any) -> campaign.Options:
     return campaign.Options(**{**fields, **changes})
 
 
+def _worker(
+    number: int, options: campaign.Options, machines: dict[str, type[TracedMachine]]
+) -> campaign.Worker:
+    """Worker *number* of a campaign, enough of it to plan its chunks (it runs none)."""
+    return campaign.Worker(
+        plan=campaign.WorkerPlan(worker=number, first_chunk=0, options=options, deadline_wall=0.0),
+        conn=None, machines=machines, factory=None, profile_settings=None, database=None,
+        deadline=time.monotonic() + 1000, settler=None, parent=0, reach=None,
+    )  # type: ignore[arg-type]  # fmt: skip
+
+
 def test_every_machine_gets_a_chunk_of_every_rule_however_short_the_campaign(
     tmp_path: Path, machines: dict[str, type[TracedMachine]]
 ) -> None:
@@ -762,14 +773,7 @@ def test_every_machine_gets_a_chunk_of_every_rule_however_short_the_campaign(
     (``all``) and later ones draw their configuration; a chunk is short enough that the first
     round fits in the campaign's time."""
     options = _campaign_options(tmp_path)
-    workers = [
-        campaign.Worker(
-            plan=campaign.WorkerPlan(worker=w, first_chunk=0, options=options, deadline_wall=0.0),
-            conn=None, machines=machines, factory=None, profile_settings=None, database=None,
-            deadline=time.monotonic() + 1000, settler=None, parent=0, reach=None,
-        )  # type: ignore[arg-type]
-        for w in range(2)
-    ]  # fmt: skip
+    workers = [_worker(w, options, machines) for w in range(2)]
     jobs = [workers[w].job(number) for number in range(6) for w in range(2)]
     first_round = jobs[:3]
     assert ["kernel", "clock_drift", "policy_mutation"] == [job.machine for job in first_round]
@@ -787,24 +791,13 @@ def test_reach_is_measured_and_machines_steer_in_one_round_of_chunks_in_n(
     campaign's chunks 0-2 and 12-14), and rounds 0, 2 and 4 steer; chunk k is the worker
     k % 2's (k // 2)-th."""
     options = _campaign_options(tmp_path, reach_every=4)
-    workers = [
-        campaign.Worker(
-            plan=campaign.WorkerPlan(worker=w, first_chunk=0, options=options, deadline_wall=0.0),
-            conn=None, machines=machines, factory=None, profile_settings=None, database=None,
-            deadline=time.monotonic() + 1000, settler=None, parent=0, reach=None,
-        )  # type: ignore[arg-type]
-        for w in range(2)
-    ]  # fmt: skip
+    workers = [_worker(w, options, machines) for w in range(2)]
     measured = [k for k in range(15) if workers[k % 2].measures_reach(k // 2)]
     assert [0, 1, 2, 12, 13, 14] == measured
     steered = [k for k in range(15) if workers[k % 2].job(k // 2).steer]
     assert [0, 1, 2, 6, 7, 8, 12, 13, 14] == steered
     every = _campaign_options(tmp_path, reach_every=1)
-    worker = campaign.Worker(
-        plan=campaign.WorkerPlan(worker=0, first_chunk=0, options=every, deadline_wall=0.0),
-        conn=None, machines=machines, factory=None, profile_settings=None, database=None,
-        deadline=time.monotonic() + 1000, settler=None, parent=0, reach=None,
-    )  # type: ignore[arg-type]  # fmt: skip
+    worker = _worker(0, every, machines)
     assert all(worker.measures_reach(number) for number in range(10))
 
 
