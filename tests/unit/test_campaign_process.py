@@ -144,7 +144,10 @@ def test_a_campaign_against_a_mutant_finds_saves_reports_and_counts_repeats(
     assert 0 < summary["reach"]["percent"] <= 100  # the workers' coverage, combined
     assert (run_dir / "coverage" / "index.html").is_file()
     assert '<a href="coverage/index.html">' in (run_dir / "report.html").read_text()
-    assert any(path.is_file() for path in (tmp_path / ".hypothesis-fuzz").rglob("*"))
+    # The default database is beside the run directory (Hypothesis makes its folder when the
+    # campaign opens it). Whether an example is still in it at the end depends on the stream: a
+    # failure that a later run notes as known passes, and is dropped again with its key's folder.
+    assert (tmp_path / ".hypothesis-fuzz").is_dir()
     assert 0 == cli.main(["replay", str(corpus), "--machines", str(MACHINES)])
 
 
