@@ -147,6 +147,7 @@ def test_a_campaign_against_a_mutant_finds_saves_reports_and_counts_repeats(
     # The default database is beside the run directory (Hypothesis makes its folder when the
     # campaign opens it). Whether an example is still in it at the end depends on the stream: a
     # failure that a later run notes as known passes, and is dropped again with its key's folder.
+    assert f"example database {tmp_path / '.hypothesis-fuzz'}" in out
     assert (tmp_path / ".hypothesis-fuzz").is_dir()
     assert 0 == cli.main(["replay", str(corpus), "--machines", str(MACHINES)])
 

@@ -542,28 +542,26 @@ class Driver:
         """Set the Guardian's clock; a time the checker finds outside the spec's range must be
         refused, and then the ghost keeps its time."""
         valid = guardian_time_valid(now_ms, self.ghost.ttl_ms)
-        refusal = self._answered(
-            "set_guardian_time", now_ms, valid, lambda: self.kernel.set_guardian_time(now_ms)
-        )
-        if refusal is not None:
-            return self._refused(refusal)
-        if not valid:  # the ghost keeps its time: the spec's clock never held this one
-            return {"guardian_ms": now_ms, "accepted": "invalid"}
-        self.ghost.guardian_ms = now_ms
-        return {"guardian_ms": now_ms}
+        return self._set_time("guardian", now_ms, valid, self.kernel.set_guardian_time)
 
     def set_executor_time(self, now_ms: Any) -> Outcome:
         """Set the executor's clock, judged as set_guardian_time judges the Guardian's."""
-        valid = time_ms_valid(now_ms)
-        refusal = self._answered(
-            "set_executor_time", now_ms, valid, lambda: self.kernel.set_executor_time(now_ms)
+        return self._set_time(
+            "executor", now_ms, time_ms_valid(now_ms), self.kernel.set_executor_time
         )
+
+    def _set_time(
+        self, clock: str, now_ms: Any, valid: bool, apply: Callable[[Any], Any]
+    ) -> Outcome:
+        """Set *clock* (``guardian`` or ``executor``) to *now_ms*, which the checker judged
+        *valid*; the ghost follows only a time the spec's clock may hold."""
+        refusal = self._answered(f"set_{clock}_time", now_ms, valid, lambda: apply(now_ms))
         if refusal is not None:
             return self._refused(refusal)
         if not valid:  # the ghost keeps its time: the spec's clock never held this one
-            return {"executor_ms": now_ms, "accepted": "invalid"}
-        self.ghost.executor_ms = now_ms
-        return {"executor_ms": now_ms}
+            return {f"{clock}_ms": now_ms, "accepted": "invalid"}
+        setattr(self.ghost, f"{clock}_ms", now_ms)
+        return {f"{clock}_ms": now_ms}
 
     def set_signing(self, available: bool) -> Outcome:
         keys = self.ghost.keys
