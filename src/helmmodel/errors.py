@@ -63,6 +63,11 @@ class ReceiptInvalid(Refusal):
     """A receipt presented to the verifier does not verify (spec section 4)."""
 
 
+class FreezeRefused(Refusal):
+    """Under the release's semantics, a freeze of a frozen kernel or an unfreeze of one that is
+    not frozen (spec section 12). Freeze or unfreeze once; read the state to know which."""
+
+
 class RunnerError(HelmModelError):
     """A bad machine directory, machine name or kernel name.
 

@@ -99,7 +99,7 @@ class SafeExecutor:
         self, decision: Decision | None, intent: Intent | None, effect: Effect | None
     ) -> tuple[str, str]:
         """The first refusal code that applies, in the spec's order, or ``("", "")``."""
-        if self.guardian.frozen:
+        if self.guardian.frozen and self.guardian.semantics.freeze_stops_intents_and_executions:
             return SYSTEM_FROZEN, "the kernel is frozen"
         if decision is None or intent is None or effect is None:
             return MISSING_ARTIFACT, "a decision, an intent and an effect are all required"

@@ -48,6 +48,7 @@ from helmmodel.kernel.records import (
     Receipt,
     Request,
 )
+from helmmodel.kernel.semantics import CHAOS_PAGE, FreezeReceipt, Semantics, semantics_named
 from helmmodel.kernel.tools import ToolTable
 
 RECEIPT_SIGNATURE_INVALID = "RECEIPT_SIGNATURE_INVALID"
@@ -76,8 +77,10 @@ class KernelConfig:
     guardian_start_ms: int = 0
     executor_start_ms: int = 0
     keys_max: int = KEYS_MAX  # how many keys the ring may make, rotations included
+    semantics: str = CHAOS_PAGE  # which kernel: the chaos page's or HELM's release (section 12)
 
     def __attrs_post_init__(self) -> None:
+        semantics_named(self.semantics)
         if type(self.seed) is not bytes or not self.seed:
             raise InvalidInput(f"the kernel seed must be non-empty bytes, not {self.seed!r}")
         if type(self.ttl_ms) is not int or self.ttl_ms <= 0:
@@ -119,6 +122,7 @@ class Kernel:
         self.chains = self.chains_class()
         self.error_budget = self.error_budget_class(self.ids)
         self.tokens: dict[str, Principal] = {}
+        self.semantics: Semantics = semantics_named(self.config.semantics)
         self.guardian = self.guardian_class(
             tools=self.tools,
             policy=self.policy,
@@ -128,6 +132,8 @@ class Kernel:
             graph=self.graph,
             ids=self.ids,
             ttl_ms=self.config.ttl_ms,
+            chains=self.chains,
+            semantics=self.semantics,
         )
         self.executor = self.executor_class(
             guardian=self.guardian,
@@ -188,19 +194,20 @@ class Kernel:
     # --- operator switches, clocks, keys, budgets -----------------------------------------------
 
     @atomic
-    def set_frozen(self, frozen: bool) -> None:
-        """Freeze or unfreeze the kernel (an explicit state, never a toggle)."""
+    def set_frozen(self, frozen: bool, principal: str = "operator") -> FreezeReceipt | None:
+        """Freeze or unfreeze the kernel: an explicit state under the chaos page; under the
+        release a receipted transition (FreezeRefused when already in that state)."""
         if type(frozen) is not bool:
             raise InvalidInput(f"frozen must be true or false, not {frozen!r}")
-        self.guardian.set_frozen(frozen)
+        return self.guardian.set_frozen(frozen, principal)
 
-    def freeze(self) -> None:
-        """Stop everything new: no ALLOW, no intent, no execution."""
-        self.set_frozen(True)
+    def freeze(self) -> FreezeReceipt | None:
+        """Stop everything new: no ALLOW (and, under the chaos page, no intent, no execution)."""
+        return self.set_frozen(True)
 
-    def unfreeze(self) -> None:
+    def unfreeze(self) -> FreezeReceipt | None:
         """Lift a freeze."""
-        self.set_frozen(False)
+        return self.set_frozen(False)
 
     @atomic
     def set_guardian_time(self, now_ms: int) -> None:
@@ -338,6 +345,38 @@ class Kernel:
             output=output,
         )
 
+    @atomic
+    def evaluate(self, request: Request) -> Decision:
+        """*begin* and *decide* as one atomic step: the release's ``POST /api/v1/evaluate``,
+        which decides (and, under the release, receipts the decision) but runs nothing."""
+        return self.guardian.decide(self.guardian.begin(request))
+
+    # --- reading receipts -------------------------------------------------------------------------
+
+    @atomic
+    def sessions(self) -> tuple[str, ...]:
+        """Every session that has a receipt chain, sorted."""
+        return tuple(sorted(self.chains.chains))
+
+    @atomic
+    def session_receipts(self, session_id: str) -> tuple[Receipt, ...]:
+        """*session_id*'s receipts in chain order (empty for a session with none)."""
+        return tuple(self.chains.chains.get(session_id, ()))
+
+    @atomic
+    def receipt(self, receipt_id: str) -> Receipt | None:
+        """The receipt with id *receipt_id*, in any session, or None."""
+        for chain in self.chains.chains.values():
+            for receipt in chain:
+                if receipt.receipt_id == receipt_id:
+                    return receipt
+        return None
+
+    @atomic
+    def public_key(self, key_id: str) -> bytes | None:
+        """The raw Ed25519 public key *key_id* names in the ring, or None."""
+        return self.keys.public_key(key_id)
+
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Response:
         """Answer an HTTP request through the request surface (spec section 9)."""
         return self.surface.handle(method, path, headers, body)
@@ -359,7 +398,7 @@ class Kernel:
         Every component keeps its own digest material current as it changes (sets through an
         order-free running sum), so this costs the same at step 10 and at step 10,000.
         """
-        parts = (
+        parts: tuple[bytes, ...] = (
             b"policy:" + self.policy.digest_material(),
             b"keys:" + self.keys.digest_material(),
             b"clocks:%d|%d" % (self.guardian_clock.now_ms, self.executor_clock.now_ms),
@@ -372,6 +411,12 @@ class Kernel:
             b"executed:" + self.executor.digest_material(),
             b"tools:" + self.tools.digest_material(),
         )
+        if self.semantics.name != CHAOS_PAGE:
+            # Only another semantics adds parts, so every chaos-page digest stays as it was.
+            parts += (
+                b"semantics:" + self.semantics.name.encode(),
+                b"freeze_receipts:%d" % len(self.guardian.freeze_receipts),
+            )
         return hashlib.sha256(b"\n".join(parts)).hexdigest()
 
 

@@ -13,6 +13,7 @@ from typing import NoReturn
 import attrs
 
 from helmmodel.errors import (
+    FreezeRefused,
     IntentRefused,
     Refusal,
     SignatureInvalid,
@@ -24,7 +25,7 @@ from helmmodel.kernel.clock import SimClock
 from helmmodel.kernel.ids import IdCounters
 from helmmodel.kernel.key_ring import KeyRing
 from helmmodel.kernel.policy_graph import Outcome, PolicyGraph, PolicySnapshot
-from helmmodel.kernel.proofgraph import NODE_ATTESTATION, NODE_INTENT, ProofGraph
+from helmmodel.kernel.proofgraph import NODE_ATTESTATION, NODE_INTENT, ProofGraph, ReceiptChains
 from helmmodel.kernel.records import (
     ACTION_EXECUTE_TOOL,
     ALLOW,
@@ -33,9 +34,20 @@ from helmmodel.kernel.records import (
     Decision,
     Effect,
     Intent,
+    Receipt,
     Request,
+    decision_hash,
     make_signed,
     reason_hash,
+)
+from helmmodel.kernel.semantics import (
+    ALREADY_FROZEN,
+    FREEZE,
+    NOT_FROZEN,
+    SEMANTICS,
+    UNFREEZE,
+    FreezeReceipt,
+    Semantics,
 )
 from helmmodel.kernel.tools import ToolTable
 
@@ -64,6 +76,12 @@ INTENT_REFUSAL_CODES = (
 )
 
 DEFAULT_TTL_MS = 5 * 60 * 1000
+
+
+def decision_receipt_id(decision_id: str) -> str:
+    """The id of a decision's own receipt (the release's); its dispatch's is ``rcpt-<id>``."""
+    return f"rcpt-{decision_id}-decision"
+
 
 # Looked up once: reading a member off an Enum class is slow, and every call reads them.
 _ERROR, _FALSE = Outcome.ERROR, Outcome.FALSE
@@ -119,6 +137,8 @@ class Guardian:
         graph: ProofGraph,
         ids: IdCounters,
         ttl_ms: int = DEFAULT_TTL_MS,
+        chains: ReceiptChains | None = None,
+        semantics: Semantics = SEMANTICS["chaos-page"],
     ) -> None:
         self.tools = tools
         self.policy = policy
@@ -128,7 +148,11 @@ class Guardian:
         self.graph = graph
         self.ids = ids
         self.ttl_ms = ttl_ms
+        # The receipt chains the release's decision receipts go into (the executor's own).
+        self.chains = chains if chains is not None else ReceiptChains()
+        self.semantics = semantics
         self.frozen = False
+        self.freeze_receipts: list[FreezeReceipt] = []
         self.calls: dict[str, PendingCall] = {}
         # Which call made each decision. ``decision.call_id`` is not a signed field, so a
         # presented decision is attributed by its (signed) id, never by the call id it claims.
@@ -136,9 +160,25 @@ class Guardian:
 
     # --- freeze -------------------------------------------------------------------------------
 
-    def set_frozen(self, frozen: bool) -> None:
-        """Freeze (an operator's emergency stop) or unfreeze the kernel."""
+    def set_frozen(self, frozen: bool, principal: str = "operator") -> FreezeReceipt | None:
+        """Freeze (an operator's emergency stop) or unfreeze the kernel.
+
+        Under the chaos page an explicit state, set again harmlessly; under the release a
+        transition, receipted, and refused when the kernel is already in the state asked for.
+        """
+        if not self.semantics.freeze_receipts:
+            self.frozen = bool(frozen)
+            return None
+        if frozen == self.frozen:
+            if frozen:
+                raise FreezeRefused(ALREADY_FROZEN, "the kernel is already frozen")
+            raise FreezeRefused(NOT_FROZEN, "the kernel is not frozen")
         self.frozen = bool(frozen)
+        receipt = FreezeReceipt(
+            action=FREEZE if frozen else UNFREEZE, principal=principal, timestamp=self.clock.now_ms
+        )
+        self.freeze_receipts.append(receipt)
+        return receipt
 
     # --- begin --------------------------------------------------------------------------------
 
@@ -290,6 +330,35 @@ class Guardian:
         call.decision = decision
         call.ended = ENDED_DECIDED
         self.decision_calls[decision.id] = call.call_id
+        if self.semantics.decision_receipts:
+            self.chains.append(self.sign_decision_receipt(call, decision))
+
+    def sign_decision_receipt(self, call: PendingCall, decision: Decision) -> Receipt:
+        """The release's receipt of a decision, whatever its verdict, in its session's chain."""
+        request = call.request
+        # The release chains a call with no session under its principal (the agent id).
+        session_id = request.session_id or request.principal
+        lamport, prev_hash = self.chains.next_link(session_id)
+        signature_type = decision.signature_type  # the key that just signed the decision
+        digest = decision_hash(decision)
+        return make_signed(
+            Receipt,
+            functools.partial(self.keys.sign, signature_type),
+            receipt_id=decision_receipt_id(decision.id),
+            decision_id=decision.id,
+            effect_id=request.tool,  # the release names the action here, not an effect
+            status=decision.verdict,
+            output_hash=digest,
+            prev_hash=prev_hash,
+            lamport_clock=lamport,
+            args_hash=call.effect.args_hash,
+            verdict=decision.verdict,
+            reason_code=decision.reason_code,
+            policy_hash=decision.policy_version,
+            session_id=session_id,
+            timestamp=decision.timestamp,
+            signature_type=signature_type,
+        )
 
     def fail_closed(self, call: PendingCall, charged_budget_id: str | None) -> None:
         """End *call* with no decision: release its consumption and attest the failure unsigned."""
@@ -349,7 +418,7 @@ class Guardian:
 
     def intent_refusal(self, decision: Decision, effect: Effect) -> tuple[str, str]:
         """The first refusal code that applies to issuing an intent, or ``("", "")``."""
-        if self.frozen:
+        if self.frozen and self.semantics.freeze_stops_intents_and_executions:
             return SYSTEM_FROZEN, "the kernel is frozen"
         if decision.verdict != ALLOW:
             return VERDICT_NOT_ALLOW, f"decision {decision.id} is {decision.verdict}, not ALLOW"

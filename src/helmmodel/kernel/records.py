@@ -291,6 +291,11 @@ def make_signed(cls: type[SignedT], sign: Callable[[bytes], str], **fields: Any)
     return record
 
 
+def decision_hash(decision: Decision) -> str:
+    """``sha256:`` of the decision's signed bytes: what the release's decision receipt binds."""
+    return prefixed_hash(decision.preimage())
+
+
 def reason_hash(reason: str) -> str:
     """``sha256:`` of the reason text (UTF-8)."""
     if len(reason) <= 64:
