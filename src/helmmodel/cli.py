@@ -20,10 +20,24 @@ if TYPE_CHECKING:
 
     from helmmodel.harness.runner import MachineResult
     from helmmodel.kernel import KernelFactory
+    from helmmodel.kernel.helm_api import ReleaseConfig
 
     Commands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
 
 ADMIN_TOKEN_ENV = "HELMMODEL_ADMIN_TOKEN"
+# serve's semantics and the release's defaults, spelled here (the kernel's constants, checked
+# equal by tests/unit/test_helm_api.py) so that parsing arguments does not import the kernel.
+CHAOS_PAGE = "chaos-page"
+HELM_AI_KERNEL = "helm-ai-kernel"
+DEFAULT_TENANT = "default"
+DEFAULT_PRINCIPAL = "system-admin"
+# The release's own environment variables for its API's auth (serve --semantics helm-ai-kernel).
+RELEASE_ENV = {
+    "helm_admin_key": "HELM_ADMIN_API_KEY",
+    "helm_service_key": "HELM_SERVICE_API_KEY",
+    "helm_tenant": "HELM_RUNTIME_TENANT_ID",
+    "helm_principal": "HELM_RUNTIME_PRINCIPAL_ID",
+}
 
 
 def _token_pair(text: str) -> tuple[str, str]:
@@ -168,6 +182,27 @@ def _add_serve_command(commands: Commands) -> None:
         metavar="TOKEN=PRINCIPAL",
         help="a further bearer token for a principal that is not an admin",
     )
+    serve.add_argument(
+        "--semantics",
+        choices=(CHAOS_PAGE, HELM_AI_KERNEL),
+        default=CHAOS_PAGE,
+        help="the kernel served: the chaos page's (default), or HELM's helm-ai-kernel release, "
+        "which also answers the release's API",
+    )
+    for option, what, default in (
+        ("--helm-admin-key", "the release API's admin bearer key", "unset: its admin routes 401"),
+        ("--helm-service-key", "the release API's service key", "unset: its service routes 401"),
+        ("--helm-tenant", "the tenant the release API binds", f"else {DEFAULT_TENANT!r}"),
+        ("--helm-principal", "the principal the release API binds", f"else {DEFAULT_PRINCIPAL!r}"),
+    ):
+        dest = option.removeprefix("--").replace("-", "_")
+        serve.add_argument(
+            option,
+            default=None,
+            metavar="KEY" if option.endswith("key") else "ID",
+            help=f"{what}, with --semantics {HELM_AI_KERNEL} (default: ${RELEASE_ENV[dest]}; "
+            f"{default})",
+        )
     serve.add_argument("--access-log", action="store_true", help="log every request to stderr")
     serve.add_argument(
         "--max-requests",
@@ -576,7 +611,9 @@ def serve(args: argparse.Namespace) -> int:
     if admin_token is None:
         admin_token = secrets.token_urlsafe(24)
     try:
-        kernel = server.demo_kernel(admin_token, args.token)
+        kernel = server.demo_kernel(
+            admin_token, args.token, semantics=args.semantics, release=_release_config(args)
+        )
     except InvalidInput as exc:
         print(f"helmmodel serve: {exc}", file=sys.stderr)
         return 2
@@ -596,6 +633,8 @@ def serve(args: argparse.Namespace) -> int:
         print(f"helmmodel serve: warning: {warning}", file=sys.stderr, flush=True)
     if generated:
         print(f"admin token (generated, shown once): {admin_token}", flush=True)
+    if args.semantics == HELM_AI_KERNEL and kernel.surface.release is not None:
+        print(f"also answering {HELM_AI_KERNEL}'s API (README: the release's API)", flush=True)
     for port in running.ports:
         print(f"listening on http://{args.host}:{port}", flush=True)
     print("press Ctrl-C to stop", flush=True)
@@ -606,6 +645,31 @@ def serve(args: argparse.Namespace) -> int:
     finally:
         running.stop()
     return 0
+
+
+def _release_config(args: argparse.Namespace) -> ReleaseConfig | None:
+    """The release API's auth from ``serve``'s options, else the release's own environment
+    variables, else its defaults; None under the chaos page. Raises InvalidInput for a release
+    option given without ``--semantics helm-ai-kernel``, or a blank one."""
+    from helmmodel import server
+
+    given = [name for name in RELEASE_ENV if getattr(args, name) is not None]
+    if args.semantics != HELM_AI_KERNEL:
+        if given:
+            options = ", ".join("--" + name.replace("_", "-") for name in given)
+            raise InvalidInput(f"{options} need --semantics {HELM_AI_KERNEL}")
+        return None
+    # As the release reads them: an empty variable is an unset one.
+    values = {
+        name: getattr(args, name) if name in given else (os.environ.get(env, "").strip() or None)
+        for name, env in RELEASE_ENV.items()
+    }
+    return server.release_config(
+        admin_key=values["helm_admin_key"],
+        service_key=values["helm_service_key"],
+        tenant_id=values["helm_tenant"] or DEFAULT_TENANT,
+        principal_id=values["helm_principal"] or DEFAULT_PRINCIPAL,
+    )
 
 
 def replay(args: argparse.Namespace) -> int:

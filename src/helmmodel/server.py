@@ -32,8 +32,17 @@ from typing import Any
 
 import attrs
 
-from helmmodel.kernel import Kernel
+from helmmodel import __version__
+from helmmodel.errors import InvalidInput
+from helmmodel.kernel import Kernel, KernelConfig
 from helmmodel.kernel.api import BODY_BYTES_MAX, Response, announced_length, problem
+from helmmodel.kernel.helm_api import (
+    DEFAULT_PRINCIPAL,
+    DEFAULT_TENANT,
+    HelmSurface,
+    ReleaseConfig,
+)
+from helmmodel.kernel.semantics import CHAOS_PAGE, HELM_AI_KERNEL, HELM_AI_KERNEL_COMMIT
 
 ADMIN_PRINCIPAL = "admin"
 READ_TIMEOUT_S = 10.0
@@ -88,13 +97,41 @@ def exposure_warning(host: str) -> str | None:
     )
 
 
-def demo_kernel(admin_token: str, tokens: Sequence[tuple[str, str]] = ()) -> Kernel:
+def release_config(
+    *,
+    admin_key: str | None = None,
+    service_key: str | None = None,
+    tenant_id: str = DEFAULT_TENANT,
+    principal_id: str = DEFAULT_PRINCIPAL,
+) -> ReleaseConfig:
+    """The release API's auth for ``serve``, reporting this twin as its version: helmmodel's
+    version, and the release commit it follows."""
+    return ReleaseConfig(
+        admin_key=admin_key,
+        service_key=service_key,
+        tenant_id=tenant_id,
+        principal_id=principal_id,
+        version=f"helmmodel-{__version__}",
+        commit=HELM_AI_KERNEL_COMMIT,
+    )
+
+
+def demo_kernel(
+    admin_token: str,
+    tokens: Sequence[tuple[str, str]] = (),
+    *,
+    semantics: str = CHAOS_PAGE,
+    release: ReleaseConfig | None = None,
+) -> Kernel:
     """The kernel ``serve`` exposes: tools echo, sum and fail, each allowed for everyone.
 
     *admin_token* is an admin's bearer token; *tokens* pairs further tokens with principals
-    that are not admins.
+    that are not admins. Under the ``helm-ai-kernel`` *semantics* the kernel also answers the
+    release's API, with the auth *release* gives (the release's defaults without it).
     """
-    kernel = Kernel()
+    if release is not None and semantics != HELM_AI_KERNEL:
+        raise InvalidInput(f"the release API's auth needs --semantics {HELM_AI_KERNEL}")
+    kernel = Kernel(KernelConfig(semantics=semantics))
     kernel.register_tool("echo", ECHO_SCHEMA)
     kernel.register_tool(
         "sum", {"type": "object", "additionalProperties": {"type": "integer"}}, behaviour="sum"
@@ -105,6 +142,8 @@ def demo_kernel(admin_token: str, tokens: Sequence[tuple[str, str]] = ()) -> Ker
     kernel.add_token(admin_token, ADMIN_PRINCIPAL, frozenset({"admin"}))
     for token, principal in tokens:
         kernel.add_token(token, principal)
+    if semantics == HELM_AI_KERNEL:
+        kernel.surface.attach_release(HelmSurface(kernel, release or release_config()))
     return kernel
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -119,14 +119,36 @@ def bearer_token(headers: Mapping[str, str]) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else ""
 
 
+class ReleaseSurface(Protocol):
+    """Another API over the same kernel: the release's (``helm_api.HelmSurface``)."""
+
+    def serves(self, path: str) -> bool:
+        """Whether it routes *path* (no query)."""
+        ...
+
+    def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Response:
+        """Answer one request its way."""
+        ...
+
+
 class RequestSurface:
     """The kernel's HTTP surface, as a pure function of a request and the kernel's state."""
 
     def __init__(self, kernel: SurfaceKernel) -> None:
         self.kernel = kernel
+        self.release: ReleaseSurface | None = None
+
+    def attach_release(self, release: ReleaseSurface) -> None:
+        """Answer the release's routes (and every path the chaos page does not route) through
+        *release*, so that one server is the release's twin; the chaos page's routes stay."""
+        self.release = release
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Response:
         """Answer one request; checks run in the spec's order."""
+        if self.release is not None:
+            bare = path.split("?", 1)[0]
+            if self.release.serves(bare) or self.route(bare)[0] is None:
+                return self.release.handle(method, path, headers, body)
         lowered = {k.lower(): v for k, v in headers.items()}
         length = announced_length(lowered)
         if len(body) > BODY_BYTES_MAX or (length is not None and length > BODY_BYTES_MAX):
