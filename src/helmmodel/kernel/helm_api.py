@@ -259,6 +259,8 @@ class HelmSurface:
         handler = self._handler(route)
         if handler is None:
             return NOT_FOUND
+        if method.upper() == "OPTIONS":  # the release's CORS layer answers a preflight itself
+            return Response(204, (), b"")
         # Handlers see the decoded path, with its query still attached for the few that read it.
         return handler(method.upper(), f"{route}?{query}" if query else route, lowered, body)
 
@@ -439,7 +441,7 @@ class HelmSurface:
             "policy_version": decision.policy_version,
             "signature": decision.signature,
         }
-        if decision.reason:
+        if decision.verdict != ALLOW:  # the release leaves an ALLOW's reason empty, so omitted
             answer["reason"] = decision.reason
         return json_response(200, answer)
 
@@ -488,8 +490,19 @@ class HelmSurface:
         return members
 
     def _all_receipts(self) -> list[Receipt]:
+        """Every receipt, in the order the kernel made them (the release lists a tenant's
+        receipts in the order it stored them): by decision, whose ids count up, a decision's
+        receipt before its dispatch's."""
         with self.kernel.lock:
-            return [r for s in self.kernel.sessions() for r in self.kernel.session_receipts(s)]
+            receipts = [r for s in self.kernel.sessions() for r in self.kernel.session_receipts(s)]
+        return sorted(
+            receipts,
+            key=lambda r: (
+                len(r.decision_id),
+                r.decision_id,
+                r.receipt_id != decision_receipt_id(r.decision_id),
+            ),
+        )
 
     def list_receipts(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes, caller: _Caller

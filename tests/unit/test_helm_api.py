@@ -1,0 +1,618 @@
+"""HELM's release API on the twin as a pure function (``helmmodel.kernel.helm_api``): each route of
+the slice on its happy path and on each refusal the release makes, with the release's status codes
+and error body (README, "HELM's release API on the twin"; the release's answers as probed live)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from helmmodel import cli
+from helmmodel.errors import InvalidInput
+from helmmodel.kernel import Kernel, KernelConfig
+from helmmodel.kernel.api import Response
+from helmmodel.kernel.helm_api import (
+    DEFAULT_PRINCIPAL,
+    DEFAULT_TENANT,
+    HelmSurface,
+    ReleaseConfig,
+    helm_problem,
+)
+from helmmodel.kernel.proofgraph import receipt_hash
+from helmmodel.kernel.semantics import CHAOS_PAGE, HELM_AI_KERNEL, rfc3339_ms
+from tests.conftest import make_kernel
+
+ADMIN = "release-admin-key"
+SERVICE = "release-service-key"
+TENANT = {"X-Helm-Tenant-ID": DEFAULT_TENANT, "X-Helm-Principal-ID": DEFAULT_PRINCIPAL}
+ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN}"}
+SCOPED = {**ADMIN_HEADERS, **TENANT}
+SERVICE_HEADERS = {"Authorization": f"Bearer {SERVICE}"}
+SIGNED_MEMBERS = (
+    "receipt_id",
+    "decision_id",
+    "effect_id",
+    "status",
+    "output_hash",
+    "prev_hash",
+    "lamport_clock",
+    "args_hash",
+    "verdict",
+    "reason_code",
+    "policy_hash",
+    "session_id",
+    "signature_version",
+)
+WELL_FORMED_APPROVAL = {
+    "intent_hash": "a" * 64,
+    "plan_hash": "b" * 64,
+    "policy_hash": "c" * 64,
+    "nonce": "n1",
+    "approver_id": "alice",
+    "public_key": "d" * 64,
+    "signature": "e" * 128,
+}
+
+
+def release_kernel(config: ReleaseConfig | None = None) -> tuple[Kernel, HelmSurface]:
+    """The conftest kernel under the release's semantics, with the release's API attached."""
+    kernel = make_kernel(semantics=HELM_AI_KERNEL)
+    surface = HelmSurface(kernel, config or ReleaseConfig(admin_key=ADMIN, service_key=SERVICE))
+    kernel.surface.attach_release(surface)
+    return kernel, surface
+
+
+@pytest.fixture
+def twin() -> Kernel:
+    """A release kernel whose ``handle`` answers the release's API."""
+    return release_kernel()[0]
+
+
+def call(
+    kernel: Kernel,
+    method: str,
+    path: str,
+    headers: Mapping[str, str] = SCOPED,
+    body: Any = None,
+) -> Response:
+    """One request through ``Kernel.handle``; *body* as JSON unless it is bytes."""
+    data = body if isinstance(body, bytes) else b"" if body is None else json.dumps(body).encode()
+    return kernel.handle(method, path, dict(headers), data)
+
+
+def evaluate(kernel: Kernel, headers: Mapping[str, str] = SCOPED, **members: Any) -> Response:
+    """``POST /api/v1/evaluate`` of *members* (tool echo in session s1 unless given)."""
+    body = {"tool": "echo", "effect_level": "echo", "session_id": "s1", **members}
+    return call(kernel, "POST", "/api/v1/evaluate", headers, body)
+
+
+def assert_problem(response: Response, status: int, detail: str, title: str | None = None) -> None:
+    """*response* is the release's problem body with *status* and *detail*."""
+    assert response.status == status
+    assert dict(response.headers)["Content-Type"] == "application/problem+json"
+    assert response.json() == {
+        "type": f"https://helm.mindburn.run/errors/{status}",
+        "title": title or {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden"}.get(
+            status, response.json()["title"]
+        ),
+        "status": status,
+        "detail": detail,
+    }
+
+
+def verifies(receipt: Mapping[str, Any]) -> bool:
+    """receipt.v5's rule: Ed25519 over the JCS of the signed members, under public_key_set."""
+    payload = {name: receipt[name] for name in SIGNED_MEMBERS}
+    message = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(receipt["public_key_set"]["ed25519"]))
+    try:
+        key.verify(bytes.fromhex(receipt["signature"]), message.encode())
+    except Exception:
+        return False
+    return True
+
+
+# --- the surface, its hook and its error body ----------------------------------------------------
+
+
+def test_the_release_problem_body_is_typed_by_status() -> None:
+    response = helm_problem(409, "x")
+    assert response.json() == {
+        "type": "https://helm.mindburn.run/errors/409",
+        "title": "Conflict",
+        "status": 409,
+        "detail": "x",
+    }
+    assert helm_problem(404, "y", "Receipt not found").json()["title"] == "Receipt not found"
+
+
+def test_the_release_api_needs_a_kernel_under_the_release_semantics() -> None:
+    with pytest.raises(InvalidInput, match="helm-ai-kernel"):
+        HelmSurface(Kernel(KernelConfig(semantics=CHAOS_PAGE)))
+
+
+def test_a_blank_key_or_identity_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="admin_key"):
+        ReleaseConfig(admin_key=" ")
+    with pytest.raises(InvalidInput, match="tenant_id"):
+        ReleaseConfig(tenant_id="")
+
+
+def test_an_unrouted_path_gets_gos_plain_404_and_the_chaos_routes_stay(twin: Kernel) -> None:
+    response = call(twin, "GET", "/api/v1/does-not-exist")
+    assert (response.status, response.body) == (404, b"404 page not found\n")
+    assert dict(response.headers)["Content-Type"] == "text/plain; charset=utf-8"
+    executed = call(twin, "POST", "/v1/tools/execute", {}, {"tool": "echo", "args": {"x": 1}})
+    assert executed.status == 200 and executed.json()["verdict"] == "ALLOW"
+
+
+def test_a_kernel_without_the_release_api_answers_as_before() -> None:
+    kernel = make_kernel(semantics=HELM_AI_KERNEL)
+    response = call(kernel, "GET", "/healthz")
+    assert response.status == 404
+    assert dict(response.headers)["Content-Type"] == "application/problem+json"
+    assert "helm.mindburn.run" not in response.body.decode()
+
+
+def test_a_body_over_a_mebibyte_is_refused_in_the_release_format(twin: Kernel) -> None:
+    response = call(twin, "POST", "/api/v1/evaluate", SCOPED, b"x" * (1_048_576 + 1))
+    assert response.status == 413
+    assert response.json()["type"] == "https://helm.mindburn.run/errors/413"
+
+
+def test_a_preflight_gets_204(twin: Kernel) -> None:
+    assert call(twin, "OPTIONS", "/api/v1/evaluate", {}).status == 204
+
+
+# --- auth classes --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "detail"),
+    [
+        ({}, 401, "Missing Authorization header"),
+        (TENANT, 401, "Missing Authorization header"),
+        ({"Authorization": f"bearer {ADMIN}", **TENANT}, 401,
+         "Invalid Authorization header format (expected 'Bearer <key>')"),
+        ({"Authorization": "Bearer  ", **TENANT}, 401, "Missing bearer token"),
+        ({"Authorization": "Bearer wrong", **TENANT}, 401, "Invalid API key"),
+        ({**SERVICE_HEADERS, **TENANT}, 401, "Invalid API key"),
+        ({**ADMIN_HEADERS, "X-Helm-Principal-ID": DEFAULT_PRINCIPAL}, 403,
+         "Tenant-scoped route requires explicit tenant binding"),
+        ({**ADMIN_HEADERS, "X-Helm-Tenant-ID": DEFAULT_TENANT}, 403,
+         "Tenant-scoped route requires explicit principal binding"),
+        ({**SCOPED, "X-Helm-Principal-ID": "mallory"}, 403,
+         "Tenant-scoped route principal mismatch"),
+        ({**SCOPED, "X-Helm-Tenant-ID": "other"}, 403, "Tenant-scoped route tenant mismatch"),
+    ],
+)  # fmt: skip
+def test_tenant_scoped_refusals(
+    twin: Kernel, headers: dict[str, str], status: int, detail: str
+) -> None:
+    assert_problem(evaluate(twin, headers), status, detail)
+    assert twin.sessions() == ()  # nothing was decided
+
+
+def test_the_tenant_may_come_from_the_query(twin: Kernel) -> None:
+    headers = {**ADMIN_HEADERS, "X-Helm-Principal-ID": DEFAULT_PRINCIPAL}
+    body = {"tool": "echo", "effect_level": "echo", "session_id": "s1"}
+    assert call(twin, "POST", "/api/v1/evaluate?tenant_id=default", headers, body).status == 200
+
+
+def test_auth_comes_before_the_method(twin: Kernel) -> None:
+    assert_problem(call(twin, "GET", "/api/v1/evaluate", {}), 401, "Missing Authorization header")
+    response = call(twin, "GET", "/api/v1/evaluate")
+    assert_problem(response, 405, "The HTTP method is not supported for this endpoint",
+                   "Method Not Allowed")  # fmt: skip
+
+
+def test_unset_keys_close_their_routes_as_the_release_does() -> None:
+    kernel, _ = release_kernel(ReleaseConfig())
+    assert_problem(
+        evaluate(kernel), 401, "Admin API key not configured (set HELM_ADMIN_API_KEY)"
+    )
+    assert_problem(
+        call(kernel, "POST", "/api/v1/kernel/approve", SERVICE_HEADERS, WELL_FORMED_APPROVAL),
+        401,
+        "Service API key not configured (set HELM_SERVICE_API_KEY)",
+    )
+    assert call(kernel, "GET", "/healthz", {}).status == 200
+
+
+def test_a_configured_pair_other_than_the_default_binds() -> None:
+    kernel, _ = release_kernel(
+        ReleaseConfig(admin_key=ADMIN, tenant_id="acme", principal_id="agent-7")
+    )
+    scoped = {**ADMIN_HEADERS, "X-Helm-Tenant-ID": "acme", "X-Helm-Principal-ID": "agent-7"}
+    assert evaluate(kernel, scoped).status == 200
+    assert_problem(evaluate(kernel), 403, "Tenant-scoped route tenant mismatch")
+
+
+# --- public routes -------------------------------------------------------------------------------
+
+
+def test_health_and_version_are_public_and_take_any_method(twin: Kernel) -> None:
+    assert call(twin, "POST", "/healthz", {}).json() == {"status": "ok", "version": "v0.0.0-dev"}
+    health = call(twin, "GET", "/api/health", {}).json()
+    assert health["status"] == "ok" and health["deployment_id"] == "local"
+    assert set(health) == {"build_time", "commit", "deployment_id", "git_sha",
+                           "helm_ai_kernel_version", "status", "version"}  # fmt: skip
+    for path in ("/version", "/api/v1/version"):
+        version = call(twin, "GET", path, {}).json()
+        assert set(version) == {"build_time", "commit", "go_version", "version"}
+
+
+# --- evaluate ------------------------------------------------------------------------------------
+
+
+def test_evaluate_answers_the_release_members_and_receipts_the_decision(twin: Kernel) -> None:
+    response = evaluate(twin, args={"x": 1})
+    assert response.status == 200
+    answer = response.json()
+    receipt = twin.receipt(answer["receipt_id"])
+    assert receipt is not None and receipt.session_id == "s1"
+    assert answer == {
+        "allow": True,
+        "verdict": "ALLOW",
+        "receipt_id": f"rcpt-{answer['decision_id']}-decision",
+        "decision_id": answer["decision_id"],
+        "decision_hash": receipt.output_hash,
+        "reason_code": "",
+        "policy_ref": receipt.policy_hash,
+        "lamport_clock": 1,
+        "id": answer["decision_id"],
+        "action": "echo",
+        "resource": "echo",
+        "policy_version": receipt.policy_hash,
+        "signature": answer["signature"],
+    }  # no reason on an ALLOW, as the release omits it
+    assert evaluate(twin).json()["lamport_clock"] == 2
+
+
+def test_every_verdict_is_a_200_with_its_reason(twin: Kernel) -> None:
+    denied = evaluate(twin, tool="nope", effect_level="nope").json()
+    assert (denied["allow"], denied["verdict"]) == (False, "DENY")
+    assert denied["reason_code"] and denied["reason"]
+    escalated = evaluate(twin, tool="approve", effect_level="approve").json()
+    assert (escalated["allow"], escalated["verdict"]) == (False, "ESCALATE")
+
+
+def test_the_legacy_aliases_and_a_padded_session(twin: Kernel) -> None:
+    body = {"action": "echo", "resource": "echo", "context": {"session_id": " s2 "}}
+    response = call(twin, "POST", "/api/v1/evaluate", SCOPED, body)
+    assert response.status == 200
+    assert twin.session_receipts("s2")[0].receipt_id == response.json()["receipt_id"]
+
+
+@pytest.mark.parametrize(
+    ("members", "detail"),
+    [
+        ({"action": "sum"}, "tool and action must match when both are provided"),
+        ({"resource": "sum"}, "effect_level and resource must match when both are provided"),
+        ({"context": {"session_id": "other"}},
+         "session_id must match context.session_id when both are provided"),
+        ({"tool": " "}, "tool and effect_level are required"),
+        ({"effect_level": None}, "tool and effect_level are required"),
+        ({"session_id": "   "}, "session_id is required"),
+        ({"session_id": "a/b"}, "session_id may not contain path separators"),
+        ({"session_id": "a\\b"}, "session_id may not contain path separators"),
+    ],
+)  # fmt: skip
+def test_evaluate_refuses_what_the_release_refuses(
+    twin: Kernel, members: dict[str, Any], detail: str
+) -> None:
+    assert_problem(evaluate(twin, **members), 400, f"Evaluate route {detail}")
+    assert twin.sessions() == ()
+
+
+@pytest.mark.parametrize("body", [b"", b'{"tool": "echo",', b"[]", b'{"args": [1, 2]}',
+                                  b'{"tool": 5}', b'{"context": "x"}'])  # fmt: skip
+def test_a_body_go_cannot_decode_is_invalid_json(twin: Kernel, body: bytes) -> None:
+    assert_problem(call(twin, "POST", "/api/v1/evaluate", SCOPED, body), 400, "Invalid JSON body")
+
+
+def test_unknown_members_are_ignored_as_go_ignores_them(twin: Kernel) -> None:
+    assert evaluate(twin, bogus=1, principal="evil", agent_id="evil").status == 200
+
+
+def test_a_session_the_kernel_cannot_name_is_a_400_naming_it(twin: Kernel) -> None:
+    response = evaluate(twin, session_id="free text")
+    assert response.status == 400
+    assert "context.session_id 'free text' is not an identifier" in response.json()["detail"]
+
+
+def test_identity_comes_from_authentication_only() -> None:
+    kernel, _ = release_kernel()
+    kernel.put_rule(
+        "echo",
+        {
+            "id": "who",
+            "logic": "AND",
+            "leaves": [
+                {"id": "p", "predicate": ["eq", "context.principal_id", DEFAULT_PRINCIPAL]},
+                {"id": "t", "predicate": ["eq", "context.tenant_id", DEFAULT_TENANT]},
+                {"id": "w", "predicate": ["eq", "context.workspace_id", "ws1"]},
+            ],
+        },
+    )
+    context = {"principal_id": "evil", "tenant_id": "evil", "workspace_id": "evil"}
+    headers = {**SCOPED, "X-Helm-Workspace-ID": "ws1"}
+    assert evaluate(kernel, headers, context=context).json()["verdict"] == "ALLOW"
+    assert evaluate(kernel, context=context).json()["verdict"] == "DENY"  # no workspace header
+
+
+def test_a_kernel_that_cannot_sign_fails_as_a_failed_persist(twin: Kernel) -> None:
+    twin.remove_signing()
+    response = evaluate(twin)
+    assert_problem(response, 500, "An unexpected error occurred. Please try again later.",
+                   "Internal Server Error")  # fmt: skip
+    assert twin.sessions() == ()
+
+
+# --- receipts ------------------------------------------------------------------------------------
+
+
+def evaluated(kernel: Kernel, count: int, session: str = "s1") -> list[dict[str, Any]]:
+    """*count* evaluates in *session* (the second of every pair denied); their answers."""
+    tools = ("echo", "nope")
+    return [
+        evaluate(kernel, tool=tools[i % 2], effect_level=tools[i % 2], session_id=session).json()
+        for i in range(count)
+    ]
+
+
+def test_a_receipt_has_the_release_members_and_verifies(twin: Kernel) -> None:
+    answer = evaluated(twin, 1)[0]
+    body = call(twin, "GET", f"/api/v1/receipts/{answer['receipt_id']}").json()
+    receipt = twin.receipt(answer["receipt_id"])
+    assert receipt is not None
+    key_id = receipt.signature_type.partition(":")[2]
+    public = twin.public_key(key_id)
+    assert public is not None
+    assert body == {
+        **{name: getattr(receipt, name) for name in SIGNED_MEMBERS},
+        "signature": receipt.signature,
+        "signature_algorithm": "ed25519",
+        "signature_profile": "classical",
+        "key_id": key_id,
+        "public_key_set": {"ed25519": public.hex()},
+        "decision_hash": receipt.output_hash,
+        "executor_id": DEFAULT_PRINCIPAL,
+        "timestamp": rfc3339_ms(receipt.timestamp),
+        "metadata": {"action": "echo", "args_hash": receipt.args_hash, "reason": "policy satisfied",
+                     "resource": "echo", "source": "api.evaluate"},
+    }  # fmt: skip
+    assert verifies(body)
+    assert not verifies({**body, "verdict": "DENY"})
+
+
+def test_a_dispatch_receipt_is_bound_to_its_decisions_hash(twin: Kernel) -> None:
+    call(twin, "POST", "/v1/tools/execute", {},
+         {"tool": "echo", "args": {"x": 1}, "context": {"session_id": "s9"}})  # fmt: skip
+    decision_receipt, dispatch = twin.session_receipts("s9")
+    body = call(twin, "GET", f"/api/v1/receipts/{dispatch.receipt_id}").json()
+    assert body["decision_hash"] == decision_receipt.output_hash
+    assert "executor_id" not in body and "metadata" not in body  # not made by the release API
+    assert verifies(body)
+
+
+def test_listing_a_session_pages_by_lamport(twin: Kernel) -> None:
+    evaluated(twin, 5)
+    first = call(twin, "GET", "/api/v1/receipts?session_id=s1&limit=2").json()
+    assert [r["lamport_clock"] for r in first["receipts"]] == [1, 2]
+    assert (first["count"], first["has_more"], first["next_cursor"]) == (2, True, "lamport:2")
+    rest = call(twin, "GET", "/api/v1/receipts?session_id=s1&since=lamport%3A2").json()
+    assert [r["lamport_clock"] for r in rest["receipts"]] == [3, 4, 5]
+    assert (rest["has_more"], rest["next_cursor"]) == (False, "lamport:5")
+    bare = call(twin, "GET", "/api/v1/receipts?session_id=s1&since=3&limit=0").json()
+    assert bare["count"] == 2  # a bare number is a cursor too; limit 0 is the default
+    denied = call(twin, "GET", "/api/v1/receipts?session_id=s1&verdict=DENY").json()
+    assert [r["lamport_clock"] for r in denied["receipts"]] == [2, 4]
+
+
+def test_an_unknown_session_lists_null(twin: Kernel) -> None:
+    assert call(twin, "GET", "/api/v1/receipts?session_id=never").json() == {
+        "receipts": None, "count": 0, "next_cursor": "", "has_more": False,
+    }  # fmt: skip
+
+
+def test_the_tenant_wide_list_is_in_the_order_receipts_were_made(twin: Kernel) -> None:
+    evaluated(twin, 1, "zz")
+    evaluated(twin, 1, "aa")
+    listed = call(twin, "GET", "/api/v1/receipts?limit=1").json()
+    assert [r["session_id"] for r in listed["receipts"]] == ["zz"]
+    assert (listed["has_more"], listed["next_cursor"]) == (True, "")
+
+
+@pytest.mark.parametrize(
+    ("query", "detail"),
+    [
+        ("session_id=a%2Fb", "Invalid session_id"),
+        ("session_id=s1&since=lamport:abc", "Invalid since cursor"),
+        ("since=lamport:1", "Invalid since cursor"),
+        ("session_id=s1&from=2026-01-01T00:00:00Z",
+         "the twin does not serve the 'from' receipt filter"),
+    ],
+)  # fmt: skip
+def test_listing_refuses_a_bad_query(twin: Kernel, query: str, detail: str) -> None:
+    assert_problem(call(twin, "GET", f"/api/v1/receipts?{query}"), 400, detail)
+
+
+def test_getting_a_receipt_refuses_as_the_release(twin: Kernel) -> None:
+    decision_id = evaluated(twin, 1)[0]["decision_id"]
+    assert_problem(call(twin, "GET", f"/api/v1/receipts/{decision_id}"), 404,
+                   "receipt not found", "Receipt not found")  # fmt: skip
+    for path in ("/api/v1/receipts/", "/api/v1/receipts/a/b"):
+        assert_problem(call(twin, "GET", path), 400, "Invalid receipt id")
+    assert call(twin, "POST", "/api/v1/receipts").status == 405
+
+
+# --- the SDK's ProofGraph routes -----------------------------------------------------------------
+
+
+def test_sessions_are_listed_sorted_with_their_counts(twin: Kernel) -> None:
+    evaluated(twin, 3, "zz")
+    evaluated(twin, 1, "aa")
+    assert call(twin, "GET", "/api/v1/proofgraph/sessions").json() == [
+        {"session_id": "aa", "created_at": "1970-01-01T00:00:00Z", "receipt_count": 1,
+         "last_lamport_clock": 1},
+        {"session_id": "zz", "created_at": "1970-01-01T00:00:00Z", "receipt_count": 3,
+         "last_lamport_clock": 3},
+    ]  # fmt: skip
+    paged = call(twin, "GET", "/api/v1/proofgraph/sessions?limit=1&offset=1").json()
+    assert [s["session_id"] for s in paged] == ["zz"]
+
+
+def test_a_sessions_receipts_and_their_refusals(twin: Kernel) -> None:
+    evaluated(twin, 2)
+    receipts = call(twin, "GET", "/api/v1/proofgraph/sessions/s1/receipts").json()
+    assert [r["lamport_clock"] for r in receipts] == [1, 2]
+    assert all(verifies(r) for r in receipts)
+    assert_problem(call(twin, "GET", "/api/v1/proofgraph/sessions/never/receipts"), 404,
+                   "session not found", "Not Found")  # fmt: skip
+    assert_problem(call(twin, "GET", "/api/v1/proofgraph/sessions/s1"), 404,
+                   "proofgraph session route not found", "Not Found")  # fmt: skip
+
+
+def test_a_receipt_by_id_chain_hash_or_signature(twin: Kernel) -> None:
+    answer = evaluated(twin, 1)[0]
+    receipt = twin.receipt(answer["receipt_id"])
+    assert receipt is not None
+    for reference in (receipt.receipt_id, receipt_hash(receipt), receipt.signature):
+        found = call(twin, "GET", f"/api/v1/proofgraph/receipts/{reference}").json()
+        assert found["receipt_id"] == receipt.receipt_id
+    assert_problem(call(twin, "GET", "/api/v1/proofgraph/receipts/nope"), 404,
+                   "receipt not found", "Not Found")  # fmt: skip
+    assert_problem(call(twin, "GET", "/api/v1/proofgraph/receipts/a%2Fb"), 400,
+                   "Invalid receipt reference")  # fmt: skip
+
+
+# --- intent approval -----------------------------------------------------------------------------
+
+
+def test_a_well_formed_approval_finds_no_intent(twin: Kernel) -> None:
+    path = "/api/v1/kernel/approve"
+    assert_problem(call(twin, "POST", path, SERVICE_HEADERS, WELL_FORMED_APPROVAL), 404,
+                   "intent not found or already processed", "Not Found")  # fmt: skip
+    assert_problem(call(twin, "POST", path, SERVICE_HEADERS, {"intent_hash": "a"}), 400,
+                   "missing required fields: intent_hash, public_key, signature")  # fmt: skip
+    malformed = call(twin, "POST", path, SERVICE_HEADERS, b"{nope")
+    assert malformed.status == 400
+    assert malformed.json()["detail"].startswith("invalid request body: ")
+    assert_problem(call(twin, "POST", path, ADMIN_HEADERS, WELL_FORMED_APPROVAL), 401,
+                   "Invalid service API key")  # fmt: skip
+    assert call(twin, "GET", path, SERVICE_HEADERS).status == 405
+
+
+# --- budget ceilings -----------------------------------------------------------------------------
+
+
+def test_budgets_are_seeded_replaced_whole_and_never_enforced(twin: Kernel) -> None:
+    ceilings = call(twin, "GET", "/api/v1/budgets", ADMIN_HEADERS).json()
+    assert ceilings == [{
+        "budget_id": "budget-default", "subject": "tenant:default", "tool_call_limit": 1000,
+        "spend_limit_cents": 100000, "egress_limit_bytes": 10485760,
+        "write_operation_limit": 100, "approval_required_above_cents": 50000, "window": "24h",
+        "policy_epoch": "bootstrap", "updated_at": "1970-01-01T00:00:00Z",
+    }]  # fmt: skip
+    put = call(twin, "PUT", "/api/v1/budgets/budget-default", ADMIN_HEADERS,
+               {"tool_call_limit": 1, "spend_limit_cents": 0, "max_write_ops": 3, "zzz": 1})  # fmt: skip
+    assert put.json() == {"budget_id": "budget-default", "subject": "tenant:default",
+                          "tool_call_limit": 1, "write_operation_limit": 3, "window": "24h",
+                          "updated_at": "1970-01-01T00:00:00Z"}  # fmt: skip
+    assert call(twin, "GET", "/api/v1/budgets", ADMIN_HEADERS).json() == [put.json()]
+    assert [evaluate(twin).json()["verdict"] for _ in range(3)] == ["ALLOW"] * 3
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "detail"),
+    [
+        ("/api/v1/budgets/b1", b"{bad", 400, "Invalid budget request"),
+        ("/api/v1/budgets/b1", {"tool_call_limit": "x"}, 400, "Invalid budget request"),
+        ("/api/v1/budgets/b1", {"tool_call_limit": 2, "max_tool_calls": 3}, 400,
+         "Invalid budget request"),
+        ("/api/v1/budgets/", {}, 400, "Invalid budget id"),
+    ],
+)  # fmt: skip
+def test_a_bad_budget_is_refused(
+    twin: Kernel, path: str, body: Any, status: int, detail: str
+) -> None:
+    assert_problem(call(twin, "PUT", path, ADMIN_HEADERS, body), status, detail)
+
+
+def test_budget_routes_take_their_methods_and_the_admin_key(twin: Kernel) -> None:
+    assert call(twin, "GET", "/api/v1/budgets/b1", ADMIN_HEADERS).status == 405
+    assert call(twin, "PUT", "/api/v1/budgets", ADMIN_HEADERS, {}).status == 405
+    assert_problem(call(twin, "GET", "/api/v1/budgets", {}), 401, "Missing Authorization header")
+
+
+# --- trust keys ----------------------------------------------------------------------------------
+
+
+def test_trust_keys_are_added_and_revoked_without_404s() -> None:
+    kernel, surface = release_kernel()
+    key = {"tenant_id": "default", "key_id": "k1", "public_key": "11" * 32}
+    add, revoke = "/api/v1/trust/keys/add", "/api/v1/trust/keys/revoke"
+    for _ in range(2):
+        assert call(kernel, "POST", add, ADMIN_HEADERS, key).json() == {
+            "key_id": "k1", "status": "key_added", "tenant_id": "default"
+        }  # fmt: skip
+    assert surface.trust_keys == {("default", "k1"): "11" * 32}
+    for key_id in ("k1", "k1", "never"):
+        answer = call(kernel, "POST", revoke, ADMIN_HEADERS, {"tenant_id": "default",
+                                                             "key_id": key_id})  # fmt: skip
+        assert answer.json() == {"key_id": key_id, "status": "key_revoked", "tenant_id": "default"}
+    assert surface.trust_keys == {}
+    call(kernel, "POST", add, ADMIN_HEADERS, key)
+    assert surface.trust_keys == {("default", "k1"): "11" * 32}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "detail"),
+    [
+        ("/api/v1/trust/keys/add", {"tenant_id": "default", "key_id": "k2"},
+         "tenant_id, key_id, and public_key are required"),
+        ("/api/v1/trust/keys/add", {"tenant_id": "default", "key_id": "k3", "public_key": "zz"},
+         "public_key must be 64-char hex-encoded Ed25519 public key"),
+        ("/api/v1/trust/keys/add", b"{", "invalid request body"),
+        ("/api/v1/trust/keys/revoke", {"tenant_id": "default"},
+         "tenant_id and key_id are required"),
+        ("/api/v1/trust/keys/revoke", b"[", "invalid request body"),
+    ],
+)  # fmt: skip
+def test_a_bad_trust_key_request_is_refused(
+    twin: Kernel, path: str, body: Any, detail: str
+) -> None:
+    assert_problem(call(twin, "POST", path, ADMIN_HEADERS, body), 400, detail)
+
+
+def test_trust_keys_take_the_admin_key_and_post(twin: Kernel) -> None:
+    path = "/api/v1/trust/keys/add"
+    assert_problem(call(twin, "POST", path, SERVICE_HEADERS, {}), 401, "Invalid API key")
+    assert call(twin, "GET", path, ADMIN_HEADERS).status == 405
+
+
+# --- the emergency-stop fence --------------------------------------------------------------------
+
+
+def test_the_fence_answers_as_an_unconfigured_release(twin: Kernel) -> None:
+    path = "/internal/emergency-stop/fence"
+    body = {"command": {}, "signature": ""}
+    assert_problem(call(twin, "POST", path, SERVICE_HEADERS, body), 503,
+                   "scoped emergency-stop fence store is not initialized",
+                   "Emergency stop unavailable")  # fmt: skip
+    assert_problem(call(twin, "POST", path, {}, body), 401, "Missing Authorization header")
+    assert call(twin, "GET", path, SERVICE_HEADERS).status == 405
+
+
+# --- the command line's copies of the kernel's names ---------------------------------------------
+
+
+def test_the_command_lines_names_are_the_kernels() -> None:
+    assert (cli.CHAOS_PAGE, cli.HELM_AI_KERNEL) == (CHAOS_PAGE, HELM_AI_KERNEL)
+    assert (cli.DEFAULT_TENANT, cli.DEFAULT_PRINCIPAL) == (DEFAULT_TENANT, DEFAULT_PRINCIPAL)
+
