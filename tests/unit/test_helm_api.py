@@ -47,6 +47,16 @@ SIGNED_MEMBERS = (
     "session_id",
     "signature_version",
 )
+# HTTP's reason phrases, the release's titles but on routes that name their own.
+TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 WELL_FORMED_APPROVAL = {
     "intent_hash": "a" * 64,
     "plan_hash": "b" * 64,
@@ -96,9 +106,7 @@ def assert_problem(response: Response, status: int, detail: str, title: str | No
     assert dict(response.headers)["Content-Type"] == "application/problem+json"
     assert response.json() == {
         "type": f"https://helm.mindburn.run/errors/{status}",
-        "title": title or {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden"}.get(
-            status, response.json()["title"]
-        ),
+        "title": title or TITLES[status],
         "status": status,
         "detail": detail,
     }
@@ -176,20 +184,32 @@ def test_a_preflight_gets_204(twin: Kernel) -> None:
     [
         ({}, 401, "Missing Authorization header"),
         (TENANT, 401, "Missing Authorization header"),
-        ({"Authorization": f"bearer {ADMIN}", **TENANT}, 401,
-         "Invalid Authorization header format (expected 'Bearer <key>')"),
+        (
+            {"Authorization": f"bearer {ADMIN}", **TENANT},
+            401,
+            "Invalid Authorization header format (expected 'Bearer <key>')",
+        ),
         ({"Authorization": "Bearer  ", **TENANT}, 401, "Missing bearer token"),
         ({"Authorization": "Bearer wrong", **TENANT}, 401, "Invalid API key"),
         ({**SERVICE_HEADERS, **TENANT}, 401, "Invalid API key"),
-        ({**ADMIN_HEADERS, "X-Helm-Principal-ID": DEFAULT_PRINCIPAL}, 403,
-         "Tenant-scoped route requires explicit tenant binding"),
-        ({**ADMIN_HEADERS, "X-Helm-Tenant-ID": DEFAULT_TENANT}, 403,
-         "Tenant-scoped route requires explicit principal binding"),
-        ({**SCOPED, "X-Helm-Principal-ID": "mallory"}, 403,
-         "Tenant-scoped route principal mismatch"),
+        (
+            {**ADMIN_HEADERS, "X-Helm-Principal-ID": DEFAULT_PRINCIPAL},
+            403,
+            "Tenant-scoped route requires explicit tenant binding",
+        ),
+        (
+            {**ADMIN_HEADERS, "X-Helm-Tenant-ID": DEFAULT_TENANT},
+            403,
+            "Tenant-scoped route requires explicit principal binding",
+        ),
+        (
+            {**SCOPED, "X-Helm-Principal-ID": "mallory"},
+            403,
+            "Tenant-scoped route principal mismatch",
+        ),
         ({**SCOPED, "X-Helm-Tenant-ID": "other"}, 403, "Tenant-scoped route tenant mismatch"),
     ],
-)  # fmt: skip
+)
 def test_tenant_scoped_refusals(
     twin: Kernel, headers: dict[str, str], status: int, detail: str
 ) -> None:
@@ -206,15 +226,14 @@ def test_the_tenant_may_come_from_the_query(twin: Kernel) -> None:
 def test_auth_comes_before_the_method(twin: Kernel) -> None:
     assert_problem(call(twin, "GET", "/api/v1/evaluate", {}), 401, "Missing Authorization header")
     response = call(twin, "GET", "/api/v1/evaluate")
-    assert_problem(response, 405, "The HTTP method is not supported for this endpoint",
-                   "Method Not Allowed")  # fmt: skip
+    assert_problem(
+        response, 405, "The HTTP method is not supported for this endpoint", "Method Not Allowed"
+    )
 
 
 def test_unset_keys_close_their_routes_as_the_release_does() -> None:
     kernel, _ = release_kernel(ReleaseConfig())
-    assert_problem(
-        evaluate(kernel), 401, "Admin API key not configured (set HELM_ADMIN_API_KEY)"
-    )
+    assert_problem(evaluate(kernel), 401, "Admin API key not configured (set HELM_ADMIN_API_KEY)")
     assert_problem(
         call(kernel, "POST", "/api/v1/kernel/approve", SERVICE_HEADERS, WELL_FORMED_APPROVAL),
         401,
@@ -239,8 +258,15 @@ def test_health_and_version_are_public_and_take_any_method(twin: Kernel) -> None
     assert call(twin, "POST", "/healthz", {}).json() == {"status": "ok", "version": "v0.0.0-dev"}
     health = call(twin, "GET", "/api/health", {}).json()
     assert health["status"] == "ok" and health["deployment_id"] == "local"
-    assert set(health) == {"build_time", "commit", "deployment_id", "git_sha",
-                           "helm_ai_kernel_version", "status", "version"}  # fmt: skip
+    assert set(health) == {
+        "build_time",
+        "commit",
+        "deployment_id",
+        "git_sha",
+        "helm_ai_kernel_version",
+        "status",
+        "version",
+    }
     for path in ("/version", "/api/v1/version"):
         version = call(twin, "GET", path, {}).json()
         assert set(version) == {"build_time", "commit", "go_version", "version"}
@@ -293,15 +319,17 @@ def test_the_legacy_aliases_and_a_padded_session(twin: Kernel) -> None:
     [
         ({"action": "sum"}, "tool and action must match when both are provided"),
         ({"resource": "sum"}, "effect_level and resource must match when both are provided"),
-        ({"context": {"session_id": "other"}},
-         "session_id must match context.session_id when both are provided"),
+        (
+            {"context": {"session_id": "other"}},
+            "session_id must match context.session_id when both are provided",
+        ),
         ({"tool": " "}, "tool and effect_level are required"),
         ({"effect_level": None}, "tool and effect_level are required"),
         ({"session_id": "   "}, "session_id is required"),
         ({"session_id": "a/b"}, "session_id may not contain path separators"),
         ({"session_id": "a\\b"}, "session_id may not contain path separators"),
     ],
-)  # fmt: skip
+)
 def test_evaluate_refuses_what_the_release_refuses(
     twin: Kernel, members: dict[str, Any], detail: str
 ) -> None:
@@ -309,8 +337,10 @@ def test_evaluate_refuses_what_the_release_refuses(
     assert twin.sessions() == ()
 
 
-@pytest.mark.parametrize("body", [b"", b'{"tool": "echo",', b"[]", b'{"args": [1, 2]}',
-                                  b'{"tool": 5}', b'{"context": "x"}'])  # fmt: skip
+@pytest.mark.parametrize(
+    "body",
+    [b"", b'{"tool": "echo",', b"[]", b'{"args": [1, 2]}', b'{"tool": 5}', b'{"context": "x"}'],
+)
 def test_a_body_go_cannot_decode_is_invalid_json(twin: Kernel, body: bytes) -> None:
     assert_problem(call(twin, "POST", "/api/v1/evaluate", SCOPED, body), 400, "Invalid JSON body")
 
@@ -348,8 +378,12 @@ def test_identity_comes_from_authentication_only() -> None:
 def test_a_kernel_that_cannot_sign_fails_as_a_failed_persist(twin: Kernel) -> None:
     twin.remove_signing()
     response = evaluate(twin)
-    assert_problem(response, 500, "An unexpected error occurred. Please try again later.",
-                   "Internal Server Error")  # fmt: skip
+    assert_problem(
+        response,
+        500,
+        "An unexpected error occurred. Please try again later.",
+        "Internal Server Error",
+    )
     assert twin.sessions() == ()
 
 
@@ -383,16 +417,26 @@ def test_a_receipt_has_the_release_members_and_verifies(twin: Kernel) -> None:
         "decision_hash": receipt.output_hash,
         "executor_id": DEFAULT_PRINCIPAL,
         "timestamp": rfc3339_ms(receipt.timestamp),
-        "metadata": {"action": "echo", "args_hash": receipt.args_hash, "reason": "policy satisfied",
-                     "resource": "echo", "source": "api.evaluate"},
-    }  # fmt: skip
+        "metadata": {
+            "action": "echo",
+            "args_hash": receipt.args_hash,
+            "reason": "policy satisfied",
+            "resource": "echo",
+            "source": "api.evaluate",
+        },
+    }
     assert verifies(body)
     assert not verifies({**body, "verdict": "DENY"})
 
 
 def test_a_dispatch_receipt_is_bound_to_its_decisions_hash(twin: Kernel) -> None:
-    call(twin, "POST", "/v1/tools/execute", {},
-         {"tool": "echo", "args": {"x": 1}, "context": {"session_id": "s9"}})  # fmt: skip
+    call(
+        twin,
+        "POST",
+        "/v1/tools/execute",
+        {},
+        {"tool": "echo", "args": {"x": 1}, "context": {"session_id": "s9"}},
+    )
     decision_receipt, dispatch = twin.session_receipts("s9")
     body = call(twin, "GET", f"/api/v1/receipts/{dispatch.receipt_id}").json()
     assert body["decision_hash"] == decision_receipt.output_hash
@@ -416,8 +460,11 @@ def test_listing_a_session_pages_by_lamport(twin: Kernel) -> None:
 
 def test_an_unknown_session_lists_null(twin: Kernel) -> None:
     assert call(twin, "GET", "/api/v1/receipts?session_id=never").json() == {
-        "receipts": None, "count": 0, "next_cursor": "", "has_more": False,
-    }  # fmt: skip
+        "receipts": None,
+        "count": 0,
+        "next_cursor": "",
+        "has_more": False,
+    }
 
 
 def test_the_tenant_wide_list_is_in_the_order_receipts_were_made(twin: Kernel) -> None:
@@ -434,18 +481,24 @@ def test_the_tenant_wide_list_is_in_the_order_receipts_were_made(twin: Kernel) -
         ("session_id=a%2Fb", "Invalid session_id"),
         ("session_id=s1&since=lamport:abc", "Invalid since cursor"),
         ("since=lamport:1", "Invalid since cursor"),
-        ("session_id=s1&from=2026-01-01T00:00:00Z",
-         "the twin does not serve the 'from' receipt filter"),
+        (
+            "session_id=s1&from=2026-01-01T00:00:00Z",
+            "the twin does not serve the 'from' receipt filter",
+        ),
     ],
-)  # fmt: skip
+)
 def test_listing_refuses_a_bad_query(twin: Kernel, query: str, detail: str) -> None:
     assert_problem(call(twin, "GET", f"/api/v1/receipts?{query}"), 400, detail)
 
 
 def test_getting_a_receipt_refuses_as_the_release(twin: Kernel) -> None:
     decision_id = evaluated(twin, 1)[0]["decision_id"]
-    assert_problem(call(twin, "GET", f"/api/v1/receipts/{decision_id}"), 404,
-                   "receipt not found", "Receipt not found")  # fmt: skip
+    assert_problem(
+        call(twin, "GET", f"/api/v1/receipts/{decision_id}"),
+        404,
+        "receipt not found",
+        "Receipt not found",
+    )
     for path in ("/api/v1/receipts/", "/api/v1/receipts/a/b"):
         assert_problem(call(twin, "GET", path), 400, "Invalid receipt id")
     assert call(twin, "POST", "/api/v1/receipts").status == 405
@@ -458,11 +511,19 @@ def test_sessions_are_listed_sorted_with_their_counts(twin: Kernel) -> None:
     evaluated(twin, 3, "zz")
     evaluated(twin, 1, "aa")
     assert call(twin, "GET", "/api/v1/proofgraph/sessions").json() == [
-        {"session_id": "aa", "created_at": "1970-01-01T00:00:00Z", "receipt_count": 1,
-         "last_lamport_clock": 1},
-        {"session_id": "zz", "created_at": "1970-01-01T00:00:00Z", "receipt_count": 3,
-         "last_lamport_clock": 3},
-    ]  # fmt: skip
+        {
+            "session_id": "aa",
+            "created_at": "1970-01-01T00:00:00Z",
+            "receipt_count": 1,
+            "last_lamport_clock": 1,
+        },
+        {
+            "session_id": "zz",
+            "created_at": "1970-01-01T00:00:00Z",
+            "receipt_count": 3,
+            "last_lamport_clock": 3,
+        },
+    ]
     paged = call(twin, "GET", "/api/v1/proofgraph/sessions?limit=1&offset=1").json()
     assert [s["session_id"] for s in paged] == ["zz"]
 
@@ -472,10 +533,18 @@ def test_a_sessions_receipts_and_their_refusals(twin: Kernel) -> None:
     receipts = call(twin, "GET", "/api/v1/proofgraph/sessions/s1/receipts").json()
     assert [r["lamport_clock"] for r in receipts] == [1, 2]
     assert all(verifies(r) for r in receipts)
-    assert_problem(call(twin, "GET", "/api/v1/proofgraph/sessions/never/receipts"), 404,
-                   "session not found", "Not Found")  # fmt: skip
-    assert_problem(call(twin, "GET", "/api/v1/proofgraph/sessions/s1"), 404,
-                   "proofgraph session route not found", "Not Found")  # fmt: skip
+    assert_problem(
+        call(twin, "GET", "/api/v1/proofgraph/sessions/never/receipts"),
+        404,
+        "session not found",
+        "Not Found",
+    )
+    assert_problem(
+        call(twin, "GET", "/api/v1/proofgraph/sessions/s1"),
+        404,
+        "proofgraph session route not found",
+        "Not Found",
+    )
 
 
 def test_a_receipt_by_id_chain_hash_or_signature(twin: Kernel) -> None:
@@ -485,10 +554,12 @@ def test_a_receipt_by_id_chain_hash_or_signature(twin: Kernel) -> None:
     for reference in (receipt.receipt_id, receipt_hash(receipt), receipt.signature):
         found = call(twin, "GET", f"/api/v1/proofgraph/receipts/{reference}").json()
         assert found["receipt_id"] == receipt.receipt_id
-    assert_problem(call(twin, "GET", "/api/v1/proofgraph/receipts/nope"), 404,
-                   "receipt not found", "Not Found")  # fmt: skip
-    assert_problem(call(twin, "GET", "/api/v1/proofgraph/receipts/a%2Fb"), 400,
-                   "Invalid receipt reference")  # fmt: skip
+    assert_problem(
+        call(twin, "GET", "/api/v1/proofgraph/receipts/nope"), 404, "receipt not found", "Not Found"
+    )
+    assert_problem(
+        call(twin, "GET", "/api/v1/proofgraph/receipts/a%2Fb"), 400, "Invalid receipt reference"
+    )
 
 
 # --- intent approval -----------------------------------------------------------------------------
@@ -496,15 +567,25 @@ def test_a_receipt_by_id_chain_hash_or_signature(twin: Kernel) -> None:
 
 def test_a_well_formed_approval_finds_no_intent(twin: Kernel) -> None:
     path = "/api/v1/kernel/approve"
-    assert_problem(call(twin, "POST", path, SERVICE_HEADERS, WELL_FORMED_APPROVAL), 404,
-                   "intent not found or already processed", "Not Found")  # fmt: skip
-    assert_problem(call(twin, "POST", path, SERVICE_HEADERS, {"intent_hash": "a"}), 400,
-                   "missing required fields: intent_hash, public_key, signature")  # fmt: skip
+    assert_problem(
+        call(twin, "POST", path, SERVICE_HEADERS, WELL_FORMED_APPROVAL),
+        404,
+        "intent not found or already processed",
+        "Not Found",
+    )
+    assert_problem(
+        call(twin, "POST", path, SERVICE_HEADERS, {"intent_hash": "a"}),
+        400,
+        "missing required fields: intent_hash, public_key, signature",
+    )
     malformed = call(twin, "POST", path, SERVICE_HEADERS, b"{nope")
     assert malformed.status == 400
     assert malformed.json()["detail"].startswith("invalid request body: ")
-    assert_problem(call(twin, "POST", path, ADMIN_HEADERS, WELL_FORMED_APPROVAL), 401,
-                   "Invalid service API key")  # fmt: skip
+    assert_problem(
+        call(twin, "POST", path, ADMIN_HEADERS, WELL_FORMED_APPROVAL),
+        401,
+        "Invalid service API key",
+    )
     assert call(twin, "GET", path, SERVICE_HEADERS).status == 405
 
 
@@ -513,17 +594,30 @@ def test_a_well_formed_approval_finds_no_intent(twin: Kernel) -> None:
 
 def test_budgets_are_seeded_replaced_whole_and_never_enforced(twin: Kernel) -> None:
     ceilings = call(twin, "GET", "/api/v1/budgets", ADMIN_HEADERS).json()
-    assert ceilings == [{
-        "budget_id": "budget-default", "subject": "tenant:default", "tool_call_limit": 1000,
-        "spend_limit_cents": 100000, "egress_limit_bytes": 10485760,
-        "write_operation_limit": 100, "approval_required_above_cents": 50000, "window": "24h",
-        "policy_epoch": "bootstrap", "updated_at": "1970-01-01T00:00:00Z",
-    }]  # fmt: skip
-    put = call(twin, "PUT", "/api/v1/budgets/budget-default", ADMIN_HEADERS,
-               {"tool_call_limit": 1, "spend_limit_cents": 0, "max_write_ops": 3, "zzz": 1})  # fmt: skip
-    assert put.json() == {"budget_id": "budget-default", "subject": "tenant:default",
-                          "tool_call_limit": 1, "write_operation_limit": 3, "window": "24h",
-                          "updated_at": "1970-01-01T00:00:00Z"}  # fmt: skip
+    assert ceilings == [
+        {
+            "budget_id": "budget-default",
+            "subject": "tenant:default",
+            "tool_call_limit": 1000,
+            "spend_limit_cents": 100000,
+            "egress_limit_bytes": 10485760,
+            "write_operation_limit": 100,
+            "approval_required_above_cents": 50000,
+            "window": "24h",
+            "policy_epoch": "bootstrap",
+            "updated_at": "1970-01-01T00:00:00Z",
+        }
+    ]
+    replacement = {"tool_call_limit": 1, "spend_limit_cents": 0, "max_write_ops": 3, "zzz": 1}
+    put = call(twin, "PUT", "/api/v1/budgets/budget-default", ADMIN_HEADERS, replacement)
+    assert put.json() == {
+        "budget_id": "budget-default",
+        "subject": "tenant:default",
+        "tool_call_limit": 1,
+        "write_operation_limit": 3,
+        "window": "24h",
+        "updated_at": "1970-01-01T00:00:00Z",
+    }
     assert call(twin, "GET", "/api/v1/budgets", ADMIN_HEADERS).json() == [put.json()]
     assert [evaluate(twin).json()["verdict"] for _ in range(3)] == ["ALLOW"] * 3
 
@@ -533,11 +627,15 @@ def test_budgets_are_seeded_replaced_whole_and_never_enforced(twin: Kernel) -> N
     [
         ("/api/v1/budgets/b1", b"{bad", 400, "Invalid budget request"),
         ("/api/v1/budgets/b1", {"tool_call_limit": "x"}, 400, "Invalid budget request"),
-        ("/api/v1/budgets/b1", {"tool_call_limit": 2, "max_tool_calls": 3}, 400,
-         "Invalid budget request"),
+        (
+            "/api/v1/budgets/b1",
+            {"tool_call_limit": 2, "max_tool_calls": 3},
+            400,
+            "Invalid budget request",
+        ),
         ("/api/v1/budgets/", {}, 400, "Invalid budget id"),
     ],
-)  # fmt: skip
+)
 def test_a_bad_budget_is_refused(
     twin: Kernel, path: str, body: Any, status: int, detail: str
 ) -> None:
@@ -559,12 +657,15 @@ def test_trust_keys_are_added_and_revoked_without_404s() -> None:
     add, revoke = "/api/v1/trust/keys/add", "/api/v1/trust/keys/revoke"
     for _ in range(2):
         assert call(kernel, "POST", add, ADMIN_HEADERS, key).json() == {
-            "key_id": "k1", "status": "key_added", "tenant_id": "default"
-        }  # fmt: skip
+            "key_id": "k1",
+            "status": "key_added",
+            "tenant_id": "default",
+        }
     assert surface.trust_keys == {("default", "k1"): "11" * 32}
     for key_id in ("k1", "k1", "never"):
-        answer = call(kernel, "POST", revoke, ADMIN_HEADERS, {"tenant_id": "default",
-                                                             "key_id": key_id})  # fmt: skip
+        answer = call(
+            kernel, "POST", revoke, ADMIN_HEADERS, {"tenant_id": "default", "key_id": key_id}
+        )
         assert answer.json() == {"key_id": key_id, "status": "key_revoked", "tenant_id": "default"}
     assert surface.trust_keys == {}
     call(kernel, "POST", add, ADMIN_HEADERS, key)
@@ -574,16 +675,25 @@ def test_trust_keys_are_added_and_revoked_without_404s() -> None:
 @pytest.mark.parametrize(
     ("path", "body", "detail"),
     [
-        ("/api/v1/trust/keys/add", {"tenant_id": "default", "key_id": "k2"},
-         "tenant_id, key_id, and public_key are required"),
-        ("/api/v1/trust/keys/add", {"tenant_id": "default", "key_id": "k3", "public_key": "zz"},
-         "public_key must be 64-char hex-encoded Ed25519 public key"),
+        (
+            "/api/v1/trust/keys/add",
+            {"tenant_id": "default", "key_id": "k2"},
+            "tenant_id, key_id, and public_key are required",
+        ),
+        (
+            "/api/v1/trust/keys/add",
+            {"tenant_id": "default", "key_id": "k3", "public_key": "zz"},
+            "public_key must be 64-char hex-encoded Ed25519 public key",
+        ),
         ("/api/v1/trust/keys/add", b"{", "invalid request body"),
-        ("/api/v1/trust/keys/revoke", {"tenant_id": "default"},
-         "tenant_id and key_id are required"),
+        (
+            "/api/v1/trust/keys/revoke",
+            {"tenant_id": "default"},
+            "tenant_id and key_id are required",
+        ),
         ("/api/v1/trust/keys/revoke", b"[", "invalid request body"),
     ],
-)  # fmt: skip
+)
 def test_a_bad_trust_key_request_is_refused(
     twin: Kernel, path: str, body: Any, detail: str
 ) -> None:
@@ -602,9 +712,12 @@ def test_trust_keys_take_the_admin_key_and_post(twin: Kernel) -> None:
 def test_the_fence_answers_as_an_unconfigured_release(twin: Kernel) -> None:
     path = "/internal/emergency-stop/fence"
     body = {"command": {}, "signature": ""}
-    assert_problem(call(twin, "POST", path, SERVICE_HEADERS, body), 503,
-                   "scoped emergency-stop fence store is not initialized",
-                   "Emergency stop unavailable")  # fmt: skip
+    assert_problem(
+        call(twin, "POST", path, SERVICE_HEADERS, body),
+        503,
+        "scoped emergency-stop fence store is not initialized",
+        "Emergency stop unavailable",
+    )
     assert_problem(call(twin, "POST", path, {}, body), 401, "Missing Authorization header")
     assert call(twin, "GET", path, SERVICE_HEADERS).status == 405
 
@@ -615,4 +728,3 @@ def test_the_fence_answers_as_an_unconfigured_release(twin: Kernel) -> None:
 def test_the_command_lines_names_are_the_kernels() -> None:
     assert (cli.CHAOS_PAGE, cli.HELM_AI_KERNEL) == (CHAOS_PAGE, HELM_AI_KERNEL)
     assert (cli.DEFAULT_TENANT, cli.DEFAULT_PRINCIPAL) == (DEFAULT_TENANT, DEFAULT_PRINCIPAL)
-
