@@ -657,7 +657,7 @@ def _release_config(args: argparse.Namespace) -> ReleaseConfig | None:
     if args.semantics != HELM_AI_KERNEL:
         if given:
             options = ", ".join("--" + name.replace("_", "-") for name in given)
-            raise InvalidInput(f"{options} need --semantics {HELM_AI_KERNEL}")
+            raise InvalidInput(f"{options}: only with --semantics {HELM_AI_KERNEL}")
         return None
     # As the release reads them: an empty variable is an unset one.
     values = {

@@ -43,17 +43,32 @@ def test_no_command_prints_the_help_and_exits_2(
 
 
 SHARED = {"imports": [], "machine_dir": "machines"}
+# serve's options for the release's API, unset (the chaos page's kernel).
+RELEASE_UNSET = {
+    "semantics": "chaos-page",
+    "helm_admin_key": None,
+    "helm_service_key": None,
+    "helm_tenant": None,
+    "helm_principal": None,
+}
 
 
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
         (["serve"], {"host": "127.0.0.1", "ports": None, "admin_token": None, "token": [],
-                     "access_log": False, "max_requests": None}),
+                     "access_log": False, "max_requests": None, **RELEASE_UNSET}),
         (["serve", "--port", "1", "--port", "0", "--token", "a=b", "--token", "c=d",
           "--access-log", "--max-requests", "7"],
          {"host": "127.0.0.1", "ports": [1, 0], "admin_token": None,
-          "token": [("a", "b"), ("c", "d")], "access_log": True, "max_requests": 7}),
+          "token": [("a", "b"), ("c", "d")], "access_log": True, "max_requests": 7,
+          **RELEASE_UNSET}),
+        (["serve", "--semantics", "helm-ai-kernel", "--helm-admin-key", "a",
+          "--helm-service-key", "s", "--helm-tenant", "t", "--helm-principal", "p"],
+         {"host": "127.0.0.1", "ports": None, "admin_token": None, "token": [],
+          "access_log": False, "max_requests": None, "semantics": "helm-ai-kernel",
+          "helm_admin_key": "a", "helm_service_key": "s", "helm_tenant": "t",
+          "helm_principal": "p"}),
         (["run"], {**SHARED, "machines": [], "kernel": "correct", "profile": None,
                    "max_examples": None, "list": False, "shrink": True, "corpus": None,
                    "coverage": True, "coverage_html": None, "coverage_floor": False}),
@@ -112,6 +127,9 @@ def test_each_command_reads_its_arguments_into_the_same_names(
         (["fuzz", "--profile", "ci", "--duration", "1s"],
          "helmmodel: error: unrecognized arguments: --profile"),
         (["serve", "--import", "m"], "helmmodel: error: unrecognized arguments: --import m"),
+        (["serve", "--semantics", "x"],
+         "helmmodel serve: error: argument --semantics: invalid choice: 'x' (choose from "
+         "'chaos-page', 'helm-ai-kernel')"),
     ],
 )  # fmt: skip
 def test_bad_arguments_are_refused_with_the_same_message(

@@ -728,3 +728,26 @@ def test_the_fence_answers_as_an_unconfigured_release(twin: Kernel) -> None:
 def test_the_command_lines_names_are_the_kernels() -> None:
     assert (cli.CHAOS_PAGE, cli.HELM_AI_KERNEL) == (CHAOS_PAGE, HELM_AI_KERNEL)
     assert (cli.DEFAULT_TENANT, cli.DEFAULT_PRINCIPAL) == (DEFAULT_TENANT, DEFAULT_PRINCIPAL)
+
+
+def test_serve_takes_the_release_options_only_with_its_semantics(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert 2 == cli.main(["serve", "--helm-tenant", "t", "--helm-admin-key", "k"])
+    assert capsys.readouterr().err == (
+        "helmmodel serve: --helm-admin-key, --helm-tenant: only with --semantics helm-ai-kernel\n"
+    )
+
+
+def test_serve_reads_the_release_environment_under_its_options(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HELM_ADMIN_API_KEY", "from-env")
+    monkeypatch.setenv("HELM_SERVICE_API_KEY", "")  # empty is unset, as the release reads it
+    monkeypatch.setenv("HELM_RUNTIME_TENANT_ID", "acme")
+    argv = ["serve", "--semantics", HELM_AI_KERNEL, "--helm-tenant", "from-option"]
+    config = cli._release_config(cli.build_parser().parse_args(argv))
+    assert config is not None
+    assert (config.admin_key, config.service_key) == ("from-env", None)
+    assert (config.tenant_id, config.principal_id) == ("from-option", DEFAULT_PRINCIPAL)
+    assert cli._release_config(cli.build_parser().parse_args(["serve"])) is None
