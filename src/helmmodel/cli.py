@@ -611,8 +611,9 @@ def serve(args: argparse.Namespace) -> int:
     if admin_token is None:
         admin_token = secrets.token_urlsafe(24)
     try:
+        release = _release_config(args)
         kernel = server.demo_kernel(
-            admin_token, args.token, semantics=args.semantics, release=_release_config(args)
+            admin_token, args.token, semantics=args.semantics, release=release
         )
     except InvalidInput as exc:
         print(f"helmmodel serve: {exc}", file=sys.stderr)
@@ -633,8 +634,15 @@ def serve(args: argparse.Namespace) -> int:
         print(f"helmmodel serve: warning: {warning}", file=sys.stderr, flush=True)
     if generated:
         print(f"admin token (generated, shown once): {admin_token}", flush=True)
-    if args.semantics == HELM_AI_KERNEL and kernel.surface.release is not None:
-        print(f"also answering {HELM_AI_KERNEL}'s API (README: the release's API)", flush=True)
+    if release is not None:
+        print(f"also answering {HELM_AI_KERNEL}'s API at the same ports", flush=True)
+        if release.admin_key is None:
+            print(
+                "helmmodel serve: warning: no --helm-admin-key (or $HELM_ADMIN_API_KEY): the "
+                "release API's admin and tenant-scoped routes answer 401, as the release does",
+                file=sys.stderr,
+                flush=True,
+            )
     for port in running.ports:
         print(f"listening on http://{args.host}:{port}", flush=True)
     print("press Ctrl-C to stop", flush=True)
