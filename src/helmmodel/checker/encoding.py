@@ -7,6 +7,7 @@ lists, so a kernel that signs other fields, or encodes them differently, is caug
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 from collections.abc import Callable
@@ -133,3 +134,64 @@ def node_hash(node: Any) -> str:
         "}",
     ])  # fmt: skip
     return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+
+
+# --- the release's records (spec section 12) ----------------------------------------------------
+
+
+def args_hash(args: Any) -> str:
+    """``sha256:`` of the arguments' JCS."""
+    return "sha256:" + sha256_hex(jcs(args))
+
+
+def decision_hash(decision: Decision) -> str:
+    """``sha256:`` of the checker's own encoding of the decision's signed fields."""
+    return "sha256:" + sha256_hex(expected_preimage(decision))
+
+
+_DAYS_PER_400_YEARS = 146_097
+_MS_PER_DAY = 86_400_000
+
+
+def go_rfc3339(now_ms: int) -> str:
+    """*now_ms* as Go's ``time.RFC3339Nano`` writes it, through Python's datetime.
+
+    datetime holds only years 1 to 9999, so the date is moved by whole 400-year Gregorian
+    cycles (each exactly 146,097 days, so month, day and weekday repeat) into that range, and
+    the year moved back after formatting.
+    """
+    days, ms_of_day = divmod(now_ms, _MS_PER_DAY)
+    # 2000-01-01 is day 10,957: shift so the date lands in the cycle starting at year 2000.
+    cycles = (days - 10_957) // _DAYS_PER_400_YEARS
+    moved = datetime.datetime(1970, 1, 1) + datetime.timedelta(
+        days=days - cycles * _DAYS_PER_400_YEARS, milliseconds=ms_of_day
+    )
+    year = moved.year + 400 * cycles
+    fraction = f".{moved.microsecond // 1000:03d}".rstrip("0").rstrip(".")
+    sign = "-" if year < 0 else ""
+    return f"{sign}{abs(year):04d}{moved.strftime('-%m-%dT%H:%M:%S')}{fraction}Z"
+
+
+def freeze_content_hash(action: str, principal: str, now_ms: int) -> str:
+    """SHA-256 hex of a freeze receipt's ``{"action","principal","timestamp"}`` as Go's
+    encoding/json writes them in that order (it escapes ``<``, ``>``, ``&``, U+2028, U+2029)."""
+
+    def go_string(text: str) -> str:
+        out = []
+        for char in json.dumps(text, ensure_ascii=False):
+            code = ord(char)
+            out.append(f"\\u{code:04x}" if char in "<>&\u2028\u2029" else char)
+        return "".join(out)
+
+    text = (
+        "{"
+        + ",".join(
+            [
+                f'"action":{go_string(action)}',
+                f'"principal":{go_string(principal)}',
+                f'"timestamp":"{go_rfc3339(now_ms)}"',
+            ]
+        )
+        + "}"
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -72,7 +72,7 @@ def record_valid(
 
 def expected_intent_code(ghost: Ghost, decision: Decision, effect: Effect) -> str | None:
     """The refusal the spec's order gives for issuing an intent now, or None to issue it."""
-    if ghost.frozen:
+    if ghost.frozen and ghost.freeze_stops_intents_and_executions:
         return "SYSTEM_FROZEN"
     if decision.verdict != "ALLOW":
         return "VERDICT_NOT_ALLOW"
@@ -91,7 +91,7 @@ def expected_execution_code(
     ghost: Ghost, decision: Decision | None, intent: Intent | None, effect: Effect | None
 ) -> str | None:
     """The refusal the spec's order gives for executing now, or None to execute."""
-    if ghost.frozen:
+    if ghost.frozen and ghost.freeze_stops_intents_and_executions:
         return "SYSTEM_FROZEN"
     if decision is None or intent is None or effect is None:
         return "MISSING_ARTIFACT"
