@@ -197,8 +197,9 @@ def _add_run_command(commands: Commands) -> None:
         choices=SEMANTICS_CHOICES,
         action="append",
         default=None,
-        help="the kernel's semantics (docs/kernel-spec.md section 12): the chaos page's "
-        "(default) or HELM's helm-ai-kernel release, whose run ends with a divergence report "
+        metavar="NAME",
+        help="the kernel's semantics (docs/kernel-spec.md section 12): chaos-page (the "
+        "default) or helm-ai-kernel, HELM's release, whose run ends with a divergence report "
         "of the page's claims the release does not keep; give it twice to run both",
     )
     run.add_argument(
