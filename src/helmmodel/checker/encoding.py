@@ -195,3 +195,78 @@ def freeze_content_hash(action: str, principal: str, now_ms: int) -> str:
         + "}"
     )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# The release's receipt envelope, member by member: (name, always written). The members not always
+# written are left out when empty, as the release's JSON does (spec 12.4).
+_ENVELOPE = (
+    ("receipt_id", True),
+    ("decision_id", True),
+    ("effect_id", True),
+    ("external_reference_id", True),
+    ("status", True),
+    ("blob_hash", False),
+    ("output_hash", False),
+    ("timestamp", True),
+    ("executor_id", False),
+    ("metadata", False),
+    ("signature", True),
+    ("signature_profile", True),
+    ("signature_algorithm", True),
+    ("key_id", True),
+    ("public_key_set", True),
+    ("prev_hash", True),
+    ("lamport_clock", True),
+    ("args_hash", False),
+    ("signature_version", True),
+    ("decision_hash", False),
+    ("verdict", False),
+    ("created_at", True),
+    ("reason_code", False),
+    ("policy_hash", False),
+    ("session_id", False),
+    ("issued_at", True),
+    ("installed_at", True),
+)
+
+
+def release_envelope(
+    receipt: Receipt, executor_id: str, public_hex: str, evaluate: Decision | None
+) -> dict[str, Any]:
+    """The checker's own release envelope of *receipt*: a decision's receipt when *evaluate* is
+    its decision (with the evaluate route's metadata), a dispatch's receipt otherwise."""
+    zero = "0001-01-01T00:00:00Z"
+    values: dict[str, Any] = dict(attrs.asdict(receipt))
+    values.update(
+        external_reference_id="",
+        timestamp=go_rfc3339(receipt.timestamp),
+        executor_id=executor_id,
+        signature_profile="classical",
+        signature_algorithm="ed25519",
+        key_id=receipt.signature_type.split(":", 1)[1],
+        public_key_set={"ed25519": public_hex},
+        created_at=zero,
+        issued_at=zero,
+        installed_at=zero,
+        blob_hash="",
+        decision_hash="",
+        metadata={},
+    )
+    if evaluate is not None:
+        values.update(
+            blob_hash=receipt.args_hash,
+            decision_hash=receipt.output_hash,
+            metadata={
+                "source": "api.evaluate",
+                "action": evaluate.resource,
+                "resource": evaluate.resource,
+                "reason": evaluate.reason,
+                "args_hash": receipt.args_hash,
+            },
+        )
+    return {name: values[name] for name, always in _ENVELOPE if always or values[name]}
+
+
+def release_link(envelope: dict[str, Any]) -> str:
+    """SHA-256 hex of the envelope's JCS: the release's next ``prev_hash``."""
+    return sha256_hex(jcs(envelope))

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import attrs
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from helmmodel.checker.encoding import (
     args_hash,
@@ -27,6 +28,8 @@ from helmmodel.checker.encoding import (
     freeze_content_hash,
     node_hash,
     receipt_link,
+    release_envelope,
+    release_link,
 )
 from helmmodel.checker.ghost import Decided, Ghost
 from helmmodel.checker.http import Malformed, bearer, endpoint, exceeds_body_limit, strict_json
@@ -534,6 +537,7 @@ def _receipt_chain_intact(view: View) -> Iterator[Problem]:
     if view.full:
         heads.clear()
     step = view.ghost.step
+    link_of = _release_link_of(view) if view.ghost.release else receipt_link
     for session, chain in view.kernel.chains.chains.items():
         checked, link = heads.get(session, (0, ""))
         if len(chain) < checked:
@@ -550,10 +554,31 @@ def _receipt_chain_intact(view: View) -> Iterator[Problem]:
                     ),
                 )
                 break
-            link = receipt_link(receipt)
+            link = link_of(receipt)
             heads[session] = (position + 1, link)
             if kept.get(session, (0, ""))[0] == position + 1 and kept[session][1] != link:
                 yield step, f"session {session}: {receipt.receipt_id} changed after it was checked"
+
+
+def _release_link_of(view: View) -> Callable[[Any], str]:
+    """The release's link rule (spec 12.4) over the checker's own envelope of a receipt, built
+    from the decision the checker recorded for it."""
+    ghost = view.ghost
+    decisions: dict[str, Any] = view.memo.setdefault("decisions", {})
+    for decided in _new(view, "decided", ghost.decided):
+        if decided.decision is not None:
+            decisions[decided.decision.id] = decided.decision
+
+    def link(receipt: Any) -> str:
+        decision = decisions.get(receipt.decision_id)
+        key = ghost.keys.public.get(str(receipt.signature_type).removeprefix("ed25519:"))
+        if decision is None or key is None:
+            return "(a receipt of a decision or key the checker never saw)"
+        evaluate = decision if receipt.status in VERDICTS else None
+        public_hex = key.public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+        return release_link(release_envelope(receipt, decision.subject_id, public_hex, evaluate))
+
+    return link
 
 
 def receipt_chain_intact(view: View) -> None:

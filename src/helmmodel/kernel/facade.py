@@ -19,7 +19,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import attrs
 
-from helmmodel.canonical import SAFE_INTEGER_MAX
+from helmmodel.canonical import SAFE_INTEGER_MAX, JSONValue
 from helmmodel.errors import (
     ExecutionRefused,
     IntentRefused,
@@ -371,6 +371,12 @@ class Kernel:
                 if receipt.receipt_id == receipt_id:
                     return receipt
         return None
+
+    @atomic
+    def receipt_wire(self, receipt_id: str) -> dict[str, JSONValue] | None:
+        """The release's envelope of a receipt (what its API serves), or None: under the chaos
+        page, and for a receipt it never held."""
+        return self.chains.wires.get(receipt_id)
 
     @atomic
     def public_key(self, key_id: str) -> bytes | None:

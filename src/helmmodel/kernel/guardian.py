@@ -12,6 +12,7 @@ from typing import NoReturn
 
 import attrs
 
+from helmmodel.canonical import JSONValue
 from helmmodel.errors import (
     FreezeRefused,
     IntentRefused,
@@ -40,6 +41,7 @@ from helmmodel.kernel.records import (
     make_signed,
     reason_hash,
 )
+from helmmodel.kernel.release_receipt import EVALUATE_SOURCE, wire
 from helmmodel.kernel.semantics import (
     ALREADY_FROZEN,
     FREEZE,
@@ -331,7 +333,29 @@ class Guardian:
         call.ended = ENDED_DECIDED
         self.decision_calls[decision.id] = call.call_id
         if self.semantics.decision_receipts:
-            self.chains.append(self.sign_decision_receipt(call, decision))
+            receipt = self.sign_decision_receipt(call, decision)
+            self.chains.append(receipt, self.decision_receipt_wire(call, decision, receipt))
+
+    def decision_receipt_wire(
+        self, call: PendingCall, decision: Decision, receipt: Receipt
+    ) -> dict[str, JSONValue]:
+        """The release's envelope of a decision's receipt: what its evaluate route stores."""
+        public = self.keys.public_key(receipt.signature_type.removeprefix("ed25519:"))
+        assert public is not None  # the key that just signed is in the ring
+        return wire(
+            receipt,
+            executor_id=call.request.principal,
+            public_key=public,
+            metadata={
+                "source": EVALUATE_SOURCE,
+                "action": call.request.tool,
+                "resource": call.request.tool,
+                "reason": decision.reason,
+                "args_hash": receipt.args_hash,
+            },
+            decision_hash=receipt.output_hash,
+            blob_hash=receipt.args_hash,
+        )
 
     def sign_decision_receipt(self, call: PendingCall, decision: Decision) -> Receipt:
         """The release's receipt of a decision, whatever its verdict, in its session's chain."""
