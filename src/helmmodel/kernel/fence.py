@@ -202,7 +202,7 @@ class FenceCommand:
                 continue
             if name == "epoch":
                 if type(item) is not int or not 0 <= item <= UINT64_MAX:
-                    raise FenceMalformed(f"command.epoch {item!r} is not an unsigned 64-bit integer")
+                    raise FenceMalformed(f"command.epoch {item!r} is not a 64-bit unsigned integer")
                 fields[name] = item
             elif type(item) is not str:
                 raise FenceMalformed(f"command.{name} {item!r} is not a string")
@@ -315,7 +315,7 @@ def check_command(command: FenceCommand) -> None:
         if len(getattr(command, name).encode("utf-8")) > limit:
             raise FenceInvalid(f"command.{name} is over {limit} bytes")
     if KEY_ID.fullmatch(command.key_id) is None:
-        raise FenceInvalid(f"command.key_id {command.key_id!r} is not 1 to 128 of A-Z a-z 0-9 . _ -")
+        raise FenceInvalid(f"command.key_id {command.key_id!r} is not 1 to 128 of A-Za-z0-9._-")
     check_scope(command.tenant_id, command.workspace_id)
     if not command.issued_at < command.expires_at <= command.issued_at + VALIDITY_MAX_NS:
         raise FenceInvalid("command.expires_at must be after issued_at and within ten minutes")
@@ -470,7 +470,8 @@ class FenceStore:
         if now_ns >= command.expires_at:
             return f"the command expired at {format_rfc3339(command.expires_at)}"
         if command.issued_at > now_ns + FUTURE_SKEW_NS:
-            return f"the command is issued at {format_rfc3339(command.issued_at)}, over a minute ahead"
+            issued = format_rfc3339(command.issued_at)
+            return f"the command is issued at {issued}, over a minute ahead"
         if SIGNATURE_HEX.fullmatch(envelope.signature) is None:
             return "the signature is not 128 lowercase hex digits"
         if not ed25519_valid(public, payload, envelope.signature):

@@ -86,7 +86,9 @@ def verify_helm_receipt(receipt: Mapping[str, Any], keys: KeyRing) -> None:
     try:
         keys.verify(SIGNATURE_TYPE_PREFIX + key_id, payload, receipt.get("signature"))
     except SignatureInvalid as error:
-        raise ReceiptRejected(SIGNATURE_REJECTED, f"receipt {receipt['receipt_id']!r}: {error}")
+        raise ReceiptRejected(
+            SIGNATURE_REJECTED, f"receipt {receipt['receipt_id']!r}: {error}"
+        ) from None
     public_key_set = receipt.get("public_key_set")
     claimed = public_key_set.get("ed25519") if isinstance(public_key_set, Mapping) else None
     held = keys.public_key(key_id).hex()

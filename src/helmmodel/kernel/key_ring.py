@@ -153,9 +153,9 @@ class KeyRing:
         if key_id in self._public_raw:
             raise InvalidInput(f"trust key id {key_id!r} is already held by the ring")
         if type(public) is not bytes or len(public) != PUBLIC_KEY_BYTES:
+            given = f"{len(public)} bytes" if type(public) is bytes else repr(public)
             raise InvalidInput(
-                f"trust key {key_id!r}: a public key is {PUBLIC_KEY_BYTES} raw bytes, "
-                f"not {public!r}"
+                f"trust key {key_id!r}: a public key is {PUBLIC_KEY_BYTES} raw bytes, not {given}"
             )
         self._trusted[key_id] = public
         self._public_raw[key_id] = public

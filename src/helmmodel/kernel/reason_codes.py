@@ -23,7 +23,13 @@ from helmmodel.errors import InvalidInput
 REGISTRY_FILE = "data/reason-codes-v1.json"
 REGISTRY_VERSION = "1.0.0"
 FINALITIES = frozenset(
-    {"class_forbidden", "ungranted", "instance_parameter", "instance_context", "instance_membership"}
+    {
+        "class_forbidden",
+        "ungranted",
+        "instance_parameter",
+        "instance_context",
+        "instance_membership",
+    }
 )
 UNCLASSIFIED = "unclassified"
 VERDICTS = frozenset({"DENY", "ESCALATE"})
