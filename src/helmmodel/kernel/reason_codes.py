@@ -55,6 +55,9 @@ def _entry(item: Any, index: int) -> ReasonCode:
     missing = [name for name in _REQUIRED if name not in item]
     if missing:
         raise InvalidInput(f"{where} ({item.get('code')!r}) lacks {', '.join(missing)}")
+    for name in ("code", "domain", "description", "since"):
+        if type(item[name]) is not str:
+            raise InvalidInput(f"{where}: {name} {item[name]!r} is not a string")
     applies_to = item["applies_to"]
     if type(applies_to) is not list or not applies_to or not VERDICTS.issuperset(applies_to):
         raise InvalidInput(f"{where} ({item['code']!r}): applies_to {applies_to!r}")
