@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from helmmodel.errors import InvalidInput
+from helmmodel.errors import InvalidInput, SignerUnavailable
 from helmmodel.kernel.fence import (
     CONFLICT,
     CREATED,
@@ -25,9 +25,11 @@ from helmmodel.kernel.fence import (
     FenceStore,
     command_signing_payload,
     format_rfc3339,
+    kernel_identity,
     parse_fence_envelope,
     parse_rfc3339,
 )
+from helmmodel.kernel.key_ring import KeyRing
 
 CONTROL_PLANE = Ed25519PrivateKey.from_private_bytes(bytes([7]) * 32)
 OTHER = Ed25519PrivateKey.from_private_bytes(bytes([8]) * 32)
@@ -400,3 +402,34 @@ def test_the_zero_time_is_go_s() -> None:
     """Go's zero time.Time is 0001-01-01T00:00:00Z."""
     assert "0001-01-01T00:00:00Z" == format_rfc3339(ZERO_TIME_NS)
     assert 0 == parse_rfc3339("1970-01-01T00:00:00Z")
+
+
+# --- the kernel's acknowledgement ---------------------------------------------------------------
+
+
+def test_the_kernel_signs_its_acknowledgement_with_its_ring() -> None:
+    """kernel_identity() names the ring's signing key; the state's acknowledgement signed by the
+    ring verifies under that key, and the identity is what the state and its JSON carry."""
+    ring = KeyRing(b"fence-test-seed")
+    identity = kernel_identity(ring)
+    assert ("key-0001", "classical") == (identity.kernel_key_id, identity.kernel_signer_profile)
+    assert ring.public_key("key-0001").hex() == identity.kernel_public_key
+    state = store().fence(body(command()), NOW_MS, identity).state
+    assert state is not None
+    signature = state.sign_acknowledgement(ring)
+    ring.verify("ed25519:key-0001", state.acknowledgement_payload(), signature)
+    assert "key-0001" == state.to_json()["kernel_key_id"]
+
+
+def test_an_acknowledgement_is_signed_only_by_the_key_it_names() -> None:
+    """After a rotation the ring signs with another key, so the old state is not re-signed
+    under a new identity (HELM refuses that too); with no key to sign, nothing is signed."""
+    ring = KeyRing(b"fence-test-seed")
+    state = store().fence(body(command()), NOW_MS, kernel_identity(ring)).state
+    assert state is not None
+    ring.rotate()
+    with pytest.raises(SignerUnavailable, match="key-0002"):
+        state.sign_acknowledgement(ring)
+    ring.remove_signing()
+    with pytest.raises(SignerUnavailable):
+        kernel_identity(ring)

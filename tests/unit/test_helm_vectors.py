@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from helmmodel.canonical import parse_strict
+from helmmodel.errors import ReceiptInvalid
 from helmmodel.kernel.fence import (
     MALFORMED,
     AcknowledgementIdentity,
@@ -146,6 +147,92 @@ def test_each_negative_vector_is_refused_with_its_code(negative: dict[str, str])
     with pytest.raises(ReceiptRejected) as raised:
         verify_helm_receipt(receipt, trusting_ring())
     assert negative["expected_error"] == raised.value.code
+
+
+# --- the receipt verifier beyond the pack -------------------------------------------------------
+
+
+def resigned(receipt: dict[str, Any], ring: KeyRing, key_id: str) -> dict[str, Any]:
+    """*receipt* signed anew by the ring's own *key_id* and naming it, as the model signs."""
+    receipt = {**receipt, "key_id": key_id}
+    receipt["public_key_set"] = {"ed25519": ring.public_key(key_id).hex()}
+    receipt["signature"] = ring.sign("ed25519:" + key_id, signing_payload(receipt))
+    return receipt
+
+
+def test_a_receipt_signed_by_the_ring_s_own_key_verifies() -> None:
+    """The key named by key_id may be one the ring made, not only an imported one."""
+    ring = KeyRing(SEED)
+    verify_helm_receipt(resigned(receipt_of("escaped_string_members"), ring, "key-0001"), ring)
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "named"),
+    [
+        pytest.param({"signature_version": "receipt.v4"}, "contract_mismatch", "v4", id="version"),
+        pytest.param({"key_id": 7}, "contract_mismatch", "key_id 7", id="key-id-type"),
+        pytest.param(
+            {"public_key_set": {"ed25519": "00" * 32}},
+            "contract_mismatch",
+            "public_key_set",
+            id="pk",
+        ),
+        pytest.param({"public_key_set": None}, "contract_mismatch", "None", id="no-public-key-set"),
+        pytest.param(
+            {"leaf_index": 2**53}, "non_interoperable_number", "leaf_index", id="unsigned"
+        ),
+        pytest.param({"metadata": {"x": 1.5}}, "non_interoperable_number", "1.5", id="float"),
+        pytest.param({"lamport_clock": -(2**53)}, "non_interoperable_number", "lamport", id="neg"),
+        pytest.param({"key_id": "key-9999"}, "signature_rejected", "never held", id="unknown-key"),
+        pytest.param({"signature": "AB" * 64}, "signature_rejected", "lowercase", id="upper-hex"),
+        pytest.param({"signature": None}, "signature_rejected", "128", id="no-signature"),
+        pytest.param(
+            {"session_id": "sess-other"}, "signature_rejected", "match", id="signed-member"
+        ),
+    ],
+)
+def test_each_fault_has_helm_s_code(change: dict[str, Any], code: str, named: str) -> None:
+    """A receipt changed in one member is refused with the code HELM's verifier gives that
+    fault, and the message names it; a change to an unsigned member alone is accepted."""
+    ring = trusting_ring()
+    receipt = {**receipt_of("decision_deny_genesis"), **change}
+    with pytest.raises(ReceiptRejected) as raised:
+        verify_helm_receipt(receipt, ring)
+    assert (code, True) == (raised.value.code, named in raised.value.message)
+    verify_helm_receipt({**receipt_of("decision_deny_genesis"), "executor_id": "x"}, ring)
+
+
+@pytest.mark.parametrize("name", SIGNED_FIELDS)
+def test_a_missing_signed_member_is_a_contract_mismatch(name: str) -> None:
+    """Every one of the thirteen signed members is required, by verify and signing_payload."""
+    receipt = receipt_of("decision_deny_genesis")
+    del receipt[name]
+    for check in (signing_payload, lambda r: verify_helm_receipt(r, trusting_ring())):
+        with pytest.raises(ReceiptRejected, match=name) as raised:
+            check(receipt)
+        assert "contract_mismatch" == raised.value.code
+
+
+def test_a_receipt_is_an_object() -> None:
+    """A receipt that is not a JSON object is a contract mismatch, not a crash."""
+    with pytest.raises(ReceiptRejected, match="list") as raised:
+        verify_helm_receipt([], trusting_ring())  # type: ignore[arg-type]
+    assert "contract_mismatch" == raised.value.code
+
+
+def test_a_lone_surrogate_in_a_signed_member_has_no_payload() -> None:
+    """Text UTF-8 cannot carry cannot be signed: a contract mismatch."""
+    receipt = {**receipt_of("decision_deny_genesis"), "session_id": "\ud800"}
+    with pytest.raises(ReceiptRejected, match="surrogate") as raised:
+        signing_payload(receipt)
+    assert "contract_mismatch" == raised.value.code
+
+
+def test_receipt_rejected_is_a_receipt_refusal() -> None:
+    """ReceiptRejected is the model's ReceiptInvalid (a Refusal), so it carries code and message."""
+    error = ReceiptRejected("signature_rejected", "why")
+    assert isinstance(error, ReceiptInvalid)
+    assert "signature_rejected: why" == str(error)
 
 
 # --- emergency-stop ----------------------------------------------------------------------------

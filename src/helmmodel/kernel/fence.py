@@ -23,9 +23,9 @@ from typing import Any
 import attrs
 
 from helmmodel.canonical import canonical_bytes, prefixed_hash
-from helmmodel.errors import InvalidInput
+from helmmodel.errors import InvalidInput, SignerUnavailable
 from helmmodel.kernel.clock import check_time_ms
-from helmmodel.kernel.key_ring import ed25519_valid
+from helmmodel.kernel.key_ring import SIGNATURE_TYPE_PREFIX, KeyRing, ed25519_valid
 
 CONTRACT_VERSION = "emergency-stop-fence.v1"
 COVERAGE = "new_governed_dispatches_only"
@@ -370,6 +370,17 @@ class AcknowledgementIdentity:
             raise FenceInvalid(f"kernel_public_key {public!r} is empty, padded or too long")
 
 
+def kernel_identity(keys: KeyRing) -> AcknowledgementIdentity:
+    """The identity of *keys*' signing key as a classical Ed25519 acknowledgement signer;
+    SignerUnavailable when no key can sign (HELM's route then answers 503)."""
+    key_id = keys.signature_type().removeprefix(SIGNATURE_TYPE_PREFIX)
+    return AcknowledgementIdentity(
+        kernel_key_id=key_id,
+        kernel_signer_profile="classical",
+        kernel_public_key=keys.public_key(key_id).hex(),
+    )
+
+
 @attrs.frozen(kw_only=True)
 class FenceState:
     """The active fence of one scope, as HELM persists and acknowledges it; times in ns."""
@@ -394,6 +405,17 @@ class FenceState:
                 **attrs.asdict(self.identity),
             }
         )
+
+    def sign_acknowledgement(self, keys: KeyRing) -> str:
+        """The kernel's signature (lowercase hex) over the acknowledgement payload, by the key
+        the state's identity names, which *keys* must still be able to sign with."""
+        signature_type = SIGNATURE_TYPE_PREFIX + self.identity.kernel_key_id
+        if signature_type != keys.signature_type():
+            raise SignerUnavailable(
+                f"the state is acknowledged by {self.identity.kernel_key_id!r}, "
+                f"but the ring signs with {keys.signature_type()!r}"
+            )
+        return keys.sign(signature_type, self.acknowledgement_payload())
 
     @property
     def receipt_hash(self) -> str:
