@@ -232,6 +232,15 @@ def test_a_null_command_is_a_command_of_zero_values() -> None:
     assert "contract_version" in outcome.refusal
 
 
+def test_a_null_member_is_its_zero_value() -> None:
+    """A member sent as null is left at Go's zero value, so the command lacks it (403)."""
+    members = command(reason=None)
+    assert "" == FenceCommand.from_json(members).reason
+    envelope = json.dumps({"command": members, "signature": "00" * 64}).encode()
+    outcome = store().fence(envelope, NOW_MS, IDENTITY)
+    assert (FORBIDDEN, "command lacks reason") == (outcome.status, outcome.refusal)
+
+
 def test_a_ten_minute_window_is_allowed() -> None:
     """expires_at exactly ten minutes after issued_at is within the window."""
     members = command(expires_at="2026-07-11T20:10:00Z")
