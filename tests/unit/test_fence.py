@@ -263,6 +263,8 @@ def test_a_file_separator_is_not_outer_whitespace() -> None:
         pytest.param(b'{"command": {"epoch": "1"}}', id="epoch-string"),
         pytest.param(b'{"command": {"epoch": 1.0}}', id="epoch-float"),
         pytest.param(b'{"command": {"epoch": -1}}', id="epoch-negative"),
+        pytest.param(b'{"command": {"epoch": -0}}', id="epoch-minus-zero"),
+        pytest.param(b'{"command": {"reason": -1}}', id="negative-elsewhere"),
         pytest.param(b'{"command": {"epoch": 18446744073709551616}}', id="epoch-over-uint64"),
         pytest.param(b'{"command": {"epoch": NaN}}', id="nan"),
         pytest.param(b'{"command": {"reason": 5}}', id="reason-number"),
@@ -311,6 +313,18 @@ def test_an_unpaired_surrogate_escape_reads_as_the_replacement_character() -> No
             ),
             id="public-key",
         ),
+        pytest.param(
+            AcknowledgementIdentity(
+                kernel_key_id="k", kernel_signer_profile="classical", kernel_public_key="ab\u2029"
+            ),
+            id="public-key-padded",
+        ),
+        pytest.param(
+            AcknowledgementIdentity(
+                kernel_key_id="k", kernel_signer_profile="classical", kernel_public_key="é" * 8193
+            ),
+            id="public-key-bytes",
+        ),
     ],
 )
 def test_a_bad_kernel_identity_is_a_bad_request(identity: AcknowledgementIdentity) -> None:
@@ -328,6 +342,7 @@ def test_a_bad_kernel_identity_is_a_bad_request(identity: AcknowledgementIdentit
     [
         pytest.param("", {KEY_ID: bytes(32)}, "''", id="empty-audience"),
         pytest.param(" a", {KEY_ID: bytes(32)}, "' a'", id="padded-audience"),
+        pytest.param("a\u3000", {KEY_ID: bytes(32)}, r"'a\\u3000'", id="ideographic-space"),
         pytest.param("a" * 256, {KEY_ID: bytes(32)}, "255", id="long-audience"),
         pytest.param("a", {}, "at least one", id="no-keys"),
         pytest.param("a", {"bad id": bytes(32)}, "'bad id'", id="key-id"),

@@ -201,7 +201,7 @@ class FenceCommand:
             if item is None:  # Go's decoder leaves the zero value for a null
                 continue
             if name == "epoch":
-                if type(item) is not int or not 0 <= item <= UINT64_MAX:
+                if type(item) is not int or item > UINT64_MAX:
                     raise FenceMalformed(f"command.epoch {item!r} is not a 64-bit unsigned integer")
                 fields[name] = item
             elif type(item) is not str:
@@ -231,6 +231,14 @@ def _object(value: object, what: str) -> dict[str, Any]:
 
 def _refuse_float(token: str) -> None:
     raise FenceMalformed(f"the number {token} is not an integer")
+
+
+def _refuse_negative(token: str) -> int:
+    # The only number an envelope holds is the epoch, which Go decodes as unsigned: it refuses
+    # any minus sign, "-0" included (which Python would read as 0, a 403 instead of a 400).
+    if token.startswith("-"):
+        raise FenceMalformed(f"the number {token} is negative")
+    return int(token)
 
 
 def _refuse_constant(token: str) -> None:
@@ -267,6 +275,7 @@ def parse_fence_envelope(body: bytes) -> FenceEnvelope:
         value = json.loads(
             text,
             parse_float=_refuse_float,
+            parse_int=_refuse_negative,
             parse_constant=_refuse_constant,
             object_pairs_hook=_no_duplicates,
         )
@@ -366,7 +375,7 @@ class AcknowledgementIdentity:
                 f"{sorted(SIGNER_PROFILES)}"
             )
         public = self.kernel_public_key
-        if not public or public.strip() != public or len(public) > KERNEL_PUBLIC_KEY_MAX:
+        if not public or _has_outer_space(public) or len(public.encode()) > KERNEL_PUBLIC_KEY_MAX:
             raise FenceInvalid(f"kernel_public_key {public!r} is empty, padded or too long")
 
 
@@ -452,7 +461,7 @@ class FenceStore:
     ``key_id`` and with this ``audience``, both of which it signs."""
 
     def __init__(self, audience: str, command_keys: Mapping[str, bytes]) -> None:
-        if type(audience) is not str or not audience or audience.strip() != audience:
+        if type(audience) is not str or not audience or _has_outer_space(audience):
             raise InvalidInput(f"the command audience {audience!r} must be non-empty, unpadded")
         if len(audience.encode("utf-8")) > AUDIENCE_MAX:
             raise InvalidInput(f"the command audience is over {AUDIENCE_MAX} bytes")
