@@ -241,6 +241,12 @@ def test_a_null_member_is_its_zero_value() -> None:
     assert (FORBIDDEN, "command lacks reason") == (outcome.status, outcome.refusal)
 
 
+def test_a_command_from_a_mapping_is_checked_like_one_from_text() -> None:
+    """FenceCommand.from_json refuses a negative epoch given as a Python value too."""
+    with pytest.raises(FenceMalformed, match="-1"):
+        FenceCommand.from_json(command(epoch=-1))
+
+
 def test_a_ten_minute_window_is_allowed() -> None:
     """expires_at exactly ten minutes after issued_at is within the window."""
     members = command(expires_at="2026-07-11T20:10:00Z")
@@ -265,6 +271,8 @@ def test_a_file_separator_is_not_outer_whitespace() -> None:
         pytest.param(b'{"command": {"epoch": -1}}', id="epoch-negative"),
         pytest.param(b'{"command": {"epoch": -0}}', id="epoch-minus-zero"),
         pytest.param(b'{"command": {"reason": -1}}', id="negative-elsewhere"),
+        pytest.param(b'{"command": {"epoch": 1' + b"0" * 5000 + b"}}", id="epoch-5001-digits"),
+        pytest.param(b'{"command": ' + b"[" * 20000 + b"]" * 20000 + b"}", id="deep-nesting"),
         pytest.param(b'{"command": {"epoch": 18446744073709551616}}', id="epoch-over-uint64"),
         pytest.param(b'{"command": {"epoch": NaN}}', id="nan"),
         pytest.param(b'{"command": {"reason": 5}}', id="reason-number"),

@@ -201,7 +201,7 @@ class FenceCommand:
             if item is None:  # Go's decoder leaves the zero value for a null
                 continue
             if name == "epoch":
-                if type(item) is not int or item > UINT64_MAX:
+                if type(item) is not int or not 0 <= item <= UINT64_MAX:
                     raise FenceMalformed(f"command.epoch {item!r} is not a 64-bit unsigned integer")
                 fields[name] = item
             elif type(item) is not str:
@@ -233,11 +233,12 @@ def _refuse_float(token: str) -> None:
     raise FenceMalformed(f"the number {token} is not an integer")
 
 
-def _refuse_negative(token: str) -> int:
+def _parse_unsigned(token: str) -> int:
     # The only number an envelope holds is the epoch, which Go decodes as unsigned: it refuses
-    # any minus sign, "-0" included (which Python would read as 0, a 403 instead of a 400).
-    if token.startswith("-"):
-        raise FenceMalformed(f"the number {token} is negative")
+    # any minus sign, "-0" included (which Python would read as 0, a 403 instead of a 400). A
+    # token longer than 2^64-1's 20 digits is refused before int(), which caps digit counts.
+    if token.startswith("-") or len(token) > len(str(UINT64_MAX)):
+        raise FenceMalformed(f"the number {token[:32]} is not a 64-bit unsigned integer")
     return int(token)
 
 
@@ -275,12 +276,16 @@ def parse_fence_envelope(body: bytes) -> FenceEnvelope:
         value = json.loads(
             text,
             parse_float=_refuse_float,
-            parse_int=_refuse_negative,
+            parse_int=_parse_unsigned,
             parse_constant=_refuse_constant,
             object_pairs_hook=_no_duplicates,
         )
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise FenceMalformed(f"the body is not one JSON value: {error}") from None
+    except RecursionError:
+        # Go's decoder refuses nesting past 10000 levels; Python's gives up sooner, and either
+        # way such a body is no envelope.
+        raise FenceMalformed("the body nests too deeply") from None
     members = _object(_go_strings(value), "the envelope")
     unknown = sorted(set(members) - {"command", "signature"})
     if unknown:
