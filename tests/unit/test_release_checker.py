@@ -19,6 +19,7 @@ from helmmodel.checker.invariants import (
     RELEASE_ONLY,
     Checker,
     invariant_names,
+    reason_code_iff_allow,
 )
 from helmmodel.cli import main
 from helmmodel.errors import InvariantViolation
@@ -178,3 +179,23 @@ def test_run_refuses_an_unknown_semantics(capsys: pytest.CaptureFixture[str]) ->
         main(["run", "--semantics", "helm"])
     assert exited.value.code == 2
     assert "invalid choice: 'helm'" in capsys.readouterr().err
+
+
+class PageCodesKernel(Kernel):
+    """A release kernel that still denies an unknown tool with the chaos page's code."""
+
+    def __init__(self, config: KernelConfig | None = None) -> None:
+        super().__init__(config)
+        self.guardian.semantics = attrs.evolve(
+            self.semantics, unknown_tool_code="ERR_TOOL_NOT_FOUND"
+        )
+
+
+def test_a_code_outside_helm_s_registry_breaks_reason_code_iff_allow() -> None:
+    driver, checker = started(PageCodesKernel)
+    decide_once(driver)
+    with pytest.raises(InvariantViolation, match="no DENY code of HELM's reason-code registry"):
+        checker.check(reason_code_iff_allow)
+    driver, checker = started()
+    decide_once(driver)
+    checker.check(reason_code_iff_allow)

@@ -12,6 +12,7 @@ from helmmodel.canonical import canonical_bytes
 from helmmodel.errors import ExecutionRefused, FreezeRefused, IntentRefused, InvalidInput
 from helmmodel.kernel import ALLOW, DENY, Kernel, KernelConfig, Request
 from helmmodel.kernel.guardian import decision_receipt_id
+from helmmodel.kernel.helm_receipt import ReceiptRejected
 from helmmodel.kernel.records import decision_hash
 from helmmodel.kernel.semantics import CHAOS_PAGE, HELM_AI_KERNEL, FreezeReceipt, rfc3339_ms
 
@@ -200,3 +201,34 @@ def test_an_allow_receipt_leaves_out_the_empty_reason_code_as_the_release_does()
     envelope = k.receipt_wire(k.session_receipts("s1")[0].receipt_id)
     assert envelope is not None and "reason_code" not in envelope
     assert Kernel(KernelConfig()).receipt_wire("rcpt-dec-000001") is None
+
+
+def test_the_release_denies_an_unknown_tool_with_its_pdp_code() -> None:
+    assert kernel(HELM_AI_KERNEL).evaluate(request("nope")).reason_code == "PDP_DENY"
+    assert kernel(CHAOS_PAGE).evaluate(request("nope")).reason_code == "ERR_TOOL_NOT_FOUND"
+
+
+def test_the_release_envelope_verifies_under_the_release_rule_and_a_tamper_does_not() -> None:
+    k = kernel(HELM_AI_KERNEL)
+    k.evaluate(request("nothing-registered"))
+    envelope = k.receipt_wire(k.session_receipts("s1")[0].receipt_id)
+    assert envelope is not None
+    k.verify_release_receipt(envelope)
+    with pytest.raises(ReceiptRejected, match="signature_rejected"):
+        k.verify_release_receipt({**envelope, "verdict": ALLOW})
+
+
+def test_a_trust_key_imported_into_the_kernel_verifies_helm_s_own_receipts() -> None:
+    pack = json.loads((PACK / "vectors.json").read_bytes())
+    k = kernel(HELM_AI_KERNEL)
+    public = bytes.fromhex(pack["public_key"].removeprefix("ed25519:"))
+    for vector in pack["vectors"]:
+        receipt = json.loads((PACK / vector["receipt"]["canonical"]).read_bytes())
+        with pytest.raises(ReceiptRejected, match="signature_rejected"):
+            k.verify_release_receipt(receipt)
+    k.import_trust_key(pack["key_id"], public)
+    for vector in pack["vectors"]:
+        k.verify_release_receipt(json.loads((PACK / vector["receipt"]["canonical"]).read_bytes()))
+    k.revoke_key(pack["key_id"])
+    with pytest.raises(ReceiptRejected, match="signature_rejected"):
+        k.verify_release_receipt(receipt)

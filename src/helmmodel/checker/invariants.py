@@ -35,12 +35,13 @@ from helmmodel.checker.ghost import Decided, Ghost
 from helmmodel.checker.http import Malformed, bearer, endpoint, exceeds_body_limit, strict_json
 from helmmodel.checker.policy import ERROR, FALSE, TRUE, check_set, set_hash
 from helmmodel.checker.refusals import expected_begin, record_valid
+from helmmodel.checker.registry import verdicts_of_codes
 from helmmodel.errors import InvariantViolation
 from helmmodel.kernel import Kernel
 from helmmodel.kernel.semantics import HELM_AI_KERNEL
 
 Problem = tuple[int, str]
-FIREWALL_CODES = ("ERR_TOOL_NOT_FOUND", "SCHEMA_VIOLATION")
+FIREWALL_CODES = ("ERR_TOOL_NOT_FOUND", "SCHEMA_VIOLATION", "PDP_DENY")
 # The statuses of the checks of section 9 (a passing request may still get a 404 for an unknown
 # spec, which the checker's model predicts, or a 503 when no key can sign).
 REFUSED_STATUSES = frozenset({400, 401, 403, 405, 413, 429})
@@ -643,6 +644,15 @@ def _reason_code_iff_allow(view: View) -> Iterator[Problem]:
                     f"{decision.requirement_set_hash!r}"
                 ),
             )
+        elif ghost.release and not allow:
+            # The release's codes are those of HELM's registry, each for the verdicts it names.
+            applies = verdicts_of_codes().get(decision.reason_code)
+            if applies is None or decision.verdict not in applies:
+                yield (
+                    decided.step,
+                    f"{decision.id}: {decision.reason_code!r} is no {decision.verdict} code of "
+                    "HELM's reason-code registry",
+                )
     for attempt in _new(view, "intents", ghost.intents):
         if attempt.intent is not None and attempt.decision.verdict != "ALLOW":
             yield attempt.step, f"an intent was issued for {attempt.decision.verdict} decision"

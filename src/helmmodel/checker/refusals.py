@@ -34,7 +34,9 @@ def expected_begin(ghost: Ghost, begun: Begun) -> BeginVerdict:
     tools = ghost.tools if begun.tools is None else begun.tools  # the table at this begin
     tool = tools.get(request.tool)
     if tool is None:
-        return BeginVerdict("DENY", "ERR_TOOL_NOT_FOUND", "not_evaluated")
+        # The release's policy decision point denies a tool it does not know (spec 12.5).
+        code = "PDP_DENY" if ghost.release else "ERR_TOOL_NOT_FOUND"
+        return BeginVerdict("DENY", code, "not_evaluated")
     if not ghost.schema_accepts(request.tool, request.args, tools):
         return BeginVerdict("DENY", "SCHEMA_VIOLATION", "not_evaluated")
     if begun.budget is not None:

@@ -215,7 +215,6 @@ class SafeExecutor:
             # The release chains by its envelope's hash (spec 12.4): the receipt's executor is
             # the decision's principal; a dispatch carries no evaluate metadata.
             public = self.keys.public_key(receipt.signature_type.removeprefix("ed25519:"))
-            assert public is not None  # the key that just signed is in the ring
             self.chains.append(
                 receipt, wire(receipt, executor_id=decision.subject_id, public_key=public)
             )

@@ -51,7 +51,7 @@ from helmmodel.kernel.semantics import (
     FreezeReceipt,
     Semantics,
 )
-from helmmodel.kernel.tools import ToolTable
+from helmmodel.kernel.tools import ERR_TOOL_NOT_FOUND, ToolTable
 
 # Reason codes of a decision (spec section 5).
 SYSTEM_FROZEN = "SYSTEM_FROZEN"
@@ -193,7 +193,10 @@ class Guardian:
             return POLICY_NOT_EVALUATED, DENY, SYSTEM_FROZEN, "the kernel is frozen", ""
         firewall = self.tools.check(effect.tool, effect.args, effect.args_jcs)
         if firewall.code is not None:
-            return POLICY_NOT_EVALUATED, DENY, firewall.code, firewall.reason, ""
+            code = firewall.code
+            if code == ERR_TOOL_NOT_FOUND:
+                code = self.semantics.unknown_tool_code
+            return POLICY_NOT_EVALUATED, DENY, code, firewall.reason, ""
         if budget_id is not None:
             if self.budgets.get(budget_id) is None:
                 return POLICY_NOT_EVALUATED, DENY, BUDGET_ERROR, f"no budget {budget_id!r}", ""
@@ -341,7 +344,6 @@ class Guardian:
     ) -> dict[str, JSONValue]:
         """The release's envelope of a decision's receipt: what its evaluate route stores."""
         public = self.keys.public_key(receipt.signature_type.removeprefix("ed25519:"))
-        assert public is not None  # the key that just signed is in the ring
         return wire(
             receipt,
             executor_id=call.request.principal,

@@ -100,10 +100,6 @@ class KeyRing:
     def can_sign(self) -> bool:
         return self._signing_key_id is not None
 
-    def public_key(self, key_id: str) -> bytes | None:
-        """The raw public key *key_id* names, revoked or not, or None for a key never held."""
-        return self._public_raw.get(key_id)
-
     def _refresh_signing_key(self) -> None:
         candidates = [k for k in self._private if k not in self._revoked]
         self._signing_key_id = max(candidates) if candidates else None

@@ -37,6 +37,8 @@ class Semantics:
     # freeze and unfreeze return a FreezeReceipt; freezing a frozen kernel (or unfreezing one
     # that is not frozen) is refused.
     freeze_receipts: bool
+    # The reason code of a denial for a tool the kernel does not know.
+    unknown_tool_code: str
 
     @property
     def freeze_stops_intents_and_executions(self) -> bool:
@@ -50,6 +52,7 @@ SEMANTICS: dict[str, Semantics] = {
         decision_receipts=False,
         freeze_scope=FREEZE_STOPS_EVERYTHING_NEW,
         freeze_receipts=False,
+        unknown_tool_code="ERR_TOOL_NOT_FOUND",
     ),
     HELM_AI_KERNEL: Semantics(
         name=HELM_AI_KERNEL,
@@ -57,6 +60,7 @@ SEMANTICS: dict[str, Semantics] = {
         decision_receipts=True,
         freeze_scope=FREEZE_STOPS_NEW_DECISIONS,
         freeze_receipts=True,
+        unknown_tool_code="PDP_DENY",
     ),
 }
 
