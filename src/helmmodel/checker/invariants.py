@@ -1066,7 +1066,7 @@ def freeze_transitions_receipted(view: View) -> None:
         raise InvariantViolation("freeze_transitions_receipted", step, detail)
 
 
-# --- the chaos page's claims the release does not keep (spec 12.4) -------------------------------
+# --- the chaos page's claims the release does not keep (spec 12.8) -------------------------------
 
 
 def freeze_stops_everything_new(view: View) -> None:
