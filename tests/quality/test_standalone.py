@@ -12,6 +12,7 @@ import hashlib
 import os
 import re
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -279,3 +280,18 @@ def test_sibling_pattern_matches_both_separators() -> None:
     assert SIBLING_PATTERN.search("read " + SIBLING_FOLDER + "/vectors")
     assert SIBLING_PATTERN.search("read ..\\shared\\vectors")
     assert not SIBLING_PATTERN.search("shared state between kernels")
+
+
+def test_every_package_data_file_pyproject_names_is_where_it_says() -> None:
+    """The wheel ships the files ``[tool.setuptools.package-data]`` names, looked up in each
+    package's folder: a name that points nowhere ships nothing, silently (a trace schema missing
+    from the wheel broke every trace read from an installed helmmodel)."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    package_data = config["tool"]["setuptools"]["package-data"]
+    missing = [
+        f"{package}: {name}"
+        for package, names in package_data.items()
+        for name in names
+        if not (ROOT / "src" / Path(*package.split(".")) / name).is_file()
+    ]
+    assert missing == []

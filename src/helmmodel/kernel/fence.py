@@ -26,6 +26,7 @@ from helmmodel.canonical import canonical_bytes, prefixed_hash
 from helmmodel.errors import InvalidInput, SignerUnavailable
 from helmmodel.kernel.clock import check_time_ms
 from helmmodel.kernel.key_ring import SIGNATURE_TYPE_PREFIX, KeyRing, ed25519_valid
+from helmmodel.kernel.rfc3339 import NS_PER_SECOND, days_from_civil, format_rfc3339
 
 CONTRACT_VERSION = "emergency-stop-fence.v1"
 COVERAGE = "new_governed_dispatches_only"
@@ -41,7 +42,6 @@ REQUEST_BYTES_MAX = 64 << 10
 EPOCH_MAX = 2**53 - 1  # HELM keeps epochs JCS-safe, so a JavaScript signer means the same number
 UINT64_MAX = 2**64 - 1  # what Go's decoder takes into the epoch before the semantic check
 NS_PER_MS = 1_000_000
-NS_PER_SECOND = 1_000_000_000
 FUTURE_SKEW_NS = 60 * NS_PER_SECOND
 VALIDITY_MAX_NS = 10 * 60 * NS_PER_SECOND
 AUDIENCE_MAX = 255
@@ -92,34 +92,9 @@ class FenceInvalid(InvalidInput):
 # --- RFC 3339 times ---------------------------------------------------------------------------
 
 
-def _days_from_civil(year: int, month: int, day: int) -> int:
-    # Days since 1970-01-01 of a proleptic Gregorian date (any year, year 0 included, which
-    # Python's datetime cannot hold and Go's time can).
-    year -= month <= 2
-    era = year // 400
-    year_of_era = year - era * 400
-    day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
-    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
-    return era * 146097 + day_of_era - 719468
-
-
-def _civil_from_days(days: int) -> tuple[int, int, int]:
-    days += 719468
-    era = days // 146097
-    day_of_era = days - era * 146097
-    year_of_era = (
-        day_of_era - day_of_era // 1460 + day_of_era // 36524 - day_of_era // 146096
-    ) // 365
-    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
-    month_index = (5 * day_of_year + 2) // 153
-    day = day_of_year - (153 * month_index + 2) // 5 + 1
-    month = month_index + (3 if month_index < 10 else -9)
-    return year_of_era + era * 400 + (month <= 2), month, day
-
-
 def _days_in_month(year: int, month: int) -> int:
     following = (year + 1, 1) if month == 12 else (year, month + 1)
-    return _days_from_civil(*following, 1) - _days_from_civil(year, month, 1)
+    return days_from_civil(*following, 1) - days_from_civil(year, month, 1)
 
 
 def parse_rfc3339(text: str) -> int:
@@ -143,24 +118,9 @@ def parse_rfc3339(text: str) -> int:
         offset = (offset_hour * 60 + offset_minute) * 60 * (-1 if match["sign"] == "-" else 1)
     fraction = int((match["fraction"] or "0")[:9].ljust(9, "0"))
     seconds = (
-        _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset
+        days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset
     )
     return seconds * NS_PER_SECOND + fraction
-
-
-def format_rfc3339(ns: int) -> str:
-    """*ns* (nanoseconds since the Unix epoch) in Go's ``RFC3339Nano`` UTC form."""
-    seconds, fraction = divmod(ns, NS_PER_SECOND)
-    days, second_of_day = divmod(seconds, 86400)
-    year, month, day = _civil_from_days(days)
-    hour, rest = divmod(second_of_day, 3600)
-    minute, second = divmod(rest, 60)
-    # Go writes a year with at least four digits and a minus sign before a negative one.
-    year_text = f"-{-year:04d}" if year < 0 else f"{year:04d}"
-    text = f"{year_text}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}"
-    if fraction:
-        text += "." + f"{fraction:09d}".rstrip("0")
-    return text + "Z"
 
 
 # Go's zero time.Time, which HELM reads as "no time given".
