@@ -105,6 +105,10 @@ def _add_machine_names(command: argparse.ArgumentParser) -> None:
     )
 
 
+# The kernel module is not imported before a run starts measuring its reach; the names are data.
+SEMANTICS_CHOICES = ("chaos-page", "helm-ai-kernel")
+
+
 def _add_kernel(
     command: argparse.ArgumentParser, help_text: str, metavar: str | None = None
 ) -> None:
@@ -223,6 +227,16 @@ def _add_run_command(commands: Commands) -> None:
     )
     _add_machine_names(run)
     _add_kernel(run, "the kernel to check (default: correct)")
+    run.add_argument(
+        "--semantics",
+        choices=SEMANTICS_CHOICES,
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="the kernel's semantics (docs/kernel-spec.md section 12): chaos-page (the "
+        "default) or helm-ai-kernel, HELM's release, whose run ends with a divergence report "
+        "of the page's claims the release does not keep; give it twice to run both",
+    )
     run.add_argument(
         "--profile",
         default=None,
@@ -554,12 +568,31 @@ def run(args: argparse.Namespace) -> int:
         print(runner.summary_line(ran) + " (stopped by Ctrl-C)")
         return 130
     status = runner.exit_status(ran)
+    if "helm-ai-kernel" in (args.semantics or ()) and args.kernel == "correct":
+        ran_release = {result.machine for result in ran if result.semantics == "helm-ai-kernel"}
+        status = max(status, _divergences(args, ran_release))
     if measurement is not None:
         html = Path(args.coverage_html) if args.coverage_html else reach.DEFAULT_HTML
         measured = reach.analyse(measurement, html)
         status = max(status, runner.report_reach(measured, args.coverage_floor, sys.stdout))
     print(runner.summary_line(ran))
     return status
+
+
+def _divergences(args: argparse.Namespace, ran: set[str]) -> int:
+    """Show each chaos-page claim the release does not keep, on the machines that ran
+    (harness/divergence.py)."""
+    from helmmodel.harness import divergence, profiles, runner
+
+    profile = profiles.profile_name(args.profile)
+    machines = runner.load_machines(args.machine_dir)
+    found = divergence.show_all(
+        {name: machine for name, machine in machines.items() if name in ran},
+        corpus_for(args.kernel, args.corpus),
+        profile_settings=profiles.load(profile),
+        profile=profile,
+    )
+    return divergence.report(found, sys.stdout)
 
 
 def _run_machines(args: argparse.Namespace) -> int | list[MachineResult]:
@@ -583,22 +616,24 @@ def _run_machines(args: argparse.Namespace) -> int | list[MachineResult]:
         print(f"helmmodel run: {exc}", file=sys.stderr)
         return 2
     results = []
-    for machine in selected:
-        print(f"running {machine.name} ...", flush=True)  # type: ignore[attr-defined]
-        result = runner.run_machine(
-            machine,
-            kernel=args.kernel,
-            profile_settings=profile_settings,
-            profile=profile,
-            max_examples=args.max_examples,
-            shrink=args.shrink,
-        )
-        runner.report(result, sys.stdout)
-        if result.failures:
-            capture.save_failures(result, corpus, sys.stdout)
-        results.append(result)
-        if result.interrupted:
-            break
+    for semantics in dict.fromkeys(args.semantics or SEMANTICS_CHOICES[:1]):
+        for machine in selected:
+            print(f"running {machine.name} ...", flush=True)  # type: ignore[attr-defined]
+            result = runner.run_machine(
+                machine,
+                kernel=args.kernel,
+                profile_settings=profile_settings,
+                profile=profile,
+                max_examples=args.max_examples,
+                shrink=args.shrink,
+                semantics=semantics,
+            )
+            runner.report(result, sys.stdout)
+            if result.failures:
+                capture.save_failures(result, corpus, sys.stdout)
+            results.append(result)
+            if result.interrupted:
+                return results
     return results
 
 

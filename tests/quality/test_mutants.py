@@ -39,6 +39,8 @@ SHORT_MUTANTS = {
     "tool-schema-refs-unchecked": "a registration the kernel should refuse, then one call",
     "surface-verdict-from-reason-code": "one call over HTTP that ends in ESCALATE",
     "executor-reads-guardian-clock": "the executor's clock moved, then one whole call",
+    "release-denials-unreceipted": "one call the release denies",
+    "release-refreeze-receipted": "two freezes in a row",
 }
 
 # The kernel's components, and the Kernel class attribute through which a mutant swaps each one

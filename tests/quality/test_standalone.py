@@ -12,6 +12,7 @@ import hashlib
 import os
 import re
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -189,14 +190,39 @@ def test_no_python_file_builds_a_path_outside_the_checkout() -> None:
     assert [] == offenders
 
 
-def test_helm_vectors_are_the_bytes_their_provenance_names() -> None:
-    """The vector file's sha256 is the one the provenance table gives, next to its source commit."""
-    table = (HELM_DATA / "README.md").read_text(encoding="utf-8")
-    row = next(line for line in table.splitlines() if line.startswith("| `canonical-json-v1.json`"))
-    recorded = re.findall(r"`([0-9a-f]{64})`", row)
-    assert re.search(r"`[0-9a-f]{40}`", row), "the row names the source commit"
-    digest = hashlib.sha256((HELM_DATA / "canonical-json-v1.json").read_bytes()).hexdigest()
-    assert [digest] == recorded
+PROVENANCE_ROW = re.compile(r"\| `([^`]+)` \|")
+# The folders of HELM's files; each one's README.md is its provenance table.
+PROVENANCE_FOLDERS = (HELM_DATA, ROOT / "src" / "helmmodel" / "kernel" / "data")
+
+
+def provenance_rows(folder: Path) -> dict[str, str]:
+    """The files the README.md of *folder* lists, each with the one sha256 its row records;
+    each row must also name the source commit."""
+    rows = {}
+    for line in (folder / "README.md").read_text(encoding="utf-8").splitlines():
+        match = PROVENANCE_ROW.match(line)
+        if match is None or match.group(1) == "file":
+            continue
+        recorded = re.findall(r"`([0-9a-f]{64})`", line)
+        assert 1 == len(recorded), f"{line}: one sha256"
+        assert re.search(r"`[0-9a-f]{40}`", line), f"{line}: the row names the source commit"
+        rows[match.group(1)] = recorded[0]
+    return rows
+
+
+@pytest.mark.parametrize("folder", PROVENANCE_FOLDERS, ids=lambda folder: folder.name)
+def test_helm_vectors_are_the_bytes_their_provenance_names(folder: Path) -> None:
+    """Each HELM file's sha256 is the one its provenance table gives, next to its source
+    commit, and every file of the folder (but the README and the licence) has a row."""
+    rows = provenance_rows(folder)
+    present = {
+        path.relative_to(folder).as_posix()
+        for path in folder.rglob("*")
+        if path.is_file() and path.name not in {"README.md", "LICENSE"}
+    }
+    assert sorted(present) == sorted(rows)
+    digests = {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in rows}
+    assert rows == digests
 
 
 def test_helm_licence_and_notice_travel_with_the_data() -> None:
@@ -254,3 +280,18 @@ def test_sibling_pattern_matches_both_separators() -> None:
     assert SIBLING_PATTERN.search("read " + SIBLING_FOLDER + "/vectors")
     assert SIBLING_PATTERN.search("read ..\\shared\\vectors")
     assert not SIBLING_PATTERN.search("shared state between kernels")
+
+
+def test_every_package_data_file_pyproject_names_is_where_it_says() -> None:
+    """The wheel ships the files ``[tool.setuptools.package-data]`` names, looked up in each
+    package's folder: a name that points nowhere ships nothing, silently (a trace schema missing
+    from the wheel broke every trace read from an installed helmmodel)."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    package_data = config["tool"]["setuptools"]["package-data"]
+    missing = [
+        f"{package}: {name}"
+        for package, names in package_data.items()
+        for name in names
+        if not (ROOT / "src" / Path(*package.split(".")) / name).is_file()
+    ]
+    assert missing == []

@@ -594,3 +594,116 @@ def test_memo_does_not_outlive_revocation(signed: tuple[KeyRing, str]) -> None:
     ring.revoke("key-0001")
     with pytest.raises(SignatureInvalid, match="revoked"):
         ring.verify("ed25519:key-0001", MESSAGE, signature)
+
+
+# --- trust keys ---------------------------------------------------------------------------------
+
+TRUSTED = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+TRUSTED_ID = "helm-reference-key"
+
+
+def trusted_ring() -> KeyRing:
+    """A ring holding TRUSTED's public key as the trust key TRUSTED_ID."""
+    ring = KeyRing(SEED)
+    ring.import_trust_key(TRUSTED_ID, raw_public(TRUSTED))
+    return ring
+
+
+def test_a_trust_key_verifies_what_its_owner_signed() -> None:
+    """verify() accepts ``ed25519:<imported id>`` for a signature by the imported key's owner."""
+    ring = trusted_ring()
+    ring.verify("ed25519:" + TRUSTED_ID, MESSAGE, TRUSTED.sign(MESSAGE).hex())
+    assert raw_public(TRUSTED) == ring.public_key(TRUSTED_ID)
+    assert [TRUSTED_ID] == ring.trust_key_ids()
+
+
+def test_a_trust_key_refuses_what_its_owner_did_not_sign() -> None:
+    """A trust key verifies its owner's signatures only: another key's is refused."""
+    ring = trusted_ring()
+    other = derive_private_key(SEED, "key-0001").sign(MESSAGE).hex()
+    with pytest.raises(SignatureInvalid, match="does not match"):
+        ring.verify("ed25519:" + TRUSTED_ID, MESSAGE, other)
+
+
+def test_a_trust_key_never_signs() -> None:
+    """Importing a key changes neither the signing key nor what restore_signing() brings back,
+    and the ring's own key list does not include it."""
+    ring = trusted_ring()
+    assert "ed25519:key-0001" == ring.signature_type()
+    ring.remove_signing()
+    ring.restore_signing()
+    assert "ed25519:key-0001" == ring.signature_type()
+    assert ["key-0001"] == ring.key_ids()
+    assert TRUSTED_ID not in ring._private
+
+
+def test_revoking_a_trust_key_stops_it_verifying() -> None:
+    """revoke() takes an imported id; the key's signatures are refused from then on."""
+    ring = trusted_ring()
+    signature = TRUSTED.sign(MESSAGE).hex()
+    ring.revoke(TRUSTED_ID)
+    with pytest.raises(SignatureInvalid, match="revoked"):
+        ring.verify("ed25519:" + TRUSTED_ID, MESSAGE, signature)
+    assert "ed25519:key-0001" == ring.signature_type()
+
+
+def test_digest_of_a_ring_without_trust_keys_is_unchanged() -> None:
+    """The digest material of a ring that imported nothing is byte for byte what it was before
+    trust keys existed, so saved traces replay to the same state digests."""
+    ring = KeyRing(SEED)
+    assert b"1|key-0001|" == ring.digest_material()
+    ring.rotate()
+    ring.revoke("key-0001")
+    assert b"2|key-0002|key-0001" == ring.digest_material()
+
+
+def test_digest_includes_trust_keys() -> None:
+    """Importing a key, or importing another key under the same id, changes the digest; so does
+    revoking it."""
+    plain = KeyRing(SEED).digest_material()
+    ring = trusted_ring()
+    imported = ring.digest_material()
+    assert imported != plain
+    assert imported.endswith(f"|trust:{TRUSTED_ID}={raw_public(TRUSTED).hex()}".encode())
+    other = KeyRing(SEED)
+    other.import_trust_key(TRUSTED_ID, bytes(32))
+    assert other.digest_material() != imported
+    ring.revoke(TRUSTED_ID)
+    assert ring.digest_material() not in {plain, imported}
+
+
+@pytest.mark.parametrize(
+    ("key_id", "public", "named"),
+    [
+        pytest.param("has space", bytes(32), "'has space'", id="not-an-identifier"),
+        pytest.param("", bytes(32), "''", id="empty-id"),
+        pytest.param(7, bytes(32), "7", id="id-not-a-string"),
+        pytest.param("key-0001", bytes(32), "'key-0001'", id="own-key-id"),
+        pytest.param("key-0002", bytes(32), "'key-0002'", id="future-own-key-id"),
+        pytest.param("short", bytes(31), "not 31 bytes", id="31-bytes"),
+        pytest.param("long", bytes(33), "not 33 bytes", id="33-bytes"),
+        pytest.param("hex", "00" * 32, "'" + "00" * 32 + "'", id="hex-text"),
+    ],
+)
+def test_import_trust_key_refuses_bad_input(key_id: object, public: object, named: str) -> None:
+    """A bad id or key raises InvalidInput naming the value, and the ring is unchanged."""
+    ring = KeyRing(SEED)
+    before = ring.digest_material()
+    with pytest.raises(InvalidInput) as raised:
+        ring.import_trust_key(key_id, public)  # type: ignore[arg-type]
+    assert named in str(raised.value)
+    assert before == ring.digest_material()
+    assert [] == ring.trust_key_ids()
+
+
+def test_import_trust_key_refuses_an_id_already_held() -> None:
+    """An id imported once cannot be imported again, even with the same key."""
+    ring = trusted_ring()
+    with pytest.raises(InvalidInput, match=f"'{TRUSTED_ID}' is already held"):
+        ring.import_trust_key(TRUSTED_ID, raw_public(TRUSTED))
+
+
+def test_public_key_of_an_unknown_id_raises() -> None:
+    """public_key() names the id it does not hold."""
+    with pytest.raises(InvalidInput, match="'nobody'"):
+        KeyRing(SEED).public_key("nobody")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +12,7 @@ from helmmodel.canonical import canonical_bytes
 from helmmodel.errors import ExecutionRefused, FreezeRefused, IntentRefused, InvalidInput
 from helmmodel.kernel import ALLOW, DENY, Kernel, KernelConfig, Request
 from helmmodel.kernel.guardian import decision_receipt_id
+from helmmodel.kernel.helm_receipt import ReceiptRejected
 from helmmodel.kernel.records import decision_hash
 from helmmodel.kernel.semantics import CHAOS_PAGE, HELM_AI_KERNEL, FreezeReceipt, rfc3339_ms
 
@@ -47,28 +50,10 @@ def test_the_release_receipts_every_decision_in_its_session(tool: str, verdict: 
     assert [r.decision_id for r in chain] == [first.id, second.id]
     assert [r.lamport_clock for r in chain] == [1, 2]
     assert chain[0].prev_hash == ""
-    # The link is the SHA-256 hex of the JCS of every member of the previous receipt.
-    previous = chain[0]
-    jcs = canonical_bytes(
-        {
-            "receipt_id": previous.receipt_id,
-            "decision_id": previous.decision_id,
-            "effect_id": previous.effect_id,
-            "status": previous.status,
-            "output_hash": previous.output_hash,
-            "prev_hash": previous.prev_hash,
-            "lamport_clock": previous.lamport_clock,
-            "args_hash": previous.args_hash,
-            "verdict": previous.verdict,
-            "reason_code": previous.reason_code,
-            "policy_hash": previous.policy_hash,
-            "session_id": previous.session_id,
-            "timestamp": previous.timestamp,
-            "signature_type": previous.signature_type,
-            "signature_version": previous.signature_version,
-            "signature": previous.signature,
-        }
-    )
+    # The link is the SHA-256 hex of the JCS of the previous receipt's release envelope.
+    envelope = k.receipt_wire(chain[0].receipt_id)
+    assert envelope is not None
+    jcs = canonical_bytes(envelope)
     assert chain[1].prev_hash == hashlib.sha256(jcs).hexdigest()
     receipt = chain[0]
     assert receipt.receipt_id == decision_receipt_id(first.id) == f"rcpt-{first.id}-decision"
@@ -176,3 +161,74 @@ def test_the_release_changes_the_state_digest_and_the_chaos_page_does_not() -> N
     k.freeze()
     k.unfreeze()
     assert k.state_digest() != before
+
+
+PACK = Path(__file__).resolve().parents[1] / "data" / "helm" / "receipt-v5"
+# Members of the pack's receipt the release adds outside the kernel: the correlation id of the
+# HTTP request and the transparency log's anchoring, which the twin does not keep.
+NOT_MODELLED = {"correlation_id", "log_id", "leaf_index", "transparency"}
+
+
+def test_a_decision_receipt_has_the_release_envelope() -> None:
+    k = kernel(HELM_AI_KERNEL)
+    k.set_guardian_time(1_786_017_600_000)  # 2026-08-06T12:00:00Z, the pack's time
+    decision = k.evaluate(request("nothing-registered"))
+    receipt = k.session_receipts("s1")[0]
+    envelope = k.receipt_wire(receipt.receipt_id)
+    assert envelope is not None
+    key_id = receipt.signature_type.removeprefix("ed25519:")
+    public = k.public_key(key_id)
+    assert public is not None
+    assert envelope["key_id"] == key_id
+    assert envelope["public_key_set"] == {"ed25519": public.hex()}
+    assert envelope["timestamp"] == "2026-08-06T12:00:00Z"
+    assert envelope["decision_hash"] == envelope["output_hash"] == decision_hash(decision)
+    assert envelope["metadata"] == {
+        "source": "api.evaluate",
+        "action": "nothing-registered",
+        "resource": "nothing-registered",
+        "reason": decision.reason,
+        "args_hash": receipt.args_hash,
+    }
+    assert (envelope["status"], envelope["verdict"]) == (DENY, DENY)
+    genesis = json.loads((PACK / "decision_deny_genesis.receipt.c14n.json").read_bytes())
+    assert set(envelope) == set(genesis) - NOT_MODELLED
+
+
+def test_an_allow_receipt_leaves_out_the_empty_reason_code_as_the_release_does() -> None:
+    k = kernel(HELM_AI_KERNEL)
+    k.evaluate(request())
+    envelope = k.receipt_wire(k.session_receipts("s1")[0].receipt_id)
+    assert envelope is not None and "reason_code" not in envelope
+    assert Kernel(KernelConfig()).receipt_wire("rcpt-dec-000001") is None
+
+
+def test_the_release_denies_an_unknown_tool_with_its_pdp_code() -> None:
+    assert kernel(HELM_AI_KERNEL).evaluate(request("nope")).reason_code == "PDP_DENY"
+    assert kernel(CHAOS_PAGE).evaluate(request("nope")).reason_code == "ERR_TOOL_NOT_FOUND"
+
+
+def test_the_release_envelope_verifies_under_the_release_rule_and_a_tamper_does_not() -> None:
+    k = kernel(HELM_AI_KERNEL)
+    k.evaluate(request("nothing-registered"))
+    envelope = k.receipt_wire(k.session_receipts("s1")[0].receipt_id)
+    assert envelope is not None
+    k.verify_release_receipt(envelope)
+    with pytest.raises(ReceiptRejected, match="signature_rejected"):
+        k.verify_release_receipt({**envelope, "verdict": ALLOW})
+
+
+def test_a_trust_key_imported_into_the_kernel_verifies_helm_s_own_receipts() -> None:
+    pack = json.loads((PACK / "vectors.json").read_bytes())
+    k = kernel(HELM_AI_KERNEL)
+    public = bytes.fromhex(pack["public_key"].removeprefix("ed25519:"))
+    for vector in pack["vectors"]:
+        receipt = json.loads((PACK / vector["receipt"]["canonical"]).read_bytes())
+        with pytest.raises(ReceiptRejected, match="signature_rejected"):
+            k.verify_release_receipt(receipt)
+    k.import_trust_key(pack["key_id"], public)
+    for vector in pack["vectors"]:
+        k.verify_release_receipt(json.loads((PACK / vector["receipt"]["canonical"]).read_bytes()))
+    k.revoke_key(pack["key_id"])
+    with pytest.raises(ReceiptRejected, match="signature_rejected"):
+        k.verify_release_receipt(receipt)

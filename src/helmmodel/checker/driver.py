@@ -19,6 +19,7 @@ from helmmodel.checker.ghost import (
     Begun,
     Decided,
     ExecAttempt,
+    FreezeSwitch,
     Ghost,
     HttpExchange,
     IntentAttempt,
@@ -40,6 +41,7 @@ from helmmodel.checker.refusals import (
 )
 from helmmodel.errors import (
     ExecutionRefused,
+    FreezeRefused,
     IntentRefused,
     InvalidInput,
     ReceiptInvalid,
@@ -49,6 +51,7 @@ from helmmodel.errors import (
 from helmmodel.kernel import Kernel, KernelConfig, KernelFactory
 from helmmodel.kernel.guardian import PendingCall
 from helmmodel.kernel.records import Decision, Effect, Intent, Receipt, Request
+from helmmodel.kernel.semantics import FreezeReceipt
 
 Outcome = dict[str, Any]
 
@@ -115,6 +118,7 @@ class Driver:
         """A fresh kernel from *factory* and a ghost that knows its seed, tokens and TTL."""
         kernel = factory(config)
         ghost = Ghost.for_seed(config.seed, config.ttl_ms, config.keys_max)
+        ghost.semantics = config.semantics
         ghost.guardian_ms = config.guardian_start_ms
         ghost.executor_ms = config.executor_start_ms
         driver = cls(kernel, ghost)
@@ -510,17 +514,38 @@ class Driver:
         return {"policy": change, "epoch": self.ghost.epoch}
 
     def set_frozen(self, frozen: bool) -> Outcome:
-        self.kernel.set_frozen(frozen)
-        self.ghost.frozen = frozen
-        return {"frozen": frozen}
+        return self._switch(frozen, lambda: self.kernel.set_frozen(frozen))
 
     def set_frozen_shorthand(self, frozen: bool) -> Outcome:
         """The switch through the spec's named operations, ``freeze()`` and ``unfreeze()``."""
-        if frozen:
-            self.kernel.freeze()
-        else:
-            self.kernel.unfreeze()
-        self.ghost.frozen = frozen
+        return self._switch(frozen, self.kernel.freeze if frozen else self.kernel.unfreeze)
+
+    def _switch(self, frozen: bool, apply: Callable[[], FreezeReceipt | None]) -> Outcome:
+        """Freeze or unfreeze; under the release, record the transition for the checker to
+        judge (its receipt, or its refusal when the kernel is already so: spec 12.3)."""
+        ghost = self.ghost
+        if not ghost.release:
+            apply()
+            ghost.frozen = frozen
+            return {"frozen": frozen}
+        receipt, code = None, None
+        try:
+            receipt = apply()
+        except FreezeRefused as refusal:
+            code = refusal.code
+        ghost.freeze_switches.append(
+            FreezeSwitch(
+                step=ghost.step,
+                frozen=frozen,
+                was_frozen=ghost.frozen,
+                guardian_ms=ghost.guardian_ms,
+                receipt=receipt,
+                code=code,
+            )
+        )
+        if code is not None:
+            return {"frozen": frozen, "refused": code}
+        ghost.frozen = frozen
         return {"frozen": frozen}
 
     def present_arguments(

@@ -7,6 +7,7 @@ lists, so a kernel that signs other fields, or encodes them differently, is caug
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 from collections.abc import Callable
@@ -133,3 +134,139 @@ def node_hash(node: Any) -> str:
         "}",
     ])  # fmt: skip
     return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+
+
+# --- the release's records (spec section 12) ----------------------------------------------------
+
+
+def args_hash(args: Any) -> str:
+    """``sha256:`` of the arguments' JCS."""
+    return "sha256:" + sha256_hex(jcs(args))
+
+
+def decision_hash(decision: Decision) -> str:
+    """``sha256:`` of the checker's own encoding of the decision's signed fields."""
+    return "sha256:" + sha256_hex(expected_preimage(decision))
+
+
+_DAYS_PER_400_YEARS = 146_097
+_MS_PER_DAY = 86_400_000
+
+
+def go_rfc3339(now_ms: int) -> str:
+    """*now_ms* as Go's ``time.RFC3339Nano`` writes it, through Python's datetime.
+
+    datetime holds only years 1 to 9999, so the date is moved by whole 400-year Gregorian
+    cycles (each exactly 146,097 days, so month, day and weekday repeat) into that range, and
+    the year moved back after formatting.
+    """
+    days, ms_of_day = divmod(now_ms, _MS_PER_DAY)
+    # 2000-01-01 is day 10,957: shift so the date lands in the cycle starting at year 2000.
+    cycles = (days - 10_957) // _DAYS_PER_400_YEARS
+    moved = datetime.datetime(1970, 1, 1) + datetime.timedelta(
+        days=days - cycles * _DAYS_PER_400_YEARS, milliseconds=ms_of_day
+    )
+    year = moved.year + 400 * cycles
+    fraction = f".{moved.microsecond // 1000:03d}".rstrip("0").rstrip(".")
+    sign = "-" if year < 0 else ""
+    return f"{sign}{abs(year):04d}{moved.strftime('-%m-%dT%H:%M:%S')}{fraction}Z"
+
+
+def freeze_content_hash(action: str, principal: str, now_ms: int) -> str:
+    """SHA-256 hex of a freeze receipt's ``{"action","principal","timestamp"}`` as Go's
+    encoding/json writes them in that order (it escapes ``<``, ``>``, ``&``, U+2028, U+2029)."""
+
+    def go_string(text: str) -> str:
+        out = []
+        for char in json.dumps(text, ensure_ascii=False):
+            code = ord(char)
+            out.append(f"\\u{code:04x}" if char in "<>&\u2028\u2029" else char)
+        return "".join(out)
+
+    text = (
+        "{"
+        + ",".join(
+            [
+                f'"action":{go_string(action)}',
+                f'"principal":{go_string(principal)}',
+                f'"timestamp":"{go_rfc3339(now_ms)}"',
+            ]
+        )
+        + "}"
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# The release's receipt envelope, member by member: (name, always written). The members not always
+# written are left out when empty, as the release's JSON does (spec 12.4).
+_ENVELOPE = (
+    ("receipt_id", True),
+    ("decision_id", True),
+    ("effect_id", True),
+    ("external_reference_id", True),
+    ("status", True),
+    ("blob_hash", False),
+    ("output_hash", False),
+    ("timestamp", True),
+    ("executor_id", False),
+    ("metadata", False),
+    ("signature", True),
+    ("signature_profile", True),
+    ("signature_algorithm", True),
+    ("key_id", True),
+    ("public_key_set", True),
+    ("prev_hash", True),
+    ("lamport_clock", True),
+    ("args_hash", False),
+    ("signature_version", True),
+    ("decision_hash", False),
+    ("verdict", False),
+    ("created_at", True),
+    ("reason_code", False),
+    ("policy_hash", False),
+    ("session_id", False),
+    ("issued_at", True),
+    ("installed_at", True),
+)
+
+
+def release_envelope(
+    receipt: Receipt, executor_id: str, public_hex: str, evaluate: Decision | None
+) -> dict[str, Any]:
+    """The checker's own release envelope of *receipt*: a decision's receipt when *evaluate* is
+    its decision (with the evaluate route's metadata), a dispatch's receipt otherwise."""
+    zero = "0001-01-01T00:00:00Z"
+    values: dict[str, Any] = dict(attrs.asdict(receipt))
+    values.update(
+        external_reference_id="",
+        timestamp=go_rfc3339(receipt.timestamp),
+        executor_id=executor_id,
+        signature_profile="classical",
+        signature_algorithm="ed25519",
+        key_id=receipt.signature_type.split(":", 1)[1],
+        public_key_set={"ed25519": public_hex},
+        created_at=zero,
+        issued_at=zero,
+        installed_at=zero,
+        blob_hash="",
+        decision_hash="",
+        metadata={},
+    )
+    if evaluate is not None:
+        values.update(
+            blob_hash=receipt.args_hash,
+            decision_hash=receipt.output_hash,
+            metadata={
+                "source": "api.evaluate",
+                "action": evaluate.resource,
+                "resource": evaluate.resource,
+                "reason": evaluate.reason,
+                "args_hash": receipt.args_hash,
+            },
+        )
+    return {name: values[name] for name, always in _ENVELOPE if always or values[name]}
+
+
+def release_link(envelope: dict[str, Any]) -> str:
+    """SHA-256 hex of the envelope's JCS: the release's next ``prev_hash``."""
+    return sha256_hex(jcs(envelope))

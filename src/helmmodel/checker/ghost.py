@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from helmmodel.checker.encoding import jcs
 from helmmodel.checker.policy import PolicyView, policy_version
 from helmmodel.kernel.records import Decision, Effect, Intent, Receipt, Request
+from helmmodel.kernel.semantics import CHAOS_PAGE, HELM_AI_KERNEL, FreezeReceipt
 
 # --- the checker's key record -------------------------------------------------------------------
 
@@ -355,12 +356,28 @@ class Answer:
 
 
 @attrs.define(kw_only=True)
+class FreezeSwitch:
+    """A freeze or unfreeze under the release (spec 12.3): what was asked, in which state, the
+    Guardian's time as the checker keeps it, and what the kernel answered."""
+
+    step: int
+    frozen: bool  # asked for
+    was_frozen: bool  # the checker's state before
+    guardian_ms: int
+    receipt: FreezeReceipt | None
+    code: str | None  # the FreezeRefused code, if refused
+
+
+@attrs.define(kw_only=True)
 class Ghost:
     """Everything the checker knows that the kernel does not tell it."""
 
     seed: bytes
     ttl_ms: int
     keys: KeyRecord
+    # Which kernel is checked (spec section 12): chosen by the run's configuration, never read
+    # off the kernel.
+    semantics: str = CHAOS_PAGE
     tools: ToolTable = attrs.field(factory=dict)  # replaced on each registration, never mutated
     rules: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     epoch: int = 0
@@ -386,6 +403,17 @@ class Ghost:
     crashes: list[Crash] = attrs.field(factory=list)
     dispatch_log: list[Dispatch] = attrs.field(factory=list)
     answers: list[Answer] = attrs.field(factory=list)
+    freeze_switches: list[FreezeSwitch] = attrs.field(factory=list)
+
+    @property
+    def release(self) -> bool:
+        """Whether the kernel checked is HELM's release (spec section 12)."""
+        return self.semantics == HELM_AI_KERNEL
+
+    @property
+    def freeze_stops_intents_and_executions(self) -> bool:
+        """The chaos page's freeze stops intents and executions too; the release's does not."""
+        return not self.release
 
     @classmethod
     def for_seed(cls, seed: bytes, ttl_ms: int, keys_max: int) -> Ghost:

@@ -18,22 +18,30 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import attrs
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from helmmodel.checker.encoding import (
+    args_hash,
+    decision_hash,
     effect_digest,
     expected_preimage,
+    freeze_content_hash,
     node_hash,
     receipt_link,
+    release_envelope,
+    release_link,
 )
 from helmmodel.checker.ghost import Decided, Ghost
 from helmmodel.checker.http import Malformed, bearer, endpoint, exceeds_body_limit, strict_json
 from helmmodel.checker.policy import ERROR, FALSE, TRUE, check_set, set_hash
 from helmmodel.checker.refusals import expected_begin, record_valid
+from helmmodel.checker.registry import verdicts_of_codes
 from helmmodel.errors import InvariantViolation
 from helmmodel.kernel import Kernel
+from helmmodel.kernel.semantics import HELM_AI_KERNEL
 
 Problem = tuple[int, str]
-FIREWALL_CODES = ("ERR_TOOL_NOT_FOUND", "SCHEMA_VIOLATION")
+FIREWALL_CODES = ("ERR_TOOL_NOT_FOUND", "SCHEMA_VIOLATION", "PDP_DENY")
 # The statuses of the checks of section 9 (a passing request may still get a 404 for an unknown
 # spec, which the checker's model predicts, or a 503 when no key can sign).
 REFUSED_STATUSES = frozenset({400, 401, 403, 405, 413, 429})
@@ -115,6 +123,12 @@ def _freeze_respected(view: View) -> Iterator[Problem]:
     for decided in _new(view, "decided", ghost.decided):
         if decided.frozen and decided.decision is not None and decided.decision.verdict == "ALLOW":
             yield decided.step, f"{decided.decision.id} was allowed while frozen"
+    if ghost.freeze_stops_intents_and_executions:
+        yield from _frozen_intents_and_dispatches(view)
+
+
+def _frozen_intents_and_dispatches(view: View) -> Iterator[Problem]:
+    ghost = view.ghost
     for attempt in _new(view, "intents", ghost.intents):
         if attempt.frozen and attempt.intent is not None:
             yield attempt.step, f"an intent for {attempt.decision.id} was issued while frozen"
@@ -124,7 +138,8 @@ def _freeze_respected(view: View) -> Iterator[Problem]:
 
 
 def freeze_respected(view: View) -> None:
-    """While frozen, no ALLOW is decided, no intent is issued and nothing is dispatched."""
+    """While frozen, no ALLOW is decided (and, under the chaos page, no intent is issued and
+    nothing is dispatched: the release's freeze stops only new decisions, spec 12.2)."""
     for step, detail in _freeze_respected(view):
         raise InvariantViolation("freeze_respected", step, detail)
 
@@ -523,6 +538,7 @@ def _receipt_chain_intact(view: View) -> Iterator[Problem]:
     if view.full:
         heads.clear()
     step = view.ghost.step
+    link_of = _release_link_of(view) if view.ghost.release else receipt_link
     for session, chain in view.kernel.chains.chains.items():
         checked, link = heads.get(session, (0, ""))
         if len(chain) < checked:
@@ -539,10 +555,31 @@ def _receipt_chain_intact(view: View) -> Iterator[Problem]:
                     ),
                 )
                 break
-            link = receipt_link(receipt)
+            link = link_of(receipt)
             heads[session] = (position + 1, link)
             if kept.get(session, (0, ""))[0] == position + 1 and kept[session][1] != link:
                 yield step, f"session {session}: {receipt.receipt_id} changed after it was checked"
+
+
+def _release_link_of(view: View) -> Callable[[Any], str]:
+    """The release's link rule (spec 12.4) over the checker's own envelope of a receipt, built
+    from the decision the checker recorded for it."""
+    ghost = view.ghost
+    decisions: dict[str, Any] = view.memo.setdefault("decisions", {})
+    for decided in _new(view, "decided", ghost.decided):
+        if decided.decision is not None:
+            decisions[decided.decision.id] = decided.decision
+
+    def link(receipt: Any) -> str:
+        decision = decisions.get(receipt.decision_id)
+        key = ghost.keys.public.get(str(receipt.signature_type).removeprefix("ed25519:"))
+        if decision is None or key is None:
+            return "(a receipt of a decision or key the checker never saw)"
+        evaluate = decision if receipt.status in VERDICTS else None
+        public_hex = key.public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+        return release_link(release_envelope(receipt, decision.subject_id, public_hex, evaluate))
+
+    return link
 
 
 def receipt_chain_intact(view: View) -> None:
@@ -607,6 +644,15 @@ def _reason_code_iff_allow(view: View) -> Iterator[Problem]:
                     f"{decision.requirement_set_hash!r}"
                 ),
             )
+        elif ghost.release and not allow:
+            # The release's codes are those of HELM's registry, each for the verdicts it names.
+            applies = verdicts_of_codes().get(decision.reason_code)
+            if applies is None or decision.verdict not in applies:
+                yield (
+                    decided.step,
+                    f"{decision.id}: {decision.reason_code!r} is no {decision.verdict} code of "
+                    "HELM's reason-code registry",
+                )
     for attempt in _new(view, "intents", ghost.intents):
         if attempt.intent is not None and attempt.decision.verdict != "ALLOW":
             yield attempt.step, f"an intent was issued for {attempt.decision.verdict} decision"
@@ -689,10 +735,12 @@ def _malformed_input_rejected(view: View) -> Iterator[Problem]:
                 ),
             )
         firewall = exchange.verdict is not None and exchange.verdict[1] in FIREWALL_CODES
+        # Under the release the denial's own receipt is the one change it makes (spec 12.1).
+        own_receipt = 1 if view.ghost.release else 0
         if firewall and (
             exchange.consumed_after != exchange.consumed_before
             or exchange.epoch_after != exchange.epoch_before
-            or exchange.receipts_after != exchange.receipts_before
+            or exchange.receipts_after != exchange.receipts_before + own_receipt
             or exchange.error_budget_after != exchange.error_budget_before
         ):
             yield exchange.step, f"a firewall denial ({exchange.verdict}) changed state"
@@ -801,6 +849,8 @@ def _every_dispatch_accounted(view: View) -> Iterator[Problem]:
         if read == len(chain):  # most sessions get no receipt at a step
             continue
         for receipt in chain[read:]:
+            if ghost.release and receipt.status in VERDICTS:
+                continue  # a decision's receipt (every_decision_receipted judges it)
             receipted[receipt.effect_id] = receipted.get(receipt.effect_id, 0) + 1
             receipts[receipt.receipt_id] = receipts.get(receipt.receipt_id, 0) + 1
             touched_effects.add(receipt.effect_id)
@@ -902,6 +952,129 @@ def http_answer_faithful(view: View) -> None:
         raise InvariantViolation("http_answer_faithful", step, detail)
 
 
+# --- 25. every_decision_receipted (the release only) ---------------------------------------------
+
+VERDICTS = frozenset({"ALLOW", "DENY", "ESCALATE"})
+
+
+def _decision_receipt_problem(ghost: Ghost, decided: Decided, receipt: Any) -> str | None:
+    """What *receipt* gets wrong of the decision receipt spec 12.1 gives *decided*."""
+    decision, request = decided.decision, decided.begun.request
+    assert decision is not None
+    context_session = request.context.get("session_id")
+    expected = {
+        "receipt_id": f"rcpt-{decision.id}-decision",
+        "decision_id": decision.id,
+        "effect_id": request.tool,
+        "status": decision.verdict,
+        "verdict": decision.verdict,
+        "reason_code": decision.reason_code,
+        "output_hash": decision_hash(decision),
+        "args_hash": args_hash(request.args),
+        "policy_hash": decision.policy_version,
+        "session_id": context_session if isinstance(context_session, str) else request.principal,
+        "timestamp": decision.timestamp,
+        "signature_type": decision.signature_type,
+    }
+    for name, value in expected.items():
+        if getattr(receipt, name) != value:
+            return f"its {name} is {getattr(receipt, name)!r}, not {value!r}"
+    # As of the decision's step: a key revoked later does not make it wrong then.
+    if not record_valid(ghost, receipt, decided.step):
+        return f"it does not verify under {receipt.signature_type}"
+    return None
+
+
+def _every_decision_receipted(view: View) -> Iterator[Problem]:
+    ghost, kernel = view.ghost, view.kernel
+    if not ghost.release:
+        return
+    # decision id -> the decision receipts read from the chains so far
+    found: dict[str, list[Any]] = view.memo.setdefault("found", {})
+    chained: dict[str, int] = view.memo.setdefault("chained", {})  # session -> receipts read
+    known: dict[str, Decided] = view.memo.setdefault("known", {})  # decision id -> its record
+    if view.full:
+        for memo in (found, chained, known):
+            memo.clear()
+    new_decided = [d for d in _new(view, "decided", ghost.decided) if d.decision is not None]
+    for decided in new_decided:
+        assert decided.decision is not None
+        known[decided.decision.id] = decided
+    fresh = []
+    for session, chain in kernel.chains.chains.items():
+        read = chained.get(session, 0)
+        if read == len(chain):
+            continue
+        # A receipt whose status is a verdict is a decision's (a dispatch's is SUCCESS or
+        # TOOL_ERROR); every one must match a decision the checker saw, so none can hide.
+        for receipt in chain[read:]:
+            if receipt.status in VERDICTS:
+                found.setdefault(receipt.decision_id, []).append(receipt)
+                fresh.append(receipt)
+        chained[session] = len(chain)
+    for receipt in fresh:
+        decided = known.get(receipt.decision_id)
+        if decided is None:
+            yield ghost.step, f"{receipt.receipt_id} receipts {receipt.decision_id}, no decision"
+            continue
+        problem = _decision_receipt_problem(ghost, decided, receipt)
+        if problem is not None:
+            yield decided.step, f"the receipt of {receipt.decision_id}: {problem}"
+    for decided in new_decided:
+        assert decided.decision is not None
+        count = len(found.get(decided.decision.id, ()))
+        if count != 1:
+            yield decided.step, f"{decided.decision.id} has {count} decision receipt(s), not 1"
+
+
+def every_decision_receipted(view: View) -> None:
+    """Under the release, each decision (DENY and ESCALATE too) has exactly one receipt in its
+    session's chain, with the members spec 12.1 gives, signed as the decision was."""
+    for step, detail in _every_decision_receipted(view):
+        raise InvariantViolation("every_decision_receipted", step, detail)
+
+
+# --- 26. freeze_transitions_receipted (the release only) -----------------------------------------
+
+
+def _freeze_transitions_receipted(view: View) -> Iterator[Problem]:
+    for switch in _new(view, "switches", view.ghost.freeze_switches):
+        verb = "freeze" if switch.frozen else "unfreeze"
+        if switch.frozen == switch.was_frozen:
+            wanted = "ALREADY_FROZEN" if switch.frozen else "NOT_FROZEN"
+            if switch.code != wanted:
+                got = switch.code or "a receipt"
+                yield switch.step, f"a repeated {verb} got {got}, not FreezeRefused({wanted})"
+            continue
+        receipt = switch.receipt
+        if receipt is None:
+            yield switch.step, f"a {verb} was refused ({switch.code}) or gave no receipt"
+            continue
+        expected = (verb, "operator", switch.guardian_ms)
+        got = (receipt.action, receipt.principal, receipt.timestamp)
+        if got != expected:
+            yield switch.step, f"the {verb} receipt says {got}, not {expected}"
+        elif receipt.content_hash != freeze_content_hash(*expected):
+            yield switch.step, f"the {verb} receipt's content_hash is not its members' hash"
+
+
+def freeze_transitions_receipted(view: View) -> None:
+    """Under the release, a freeze or unfreeze that changes the state returns its receipt (the
+    action, principal and Guardian time, hashed as the release hashes them); one that does not
+    is refused."""
+    for step, detail in _freeze_transitions_receipted(view):
+        raise InvariantViolation("freeze_transitions_receipted", step, detail)
+
+
+# --- the chaos page's claims the release does not keep (spec 12.8) -------------------------------
+
+
+def freeze_stops_everything_new(view: View) -> None:
+    """The chaos page's freeze: while frozen, no intent is issued and nothing is dispatched."""
+    for step, detail in _frozen_intents_and_dispatches(view):
+        raise InvariantViolation("freeze_stops_everything_new", step, detail)
+
+
 ALL_INVARIANTS: tuple[Callable[[View], None], ...] = (
     default_deny,
     fail_closed,
@@ -927,8 +1100,49 @@ ALL_INVARIANTS: tuple[Callable[[View], None], ...] = (
     refusal_dispatched_nothing,
     every_dispatch_accounted,
     http_answer_faithful,
+    every_decision_receipted,
+    freeze_transitions_receipted,
 )
 INVARIANT_NAMES = tuple(fn.__name__ for fn in ALL_INVARIANTS)
+# The release's own invariants: they judge nothing under the chaos page, so are not run there.
+RELEASE_ONLY = frozenset({"every_decision_receipted", "freeze_transitions_receipted"})
+
+
+@attrs.frozen(kw_only=True)
+class PageClaim:
+    """A claim of the chaos page that the release does not keep: run against the release's
+    kernel as an extra invariant, it must fire; what it finds is a divergence, not a bug."""
+
+    invariant: Callable[[View], None]
+    machine: str  # the machine that shows it
+    page: str  # the page's clause
+    release: str  # the clause of spec section 12 that says why the release differs
+
+
+PAGE_CLAIMS: tuple[PageClaim, ...] = (
+    PageClaim(
+        invariant=freeze_stops_everything_new,
+        machine="operator_freeze",
+        page="section 5: while frozen, no intent is issued and nothing is executed",
+        release="12.2: the release's freeze stops only the evaluation of new calls",
+    ),
+)
+PAGE_CLAIM_NAMES = frozenset(claim.invariant.__name__ for claim in PAGE_CLAIMS)
+_BY_NAME = {fn.__name__: fn for fn in (*ALL_INVARIANTS, *(c.invariant for c in PAGE_CLAIMS))}
+
+
+def invariant_names(semantics: str, claims: Sequence[str] = ()) -> tuple[str, ...]:
+    """The invariants that judge a run in *semantics*, in ALL_INVARIANTS order, then the page
+    *claims* named (each checked against the release to show where it diverges)."""
+    unknown = [name for name in claims if name not in PAGE_CLAIM_NAMES]
+    if unknown:
+        raise ValueError(f"not page claims: {unknown}; page claims: {sorted(PAGE_CLAIM_NAMES)}")
+    own = tuple(
+        name
+        for name in INVARIANT_NAMES
+        if (name in RELEASE_ONLY) == (semantics == HELM_AI_KERNEL) or name not in RELEASE_ONLY
+    )
+    return own + tuple(claims)
 
 
 class Checker:
@@ -937,7 +1151,7 @@ class Checker:
     def __init__(self, kernel: Kernel, ghost: Ghost) -> None:
         self.kernel = kernel
         self.ghost = ghost
-        self.views = {name: View(kernel, ghost, {}) for name in INVARIANT_NAMES}
+        self.views = {name: View(kernel, ghost, {}) for name in _BY_NAME}
 
     def check(
         self, invariant: Callable[[View], None], *, full: bool = False, replay: Any = None
@@ -948,6 +1162,6 @@ class Checker:
         invariant(view)
 
     def check_all(self, *, full: bool = False, replay: Any = None) -> None:
-        """Run every invariant in ``ALL_INVARIANTS`` order."""
-        for invariant in ALL_INVARIANTS:
-            self.check(invariant, full=full, replay=replay)
+        """Run every invariant of the ghost's semantics, in ``ALL_INVARIANTS`` order."""
+        for name in invariant_names(self.ghost.semantics):
+            self.check(_BY_NAME[name], full=full, replay=replay)

@@ -34,7 +34,9 @@ def expected_begin(ghost: Ghost, begun: Begun) -> BeginVerdict:
     tools = ghost.tools if begun.tools is None else begun.tools  # the table at this begin
     tool = tools.get(request.tool)
     if tool is None:
-        return BeginVerdict("DENY", "ERR_TOOL_NOT_FOUND", "not_evaluated")
+        # The release's policy decision point denies a tool it does not know (spec 12.5).
+        code = "PDP_DENY" if ghost.release else "ERR_TOOL_NOT_FOUND"
+        return BeginVerdict("DENY", code, "not_evaluated")
     if not ghost.schema_accepts(request.tool, request.args, tools):
         return BeginVerdict("DENY", "SCHEMA_VIOLATION", "not_evaluated")
     if begun.budget is not None:
@@ -72,7 +74,7 @@ def record_valid(
 
 def expected_intent_code(ghost: Ghost, decision: Decision, effect: Effect) -> str | None:
     """The refusal the spec's order gives for issuing an intent now, or None to issue it."""
-    if ghost.frozen:
+    if ghost.frozen and ghost.freeze_stops_intents_and_executions:
         return "SYSTEM_FROZEN"
     if decision.verdict != "ALLOW":
         return "VERDICT_NOT_ALLOW"
@@ -91,7 +93,7 @@ def expected_execution_code(
     ghost: Ghost, decision: Decision | None, intent: Intent | None, effect: Effect | None
 ) -> str | None:
     """The refusal the spec's order gives for executing now, or None to execute."""
-    if ghost.frozen:
+    if ghost.frozen and ghost.freeze_stops_intents_and_executions:
         return "SYSTEM_FROZEN"
     if decision is None or intent is None or effect is None:
         return "MISSING_ARTIFACT"

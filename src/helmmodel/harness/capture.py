@@ -22,6 +22,7 @@ from helmmodel.harness.runner import MachineResult
 from helmmodel.harness.show import step_lines
 from helmmodel.harness.stateful import Failure, TracedMachine
 from helmmodel.harness.trace import STATUS_FIXED, STATUS_OPEN, Trace, git_commit, save
+from helmmodel.kernel.semantics import CHAOS_PAGE
 
 
 @attrs.frozen(kw_only=True)
@@ -48,6 +49,7 @@ class SaveTo:
     machine: str
     kernel: str
     profile: str
+    semantics: str = CHAOS_PAGE
     seed: int | None = None
     git_commit: str | None = None
     copies: tuple[Path, ...] = ()  # further corpus folders that get each saved trace too
@@ -165,6 +167,7 @@ def _trace(to: SaveTo, invariant: str, message: str, steps: Sequence[Any]) -> Tr
     return Trace(
         machine=to.machine,
         kernel=to.kernel,
+        semantics=to.semantics,
         invariant=invariant,
         message=message,
         steps=list(steps),
@@ -186,6 +189,7 @@ def save_failures(
         corpus=corpus,
         machine=result.machine,
         kernel=result.kernel,
+        semantics=result.semantics,
         profile=result.profile,
         seed=seed,
         git_commit=git_commit(),

@@ -80,7 +80,12 @@ def run_one(
     settings = profiles.load(PROFILE)
     budget = max(1, round(settings.max_examples * machine.budget_share))
     result = runner.run_machine(
-        machine, kernel=mutant.name, profile_settings=settings, profile=PROFILE, shrink=False
+        machine,
+        kernel=mutant.name,
+        profile_settings=settings,
+        profile=PROFILE,
+        shrink=False,
+        semantics=mutant.semantics,
     )
     row = Row(
         mutant=mutant.name,
@@ -117,6 +122,7 @@ def run_one(
         corpus=corpus / mutant.name,
         machine=mutant.machine,
         kernel=mutant.name,
+        semantics=mutant.semantics,
         profile=PROFILE,
         git_commit=commit,
     )

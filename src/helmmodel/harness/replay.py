@@ -20,6 +20,7 @@ from typing import Any
 
 import attrs
 
+from helmmodel.checker.invariants import PAGE_CLAIM_NAMES
 from helmmodel.errors import HelmModelError, InvariantViolation, ReplayError
 from helmmodel.harness.kernels import kernel_factory
 from helmmodel.harness.minimize import minimize
@@ -94,7 +95,8 @@ def machine_of(
         factory = kernel_factory(trace.kernel)
     except HelmModelError as error:
         return str(error)
-    return machine_for(machine, trace.kernel, factory)
+    claims = (trace.invariant,) if trace.invariant in PAGE_CLAIM_NAMES else ()
+    return machine_for(machine, trace.kernel, factory, trace.semantics, claims)
 
 
 def judge(trace: Trace, machines: Mapping[str, type[TracedMachine]]) -> Verdict:

@@ -26,6 +26,7 @@ from helmmodel.errors import InterruptedRun, RunnerError
 from helmmodel.harness.kernels import kernel_factory
 from helmmodel.harness.reach import FLOOR_PERCENT, Reach
 from helmmodel.harness.stateful import Failure, Stats, TracedMachine, machine_for, transitions
+from helmmodel.kernel.semantics import CHAOS_PAGE
 
 
 def load_machines(directory: str | Path = "machines") -> dict[str, type[TracedMachine]]:
@@ -72,6 +73,7 @@ class MachineResult:
     error: BaseException | None = None
     variant: type[TracedMachine] | None = None
     interrupted: bool = False  # stopped by Ctrl-C: the figures cover what ran until then
+    semantics: str = CHAOS_PAGE
 
     @property
     def examples(self) -> int:
@@ -108,13 +110,15 @@ def run_machine(
     profile: str,
     max_examples: int | None = None,
     shrink: bool = True,
+    semantics: str = CHAOS_PAGE,
+    claims: tuple[str, ...] = (),
 ) -> MachineResult:
     """Run *machine* against the kernel named *kernel*; never raises for a violation.
 
     Without *shrink*, Hypothesis's shrinker is skipped: the minimizer makes the first failing
     trace 1-minimal by replay anyway, in far less time (used for the mutant catalogue).
     """
-    variant = machine_for(machine, kernel, kernel_factory(kernel))
+    variant = machine_for(machine, kernel, kernel_factory(kernel), semantics, claims)
     state = variant.run_state
     assert state is not None
     budget = max_examples or max(1, round(profile_settings.max_examples * machine.budget_share))
@@ -144,6 +148,7 @@ def run_machine(
         error=error,
         variant=variant,
         interrupted=interrupted,
+        semantics=semantics,
     )
 
 
@@ -152,10 +157,15 @@ def _counts(counter: Counter[str], order: Iterable[str] = ()) -> str:
     return " · ".join(f"{key or '(empty)'} {counter[key]:,}" for key in ordered) or "none"
 
 
+def _in(semantics: str) -> str:
+    return "" if semantics == CHAOS_PAGE else f" in {semantics} semantics"
+
+
 def report(result: MachineResult, out: TextIO) -> None:
     """Print one machine's figures, what it reached, and its verdict."""
     print(
-        f"{result.machine} against the {result.kernel} kernel ({result.profile} profile): "
+        f"{result.machine} against the {result.kernel} kernel{_in(result.semantics)} "
+        f"({result.profile} profile): "
         f"{result.examples:,} examples, {result.steps:,} steps, "
         f"{result.steps_per_second:,.0f} steps/s, {result.seconds:.1f} s",
         file=out,

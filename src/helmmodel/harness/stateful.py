@@ -45,9 +45,10 @@ from hypothesis.stateful import (
 from helmmodel.checker.coverage import COUNTED_FACETS, accepted, phase, shapes
 from helmmodel.checker.driver import Driver
 from helmmodel.checker.ghost import Crash, Decided, Ghost
-from helmmodel.checker.invariants import ALL_INVARIANTS, Checker
+from helmmodel.checker.invariants import ALL_INVARIANTS, PAGE_CLAIMS, Checker, invariant_names
 from helmmodel.errors import InvariantViolation, ReplayError
 from helmmodel.kernel import Kernel, KernelConfig, KernelFactory
+from helmmodel.kernel.semantics import CHAOS_PAGE
 
 
 @attrs.frozen(eq=False)
@@ -322,6 +323,8 @@ class TracedMachine(RuleBasedStateMachine):
     kernel_factory: ClassVar[KernelFactory] = Kernel
     kernel_name: ClassVar[str] = "correct"
     config: ClassVar[KernelConfig] = KernelConfig()
+    # The invariants that judge this machine, in ALL_INVARIANTS order (its semantics' own).
+    invariant_names: ClassVar[tuple[str, ...]] = invariant_names(CHAOS_PAGE)
     # The record of the run this class was made for (see variant()); None: nothing is recorded.
     run_state: ClassVar[RunState | None] = None
     # This machine's share of the profile's example budget (the kernel machine takes it all).
@@ -452,14 +455,15 @@ class TracedMachine(RuleBasedStateMachine):
         its own line in :mod:`helmmodel.checker.invariants`, which is how Hypothesis tells them
         apart.
         """
-        for name in _STEP_INVARIANTS:
-            self.check(name)
+        for name in self.invariant_names:
+            if name not in END_OF_RUN_INVARIANTS:
+                self.check(name)
 
     def teardown(self) -> None:
         """At the end of a run: every invariant in full, including the fresh-kernel replay."""
         if not self.check_replay or self.failed:
             return
-        for name in _INVARIANT_NAMES:
+        for name in self.invariant_names:
             self.check(name, full=True)
 
     def _replay_digests(self) -> tuple[list[str], list[str]]:
@@ -467,11 +471,11 @@ class TracedMachine(RuleBasedStateMachine):
         return [step["digest"] for step in replayed.trace], [step["digest"] for step in self.trace]
 
 
-_INVARIANTS_BY_NAME = {fn.__name__: fn for fn in ALL_INVARIANTS}
-_INVARIANT_NAMES = tuple(_INVARIANTS_BY_NAME)
+_INVARIANTS_BY_NAME = {
+    fn.__name__: fn for fn in (*ALL_INVARIANTS, *(c.invariant for c in PAGE_CLAIMS))
+}
 # Checked at the end of each run only (it replays the whole run into a fresh kernel).
 END_OF_RUN_INVARIANTS = frozenset({"deterministic_replay"})
-_STEP_INVARIANTS = tuple(n for n in _INVARIANT_NAMES if n not in END_OF_RUN_INVARIANTS)
 
 
 _DRIVER_MODULE = "helmmodel.checker.driver"
@@ -619,10 +623,22 @@ def variant(
 
 
 def machine_for(
-    machine: type[TracedMachine], name: str, factory: KernelFactory
+    machine: type[TracedMachine],
+    name: str,
+    factory: KernelFactory,
+    semantics: str = CHAOS_PAGE,
+    claims: tuple[str, ...] = (),
 ) -> type[TracedMachine]:
-    """A subclass of *machine* that runs against the kernel *factory* makes (one per run)."""
+    """A subclass of *machine* that runs against the kernel *factory* makes (one per run), in
+    *semantics*, judged by that semantics' invariants and the page *claims* named."""
     found: type[TracedMachine] = variant(
-        machine, (machine,), {"kernel_factory": staticmethod(factory), "kernel_name": name}
+        machine,
+        (machine,),
+        {
+            "kernel_factory": staticmethod(factory),
+            "kernel_name": name,
+            "config": attrs.evolve(machine.config, semantics=semantics),
+            "invariant_names": invariant_names(semantics, claims),
+        },
     )
     return found

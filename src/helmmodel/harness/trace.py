@@ -28,6 +28,7 @@ import jsonschema
 
 from helmmodel import __version__
 from helmmodel.errors import TraceError
+from helmmodel.kernel.semantics import CHAOS_PAGE
 
 FORMAT_VERSION = 1
 STATUS_OPEN = "open"
@@ -57,6 +58,7 @@ class Trace:
     invariant: str
     message: str
     steps: list[dict[str, Any]]
+    semantics: str = CHAOS_PAGE
     status: str = STATUS_OPEN
     profile: str = "dev"
     seed: int | None = None
@@ -100,10 +102,14 @@ class Trace:
         return f"{self.invariant}-{self.identity()}.json"
 
     def to_json(self) -> dict[str, Any]:
+        # A chaos-page trace names no semantics, so every trace saved before there were two
+        # reads, and is written, as it was.
+        semantics = {} if self.semantics == CHAOS_PAGE else {"semantics": self.semantics}
         return {
             "format_version": self.format_version,
             "machine": self.machine,
             "kernel": self.kernel,
+            **semantics,
             "invariant": self.invariant,
             "message": self.message,
             "seed": self.seed,
@@ -188,6 +194,7 @@ def from_json(data: Any, source: str) -> Trace:
     return Trace(
         machine=data["machine"],
         kernel=data["kernel"],
+        semantics=data.get("semantics", CHAOS_PAGE),
         invariant=data["invariant"],
         message=data["message"],
         steps=data["steps"],

@@ -36,6 +36,7 @@ from helmmodel.kernel.records import (
     Receipt,
     make_signed,
 )
+from helmmodel.kernel.release_receipt import wire
 from helmmodel.kernel.tools import ToolError, ToolTable
 
 MISSING_ARTIFACT = "MISSING_ARTIFACT"
@@ -210,7 +211,15 @@ class SafeExecutor:
     def record(self, dispatched: Dispatched, receipt: Receipt) -> None:
         """Chain *receipt*, attest its effect, and remember it for retries."""
         decision, call = dispatched.decision, dispatched.call
-        self.chains.append(receipt)
+        if self.guardian.semantics.decision_receipts:
+            # The release chains by its envelope's hash (spec 12.4): the receipt's executor is
+            # the decision's principal; a dispatch carries no evaluate metadata.
+            public = self.keys.public_key(receipt.signature_type.removeprefix("ed25519:"))
+            self.chains.append(
+                receipt, wire(receipt, executor_id=decision.subject_id, public_key=public)
+            )
+        else:
+            self.chains.append(receipt)
         self.graph.append(
             NODE_EFFECT,
             decision.subject_id,

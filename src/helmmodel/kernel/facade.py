@@ -19,7 +19,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import attrs
 
-from helmmodel.canonical import SAFE_INTEGER_MAX
+from helmmodel.canonical import SAFE_INTEGER_MAX, JSONValue
 from helmmodel.errors import (
     ExecutionRefused,
     IntentRefused,
@@ -34,6 +34,7 @@ from helmmodel.kernel.clock import SimClock, check_time_ms
 from helmmodel.kernel.error_budget import ErrorBudget
 from helmmodel.kernel.executor import SafeExecutor
 from helmmodel.kernel.guardian import DEFAULT_TTL_MS, Guardian, PendingCall
+from helmmodel.kernel.helm_receipt import verify_helm_receipt
 from helmmodel.kernel.ids import IdCounters
 from helmmodel.kernel.key_ring import KEYS_MAX, KeyRing
 from helmmodel.kernel.policy_graph import PolicyGraph, Requirement, RequirementSet, build_set
@@ -243,8 +244,19 @@ class Kernel:
 
     @atomic
     def revoke_key(self, key_id: str) -> None:
-        """Revoke *key_id*, retroactively."""
+        """Revoke *key_id* (made or imported), retroactively."""
         self.keys.revoke(key_id)
+
+    @atomic
+    def import_trust_key(self, key_id: str, public: bytes) -> None:
+        """Trust a public key the kernel did not make: it verifies receipts, never signs."""
+        self.keys.import_trust_key(key_id, public)
+
+    @atomic
+    def verify_release_receipt(self, receipt: Mapping[str, Any]) -> None:
+        """Verify a receipt.v5 in the release's JSON under the ring's keys (spec 12.6); raise
+        ReceiptRejected with HELM's name for the failure."""
+        verify_helm_receipt(receipt, self.keys)
 
     @atomic
     def create_budget(self, budget_id: str, limit_requests: int) -> None:
@@ -373,8 +385,15 @@ class Kernel:
         return None
 
     @atomic
-    def public_key(self, key_id: str) -> bytes | None:
-        """The raw Ed25519 public key *key_id* names in the ring, or None."""
+    def receipt_wire(self, receipt_id: str) -> dict[str, JSONValue] | None:
+        """The release's envelope of a receipt (what its API serves), or None: under the chaos
+        page, and for a receipt it never held."""
+        return self.chains.wires.get(receipt_id)
+
+    @atomic
+    def public_key(self, key_id: str) -> bytes:
+        """The raw Ed25519 public key *key_id* names in the ring (made or imported); raise
+        InvalidInput for a key it never held."""
         return self.keys.public_key(key_id)
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Response:

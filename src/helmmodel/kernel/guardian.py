@@ -12,6 +12,7 @@ from typing import NoReturn
 
 import attrs
 
+from helmmodel.canonical import JSONValue
 from helmmodel.errors import (
     FreezeRefused,
     IntentRefused,
@@ -40,6 +41,7 @@ from helmmodel.kernel.records import (
     make_signed,
     reason_hash,
 )
+from helmmodel.kernel.release_receipt import EVALUATE_SOURCE, wire
 from helmmodel.kernel.semantics import (
     ALREADY_FROZEN,
     FREEZE,
@@ -49,7 +51,7 @@ from helmmodel.kernel.semantics import (
     FreezeReceipt,
     Semantics,
 )
-from helmmodel.kernel.tools import ToolTable
+from helmmodel.kernel.tools import ERR_TOOL_NOT_FOUND, ToolTable
 
 # Reason codes of a decision (spec section 5).
 SYSTEM_FROZEN = "SYSTEM_FROZEN"
@@ -191,7 +193,10 @@ class Guardian:
             return POLICY_NOT_EVALUATED, DENY, SYSTEM_FROZEN, "the kernel is frozen", ""
         firewall = self.tools.check(effect.tool, effect.args, effect.args_jcs)
         if firewall.code is not None:
-            return POLICY_NOT_EVALUATED, DENY, firewall.code, firewall.reason, ""
+            code = firewall.code
+            if code == ERR_TOOL_NOT_FOUND:
+                code = self.semantics.unknown_tool_code
+            return POLICY_NOT_EVALUATED, DENY, code, firewall.reason, ""
         if budget_id is not None:
             if self.budgets.get(budget_id) is None:
                 return POLICY_NOT_EVALUATED, DENY, BUDGET_ERROR, f"no budget {budget_id!r}", ""
@@ -331,7 +336,28 @@ class Guardian:
         call.ended = ENDED_DECIDED
         self.decision_calls[decision.id] = call.call_id
         if self.semantics.decision_receipts:
-            self.chains.append(self.sign_decision_receipt(call, decision))
+            receipt = self.sign_decision_receipt(call, decision)
+            self.chains.append(receipt, self.decision_receipt_wire(call, decision, receipt))
+
+    def decision_receipt_wire(
+        self, call: PendingCall, decision: Decision, receipt: Receipt
+    ) -> dict[str, JSONValue]:
+        """The release's envelope of a decision's receipt: what its evaluate route stores."""
+        public = self.keys.public_key(receipt.signature_type.removeprefix("ed25519:"))
+        return wire(
+            receipt,
+            executor_id=call.request.principal,
+            public_key=public,
+            metadata={
+                "source": EVALUATE_SOURCE,
+                "action": call.request.tool,
+                "resource": call.request.tool,
+                "reason": decision.reason,
+                "args_hash": receipt.args_hash,
+            },
+            decision_hash=receipt.output_hash,
+            blob_hash=receipt.args_hash,
+        )
 
     def sign_decision_receipt(self, call: PendingCall, decision: Decision) -> Receipt:
         """The release's receipt of a decision, whatever its verdict, in its session's chain."""

@@ -3,6 +3,10 @@
 Key ids come from a counter (``key-0001``, ``key-0002``, ...) and each key's 32-byte seed is
 ``SHA-256(kernel seed || key id)``, so two kernels made from the same seed hold the same keys and a
 replayed trace reproduces every signature byte for byte.
+
+A ring may also hold *trust keys*: public keys it did not make (another signer's, such as the key of
+HELM's reference receipts), imported under an id of their own. They only verify, never sign, and
+revoking one stops it verifying like any other key.
 """
 
 from __future__ import annotations
@@ -16,12 +20,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from helmmodel.errors import InvalidInput, SignatureInvalid, SignerUnavailable
+from helmmodel.kernel.records import check_identifier
 
 SIGNATURE_TYPE_PREFIX = "ed25519:"
 SIGNATURE_HEX = re.compile(r"[0-9a-f]{128}")
 # Ids have four digits, so no more keys than this keeps them sorting in creation order.
 KEYS_MAX = 9999
 MEMO_ENTRIES_MAX = 65_536
+# The ids the ring gives its own keys; a trust key may not take one, or a later rotate() would
+# make a key under an id that already verifies with someone else's public key.
+OWN_KEY_ID = re.compile(r"key-[0-9]{4}")
+PUBLIC_KEY_BYTES = 32
 
 
 def key_id_for(number: int) -> str:
@@ -59,6 +68,9 @@ class KeyRing:
         self._public_raw: dict[str, bytes] = {}
         self._private: dict[str, Ed25519PrivateKey] = {}
         self._revoked: set[str] = set()
+        # Imported trust keys: raw public key per id. They are also in _public_raw (so verify()
+        # finds them), never in _public (whose keys restore_signing() re-derives privately).
+        self._trusted: dict[str, bytes] = {}
         self._count = 0
         # Memo of verification results, keyed on exactly the public key and message bytes and
         # the signature's hex (which stands for exactly one byte string: only 128 lowercase hex
@@ -71,23 +83,38 @@ class KeyRing:
     # --- state ------------------------------------------------------------------------------
 
     def key_ids(self) -> list[str]:
+        """The ids of the keys the ring made (trust keys are not among them)."""
         return sorted(self._public)
+
+    def trust_key_ids(self) -> list[str]:
+        """The ids of the imported trust keys."""
+        return sorted(self._trusted)
+
+    def public_key(self, key_id: str) -> bytes:
+        """The 32 raw bytes of the public key held under *key_id* (made or imported)."""
+        public = self._public_raw.get(key_id)
+        if public is None:
+            raise InvalidInput(f"the ring holds no key {key_id!r}")
+        return public
 
     def can_sign(self) -> bool:
         return self._signing_key_id is not None
-
-    def public_key(self, key_id: str) -> bytes | None:
-        """The raw public key *key_id* names, revoked or not, or None for a key never held."""
-        return self._public_raw.get(key_id)
 
     def _refresh_signing_key(self) -> None:
         candidates = [k for k in self._private if k not in self._revoked]
         self._signing_key_id = max(candidates) if candidates else None
 
     def digest_material(self) -> bytes:
-        return (
+        material = (
             f"{self._count}|{','.join(sorted(self._private))}|{','.join(sorted(self._revoked))}"
-        ).encode()
+        )
+        # Only a ring holding trust keys gets the extra part, so the digest of every other ring
+        # (and of every saved trace) stays what it was before trust keys existed.
+        if self._trusted:
+            material += "|trust:" + ",".join(
+                f"{key_id}={public.hex()}" for key_id, public in sorted(self._trusted.items())
+            )
+        return material.encode()
 
     # --- operations -------------------------------------------------------------------------
 
@@ -116,10 +143,31 @@ class KeyRing:
         self._refresh_signing_key()
         return key_id
 
+    def import_trust_key(self, key_id: str, public: bytes) -> None:
+        """Hold *public* (32 raw Ed25519 bytes) under *key_id*, to verify with and never sign."""
+        check_identifier(key_id, "trust key id")
+        if OWN_KEY_ID.fullmatch(key_id):
+            raise InvalidInput(
+                f"trust key id {key_id!r} has the form of the ring's own key ids (key-NNNN)"
+            )
+        if key_id in self._public_raw:
+            raise InvalidInput(f"trust key id {key_id!r} is already held by the ring")
+        if type(public) is not bytes or len(public) != PUBLIC_KEY_BYTES:
+            given = f"{len(public)} bytes" if type(public) is bytes else repr(public)
+            raise InvalidInput(
+                f"trust key {key_id!r}: a public key is {PUBLIC_KEY_BYTES} raw bytes, not {given}"
+            )
+        self._trusted[key_id] = public
+        self._public_raw[key_id] = public
+
     def revoke(self, key_id: str) -> None:
-        """Revoke *key_id*: it stops verifying retroactively and can never sign again."""
-        if key_id not in self._public:
-            raise InvalidInput(f"cannot revoke {key_id!r}: the ring holds {self.key_ids()}")
+        """Revoke *key_id* (made or imported): it stops verifying retroactively and can never
+        sign again."""
+        if key_id not in self._public and key_id not in self._trusted:
+            raise InvalidInput(
+                f"cannot revoke {key_id!r}: the ring holds {self.key_ids()} "
+                f"and the trust keys {self.trust_key_ids()}"
+            )
         self._revoked.add(key_id)
         self._private.pop(key_id, None)
         self._refresh_signing_key()

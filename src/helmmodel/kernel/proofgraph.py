@@ -11,10 +11,11 @@ from typing import Any
 
 import attrs
 
-from helmmodel.canonical import canonical_bytes, sha256_hex
+from helmmodel.canonical import JSONValue, canonical_bytes, sha256_hex
 from helmmodel.kernel.clock import SimClock
 from helmmodel.kernel.digest import SetDigest
 from helmmodel.kernel.records import Receipt
+from helmmodel.kernel.release_receipt import chain_hash
 
 NODE_INTENT = "INTENT"
 NODE_ATTESTATION = "ATTESTATION"
@@ -100,6 +101,8 @@ class ReceiptChains:
 
     def __init__(self) -> None:
         self.chains: dict[str, list[Receipt]] = {}
+        # The release's envelope of each receipt, by receipt id (spec 12.4; none otherwise).
+        self.wires: dict[str, dict[str, JSONValue]] = {}
         self._head_hashes: dict[str, str] = {}
         self._heads_digest = SetDigest()
 
@@ -110,13 +113,18 @@ class ReceiptChains:
             return 1, ""
         return chain[-1].lamport_clock + 1, self._head_hashes[session_id]
 
-    def append(self, receipt: Receipt) -> None:
-        """Append *receipt* to its session's chain."""
+    def append(self, receipt: Receipt, wire: dict[str, JSONValue] | None = None) -> None:
+        """Append *receipt* to its session's chain; with the release's envelope *wire*, the
+        next link is that envelope's hash (the release's rule), not the record's."""
         session = receipt.session_id
         old_head = self._head_hashes.get(session)
         if old_head is not None:
             self._heads_digest.remove(f"{session}|{old_head}".encode())
-        new_head = receipt_hash(receipt)
+        if wire is None:
+            new_head = receipt_hash(receipt)
+        else:
+            self.wires[receipt.receipt_id] = wire
+            new_head = chain_hash(wire)
         self.chains.setdefault(session, []).append(receipt)
         self._head_hashes[session] = new_head
         self._heads_digest.add(f"{session}|{new_head}".encode())

@@ -13,6 +13,7 @@ import json
 import attrs
 
 from helmmodel.errors import InvalidInput
+from helmmodel.kernel.rfc3339 import format_rfc3339
 
 CHAOS_PAGE = "chaos-page"
 HELM_AI_KERNEL = "helm-ai-kernel"
@@ -37,6 +38,8 @@ class Semantics:
     # freeze and unfreeze return a FreezeReceipt; freezing a frozen kernel (or unfreezing one
     # that is not frozen) is refused.
     freeze_receipts: bool
+    # The reason code of a denial for a tool the kernel does not know.
+    unknown_tool_code: str
 
     @property
     def freeze_stops_intents_and_executions(self) -> bool:
@@ -50,6 +53,7 @@ SEMANTICS: dict[str, Semantics] = {
         decision_receipts=False,
         freeze_scope=FREEZE_STOPS_EVERYTHING_NEW,
         freeze_receipts=False,
+        unknown_tool_code="ERR_TOOL_NOT_FOUND",
     ),
     HELM_AI_KERNEL: Semantics(
         name=HELM_AI_KERNEL,
@@ -57,6 +61,7 @@ SEMANTICS: dict[str, Semantics] = {
         decision_receipts=True,
         freeze_scope=FREEZE_STOPS_NEW_DECISIONS,
         freeze_receipts=True,
+        unknown_tool_code="PDP_DENY",
     ),
 }
 
@@ -70,27 +75,6 @@ def semantics_named(name: object) -> Semantics:
 
 # --- times as the release writes them ------------------------------------------------------------
 
-_MS_PER_DAY = 86_400_000
-
-
-def _civil_from_days(days: int) -> tuple[int, int, int]:
-    """The proleptic Gregorian (year, month, day) *days* after 1970-01-01, for any integer.
-
-    Python's datetime stops at years 1 and 9999; a simulated clock may be anywhere within
-    ±(2^53−1) ms, so the date is computed with integers (the era arithmetic of H. Hinnant's
-    ``civil_from_days``).
-    """
-    z = days + 719_468
-    era = z // 146_097
-    doe = z - era * 146_097
-    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    day = doy - (153 * mp + 2) // 5 + 1
-    month = mp + 3 if mp < 10 else mp - 9
-    year = yoe + era * 400 + (month <= 2)
-    return year, month, day
-
 
 def rfc3339_ms(now_ms: int) -> str:
     """*now_ms* (milliseconds since 1970-01-01T00:00:00Z) as Go's ``time.RFC3339Nano`` writes it.
@@ -98,16 +82,7 @@ def rfc3339_ms(now_ms: int) -> str:
     UTC with ``Z``; the fraction without trailing zeros, and none when whole; the year at least
     four digits, with a minus sign before year 0 (so ``-0001``), as Go formats every year.
     """
-    days, ms_of_day = divmod(now_ms, _MS_PER_DAY)
-    year, month, day = _civil_from_days(days)
-    seconds, ms = divmod(ms_of_day, 1000)
-    hour, rest = divmod(seconds, 3600)
-    minute, second = divmod(rest, 60)
-    sign = "-" if year < 0 else ""
-    text = f"{sign}{abs(year):04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}"
-    if ms:
-        text += "." + f"{ms:03d}".rstrip("0")
-    return text + "Z"
+    return format_rfc3339(now_ms * 1_000_000)
 
 
 # --- freeze receipts -----------------------------------------------------------------------------

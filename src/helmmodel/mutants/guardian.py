@@ -33,6 +33,7 @@ from helmmodel.kernel.records import (
     make_signed,
     reason_hash,
 )
+from helmmodel.kernel.semantics import FREEZE, HELM_AI_KERNEL, FreezeReceipt
 from helmmodel.mutants.mutant import Mutant
 
 
@@ -164,6 +165,36 @@ def _kernel(name: str, guardian: type[Guardian]) -> type[Kernel]:
     return type(name, (Kernel,), {"guardian_class": guardian, "__module__": __name__})
 
 
+class AllowsOnlyReceiptedGuardian(Guardian):
+    """Under the release, only ALLOW decisions are receipted."""
+
+    def record_decision(self, call: PendingCall, decision: Decision) -> None:
+        if decision.verdict == ALLOW:
+            super().record_decision(call, decision)
+            return
+        # The bug: the chaos page's habit of receipting only what runs, kept for the release,
+        # whose every decision (a denial most of all) must leave a signed receipt.
+        receipted = self.semantics
+        self.semantics = attrs.evolve(receipted, decision_receipts=False)
+        try:
+            super().record_decision(call, decision)
+        finally:
+            self.semantics = receipted
+
+
+class IdempotentFreezeGuardian(Guardian):
+    """Under the release, freezing a frozen kernel gives a new receipt instead of a refusal."""
+
+    def set_frozen(self, frozen: bool, principal: str = "operator") -> FreezeReceipt | None:
+        if self.semantics.freeze_receipts and frozen and self.frozen:
+            # The bug: the chaos page's explicit switch, set again harmlessly, kept for the
+            # release, where a second freeze is an error that must not be receipted.
+            receipt = FreezeReceipt(action=FREEZE, principal=principal, timestamp=self.clock.now_ms)
+            self.freeze_receipts.append(receipt)
+            return receipt
+        return super().set_frozen(frozen, principal)
+
+
 MUTANTS = (
     Mutant(
         "guardian-missing-rule-falls-back",
@@ -236,5 +267,25 @@ MUTANTS = (
         "clock_drift",
         "deterministic_replay",
         _kernel("ClassCountedIdsKernel", ClassCountedIdsGuardian),
+    ),
+    Mutant(
+        "release-denials-unreceipted",
+        "Under the release only ALLOW decisions are receipted, as the chaos page receipts only "
+        "what runs, so a denial leaves no signed receipt in its session's chain.",
+        "Guardian",
+        "kernel",
+        "every_decision_receipted",
+        _kernel("AllowsOnlyReceiptedKernel", AllowsOnlyReceiptedGuardian),
+        semantics=HELM_AI_KERNEL,
+    ),
+    Mutant(
+        "release-refreeze-receipted",
+        "Under the release a freeze of a frozen kernel returns a new freeze receipt instead of "
+        "being refused, as the chaos page's switch may be set again.",
+        "Guardian",
+        "operator_freeze",
+        "freeze_transitions_receipted",
+        _kernel("IdempotentFreezeKernel", IdempotentFreezeGuardian),
+        semantics=HELM_AI_KERNEL,
     ),
 )

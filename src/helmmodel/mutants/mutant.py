@@ -10,6 +10,7 @@ from __future__ import annotations
 import attrs
 
 from helmmodel.kernel import KernelFactory
+from helmmodel.kernel.semantics import CHAOS_PAGE
 
 
 @attrs.frozen
@@ -25,3 +26,6 @@ class Mutant:
     # Mutants whose bug shows only under real threads belong to the concurrent storm; this
     # catalogue's table, exit status and tests cover the sequential ones.
     needs_threads: bool = False
+    # The semantics the machine runs the mutant in (spec section 12): a bug of the release's own
+    # behaviour shows only there.
+    semantics: str = CHAOS_PAGE
