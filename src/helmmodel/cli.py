@@ -707,12 +707,46 @@ def _release_config(args: argparse.Namespace) -> ReleaseConfig | None:
         name: getattr(args, name) if name in given else (os.environ.get(env, "").strip() or None)
         for name, env in RELEASE_ENV.items()
     }
+    audience, keys = _fence_environment()
     return server.release_config(
         admin_key=values["helm_admin_key"],
         service_key=values["helm_service_key"],
         tenant_id=values["helm_tenant"] or DEFAULT_TENANT,
         principal_id=values["helm_principal"] or DEFAULT_PRINCIPAL,
+        workspace_id=os.environ.get("HELM_RUNTIME_WORKSPACE_ID", "").strip() or None,
+        fence_audience=audience,
+        fence_keys=keys,
     )
+
+
+def _fence_environment() -> tuple[str | None, dict[str, bytes]]:
+    """The release's emergency-stop fence from its own variables: the command audience and
+    keys when ``HELM_EMERGENCY_STOP_FENCE_ENABLED`` is on, else (None, {}). A fence enabled but
+    not configured is refused, as the release refuses to start."""
+    enabled = os.environ.get("HELM_EMERGENCY_STOP_FENCE_ENABLED", "").strip().lower()
+    if enabled not in {"1", "true", "yes", "on"}:
+        return None, {}
+    audience = os.environ.get("HELM_EMERGENCY_STOP_COMMAND_AUDIENCE", "").strip()
+    raw = os.environ.get("HELM_EMERGENCY_STOP_COMMAND_PUBLIC_KEYS", "").strip()
+    if not audience or not raw:
+        raise InvalidInput(
+            "HELM_EMERGENCY_STOP_FENCE_ENABLED needs HELM_EMERGENCY_STOP_COMMAND_AUDIENCE and "
+            "HELM_EMERGENCY_STOP_COMMAND_PUBLIC_KEYS (KEY_ID=<64 hex>[,...])"
+        )
+    keys: dict[str, bytes] = {}
+    for entry in raw.split(","):
+        key_id, sep, public = (part.strip() for part in entry.partition("="))
+        try:
+            key = bytes.fromhex(public)
+        except ValueError:
+            key = b""
+        if not sep or len(key) != 32 or key_id in keys:
+            raise InvalidInput(
+                f"HELM_EMERGENCY_STOP_COMMAND_PUBLIC_KEYS entry {entry.strip()!r} is not a new "
+                "KEY_ID=<64 hex digits of an Ed25519 public key>"
+            )
+        keys[key_id] = key
+    return audience, keys
 
 
 def replay(args: argparse.Namespace) -> int:

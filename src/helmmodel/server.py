@@ -25,7 +25,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -97,20 +97,33 @@ def exposure_warning(host: str) -> str | None:
     )
 
 
+def wall_clock_ms() -> int:
+    """Milliseconds since 1970 by this machine's clock: the release's API runs on wall time
+    (fence commands carry real times), which the kernel never reads itself."""
+    return time.time_ns() // 1_000_000
+
+
 def release_config(
     *,
     admin_key: str | None = None,
     service_key: str | None = None,
     tenant_id: str = DEFAULT_TENANT,
     principal_id: str = DEFAULT_PRINCIPAL,
+    workspace_id: str | None = None,
+    fence_audience: str | None = None,
+    fence_keys: Mapping[str, bytes] | None = None,
 ) -> ReleaseConfig:
-    """The release API's auth for ``serve``, reporting this twin as its version: helmmodel's
-    version, and the release commit it follows."""
+    """The release API's configuration for ``serve``: its auth, its fence, the wall clock, and
+    this twin as its version (helmmodel's version, and the release commit it follows)."""
     return ReleaseConfig(
         admin_key=admin_key,
         service_key=service_key,
         tenant_id=tenant_id,
         principal_id=principal_id,
+        workspace_id=workspace_id,
+        fence_audience=fence_audience,
+        fence_keys=dict(fence_keys or {}),
+        clock=wall_clock_ms,
         version=f"helmmodel-{__version__}",
         commit=HELM_AI_KERNEL_COMMIT,
     )

@@ -11,6 +11,8 @@ SDK behaves against it exactly as against the release.
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -20,20 +22,31 @@ import httpx
 import pytest
 import yaml
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 from helm_sdk import (
     ApprovalRequest,
     DecisionRequest,
     EvaluateRequest,
     EvaluateResponse,
     HelmApiError,
+    HelmClient,
     Receipt,
     Session,
     VersionInfo,
 )
 
-from helmmodel import __version__
-from tests.sdk.conftest import ADMIN, SERVICE, Twin
+from helmmodel import __version__, server
+from helmmodel.kernel.fence import (
+    FenceCommand,
+    command_signing_payload,
+    format_rfc3339,
+    parse_rfc3339,
+)
+from helmmodel.kernel.semantics import HELM_AI_KERNEL
+from tests.sdk.conftest import ADMIN, CHAOS_ADMIN, SERVICE, Twin
 
 HELM_DATA = Path(__file__).resolve().parents[1] / "data" / "helm"
 # receipt.v5's signed members (HELM's reference_packs/receipt-v5, docs/kernel-spec.md section 4).
@@ -57,8 +70,9 @@ TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not F
 
 def receipt_v5_verifies(receipt: Mapping[str, Any]) -> bool:
     """receipt.v5's verification rule: Ed25519, under the key in ``public_key_set``, over the
-    RFC 8785 bytes of the signed members (all ASCII keys here, so sorted compact JSON)."""
-    payload = {name: receipt[name] for name in SIGNED_MEMBERS}
+    RFC 8785 bytes of the signed members (all ASCII keys here, so sorted compact JSON), a member
+    the JSON omits (the release omits empty ones) being its empty value."""
+    payload = {name: receipt.get(name, "") for name in SIGNED_MEMBERS}
     message = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(receipt["public_key_set"]["ed25519"]))
     try:
@@ -244,8 +258,10 @@ def test_budget_ceilings_are_listed_and_replaced(twin: Twin) -> None:
             "tool_call_limit": 1,
             "write_operation_limit": 2,
             "window": "24h",
-            "updated_at": "1970-01-01T00:00:00Z",
+            "updated_at": stored["updated_at"],
         }
+        stamped = parse_rfc3339(stored["updated_at"]) // 1_000_000
+        assert abs(stamped - server.wall_clock_ms()) < 60_000  # serve stamps wall time
         assert [c["budget_id"] for c in client.list_budget_ceilings()] == ["b1", "budget-default"]
         refused(
             lambda: client.put_budget_ceiling("b2", {"tool_call_limit": "x"}),
@@ -304,6 +320,73 @@ def test_trust_keys_health_fence_and_an_unrouted_path(twin: Twin) -> None:
         assert (fence.status_code, fence.json()["title"]) == (503, "Emergency stop unavailable")
         unrouted = http.get("/api/v1/nothing-here")
         assert (unrouted.status_code, unrouted.text) == (404, "404 page not found\n")
+
+
+def test_the_served_chain_links_as_the_release_links_it(twin: Twin) -> None:
+    with twin.client() as client:
+        for tool in ("echo", "nope", "approve"):
+            client.evaluate_decision_v5(v5(tool=tool))
+    with httpx.Client(base_url=twin.url, headers=scoped_headers(), timeout=10.0) as http:
+        chain = http.get("/api/v1/proofgraph/sessions/s1/receipts").json()
+    assert [r["lamport_clock"] for r in chain] == [1, 2, 3]
+    for previous, receipt in itertools.pairwise(chain):
+        jcs = json.dumps(previous, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert receipt["prev_hash"] == hashlib.sha256(jcs.encode("utf-8")).hexdigest()
+
+
+def test_a_fence_over_the_socket_stops_the_sdks_decisions() -> None:
+    command_key = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+    kernel = server.demo_kernel(
+        CHAOS_ADMIN,
+        semantics=HELM_AI_KERNEL,
+        release=server.release_config(
+            admin_key=ADMIN,
+            service_key=SERVICE,
+            workspace_id="ws1",
+            fence_audience="twin",
+            fence_keys={"cp-1": command_key.public_key().public_bytes_raw()},
+        ),
+    )
+    running = server.start(kernel, "127.0.0.1", [0])
+    url = f"http://127.0.0.1:{running.ports[0]}"
+    now = server.wall_clock_ms() // 1000
+    command = {
+        "contract_version": "emergency-stop-fence.v1",
+        "audience": "twin",
+        "key_id": "cp-1",
+        "command_id": "cmd-1",
+        "tenant_id": "default",
+        "workspace_id": "ws1",
+        "epoch": 1,
+        "actor_id": "ops-1",
+        "reason": "drill",
+        "issued_at": format_rfc3339(now * 1_000_000_000),
+        "expires_at": format_rfc3339((now + 300) * 1_000_000_000),
+    }
+    signature = command_key.sign(command_signing_payload(FenceCommand.from_json(command))).hex()
+    evaluate = {"tool": "echo", "effect_level": "echo", "session_id": "s1"}
+    bound = {**scoped_headers(), "X-Helm-Workspace-ID": "ws1"}
+    try:
+        # The SDK sends no workspace header, so against a fencing release it cannot evaluate.
+        with HelmClient(url, api_key=ADMIN, tenant_id="default", principal_id="system-admin") as c:
+            refused(
+                lambda: c.evaluate_decision_v5(v5()),
+                403,
+                "Evaluate route requires an explicit authenticated workspace binding",
+            )
+        with httpx.Client(base_url=url, timeout=10.0) as http:
+            before = http.post("/api/v1/evaluate", json=evaluate, headers=bound).json()
+            assert before["verdict"] == "ALLOW"
+            fenced = http.post(
+                "/internal/emergency-stop/fence",
+                json={"command": command, "signature": signature},
+                headers={"Authorization": f"Bearer {SERVICE}"},
+            )
+            assert fenced.status_code == 201 and fenced.json()["replayed"] is False
+            after = http.post("/api/v1/evaluate", json=evaluate, headers=bound).json()
+            assert (after["verdict"], after["reason_code"]) == ("DENY", "SYSTEM_FROZEN")
+    finally:
+        running.stop()
 
 
 # --- the twin's shapes against the release's OpenAPI --------------------------------------------

@@ -4,17 +4,24 @@ and error body (README, "HELM's release API on the twin"; the release's answers 
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 
 from helmmodel import cli
 from helmmodel.errors import InvalidInput
 from helmmodel.kernel import Kernel, KernelConfig
 from helmmodel.kernel.api import Response
+from helmmodel.kernel.fence import FenceCommand, command_signing_payload, parse_rfc3339
 from helmmodel.kernel.helm_api import (
     DEFAULT_PRINCIPAL,
     DEFAULT_TENANT,
@@ -22,8 +29,9 @@ from helmmodel.kernel.helm_api import (
     ReleaseConfig,
     helm_problem,
 )
-from helmmodel.kernel.proofgraph import receipt_hash
-from helmmodel.kernel.semantics import CHAOS_PAGE, HELM_AI_KERNEL, rfc3339_ms
+from helmmodel.kernel.helm_receipt import ReceiptRejected
+from helmmodel.kernel.release_receipt import chain_hash
+from helmmodel.kernel.semantics import CHAOS_PAGE, HELM_AI_KERNEL
 from tests.conftest import make_kernel
 
 ADMIN = "release-admin-key"
@@ -32,6 +40,13 @@ TENANT = {"X-Helm-Tenant-ID": DEFAULT_TENANT, "X-Helm-Principal-ID": DEFAULT_PRI
 ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN}"}
 SCOPED = {**ADMIN_HEADERS, **TENANT}
 SERVICE_HEADERS = {"Authorization": f"Bearer {SERVICE}"}
+REFERENCE_RECEIPT = (
+    Path(__file__).resolve().parents[1]
+    / "data"
+    / "helm"
+    / "receipt-v5"
+    / "decision_deny_genesis.receipt.c14n.json"
+)
 SIGNED_MEMBERS = (
     "receipt_id",
     "decision_id",
@@ -113,8 +128,9 @@ def assert_problem(response: Response, status: int, detail: str, title: str | No
 
 
 def verifies(receipt: Mapping[str, Any]) -> bool:
-    """receipt.v5's rule: Ed25519 over the JCS of the signed members, under public_key_set."""
-    payload = {name: receipt[name] for name in SIGNED_MEMBERS}
+    """receipt.v5's rule: Ed25519 over the JCS of the signed members (an omitted one is its
+    empty value), under the key in ``public_key_set``."""
+    payload = {name: receipt.get(name, "") for name in SIGNED_MEMBERS}
     message = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(receipt["public_key_set"]["ed25519"]))
     try:
@@ -399,49 +415,34 @@ def evaluated(kernel: Kernel, count: int, session: str = "s1") -> list[dict[str,
     ]
 
 
-def test_a_receipt_has_the_release_members_and_verifies(twin: Kernel) -> None:
+def test_a_receipt_is_served_as_the_kernels_envelope_and_verifies(twin: Kernel) -> None:
     answer = evaluated(twin, 1)[0]
     body = call(twin, "GET", f"/api/v1/receipts/{answer['receipt_id']}").json()
-    receipt = twin.receipt(answer["receipt_id"])
-    assert receipt is not None
-    key_id = receipt.signature_type.partition(":")[2]
-    public = twin.public_key(key_id)
-    assert public is not None
-    assert body == {
-        **{name: getattr(receipt, name) for name in SIGNED_MEMBERS},
-        "signature": receipt.signature,
-        "signature_algorithm": "ed25519",
-        "signature_profile": "classical",
-        "key_id": key_id,
-        "public_key_set": {"ed25519": public.hex()},
-        "decision_hash": receipt.output_hash,
-        "executor_id": DEFAULT_PRINCIPAL,
-        "timestamp": rfc3339_ms(receipt.timestamp),
-        "metadata": {
-            "action": "echo",
-            "args_hash": receipt.args_hash,
-            "reason": "policy satisfied",
-            "resource": "echo",
-            "source": "api.evaluate",
-        },
-    }
+    assert body == twin.receipt_wire(answer["receipt_id"])
+    assert body["executor_id"] == DEFAULT_PRINCIPAL
+    assert body["decision_hash"] == body["output_hash"] == answer["decision_hash"]
+    assert body["metadata"]["source"] == "api.evaluate"
+    assert "reason_code" not in body  # empty on an ALLOW, so omitted as the release omits it
     assert verifies(body)
     assert not verifies({**body, "verdict": "DENY"})
 
 
-def test_a_dispatch_receipt_is_bound_to_its_decisions_hash(twin: Kernel) -> None:
+def test_the_served_receipts_chain_as_the_release_links_them(twin: Kernel) -> None:
     call(
         twin,
         "POST",
         "/v1/tools/execute",
         {},
-        {"tool": "echo", "args": {"x": 1}, "context": {"session_id": "s9"}},
+        {"tool": "echo", "args": {"x": 1}, "context": {"session_id": "s1"}},
     )
-    decision_receipt, dispatch = twin.session_receipts("s9")
-    body = call(twin, "GET", f"/api/v1/receipts/{dispatch.receipt_id}").json()
-    assert body["decision_hash"] == decision_receipt.output_hash
-    assert "executor_id" not in body and "metadata" not in body  # not made by the release API
-    assert verifies(body)
+    evaluated(twin, 2)
+    chain = call(twin, "GET", "/api/v1/receipts?session_id=s1").json()["receipts"]
+    assert [r["lamport_clock"] for r in chain] == [1, 2, 3, 4]
+    assert chain[0]["prev_hash"] == ""
+    for previous, receipt in itertools.pairwise(chain):
+        wire = json.dumps(previous, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert receipt["prev_hash"] == hashlib.sha256(wire.encode()).hexdigest()
+    assert all(verifies(r) for r in chain)  # the dispatch receipt (lamport 2) too
 
 
 def test_listing_a_session_pages_by_lamport(twin: Kernel) -> None:
@@ -551,7 +552,8 @@ def test_a_receipt_by_id_chain_hash_or_signature(twin: Kernel) -> None:
     answer = evaluated(twin, 1)[0]
     receipt = twin.receipt(answer["receipt_id"])
     assert receipt is not None
-    for reference in (receipt.receipt_id, receipt_hash(receipt), receipt.signature):
+    link = chain_hash(call(twin, "GET", f"/api/v1/receipts/{receipt.receipt_id}").json())
+    for reference in (receipt.receipt_id, link, receipt.signature):
         found = call(twin, "GET", f"/api/v1/proofgraph/receipts/{reference}").json()
         assert found["receipt_id"] == receipt.receipt_id
     assert_problem(
@@ -651,25 +653,56 @@ def test_budget_routes_take_their_methods_and_the_admin_key(twin: Kernel) -> Non
 # --- trust keys ----------------------------------------------------------------------------------
 
 
-def test_trust_keys_are_added_and_revoked_without_404s() -> None:
-    kernel, surface = release_kernel()
-    key = {"tenant_id": "default", "key_id": "k1", "public_key": "11" * 32}
+def test_a_trust_key_added_over_the_api_verifies_helms_receipts_until_revoked(
+    twin: Kernel,
+) -> None:
+    reference = json.loads(REFERENCE_RECEIPT.read_text(encoding="utf-8"))
+    key = {
+        "tenant_id": "default",
+        "key_id": reference["key_id"],
+        "public_key": reference["public_key_set"]["ed25519"],
+    }
     add, revoke = "/api/v1/trust/keys/add", "/api/v1/trust/keys/revoke"
-    for _ in range(2):
-        assert call(kernel, "POST", add, ADMIN_HEADERS, key).json() == {
-            "key_id": "k1",
+    with pytest.raises(ReceiptRejected):
+        twin.verify_release_receipt(reference)
+    for _ in range(2):  # adding the same key again is no error, as in the release
+        assert call(twin, "POST", add, ADMIN_HEADERS, key).json() == {
+            "key_id": key["key_id"],
             "status": "key_added",
             "tenant_id": "default",
         }
-    assert surface.trust_keys == {("default", "k1"): "11" * 32}
-    for key_id in ("k1", "k1", "never"):
-        answer = call(
-            kernel, "POST", revoke, ADMIN_HEADERS, {"tenant_id": "default", "key_id": key_id}
+    twin.verify_release_receipt(reference)
+    for key_id in (key["key_id"], key["key_id"], "never-added", "key-0001"):
+        revoked = call(
+            twin, "POST", revoke, ADMIN_HEADERS, {"tenant_id": "default", "key_id": key_id}
         )
-        assert answer.json() == {"key_id": key_id, "status": "key_revoked", "tenant_id": "default"}
-    assert surface.trust_keys == {}
-    call(kernel, "POST", add, ADMIN_HEADERS, key)
-    assert surface.trust_keys == {("default", "k1"): "11" * 32}
+        assert revoked.json() == {"key_id": key_id, "status": "key_revoked", "tenant_id": "default"}
+    with pytest.raises(ReceiptRejected):
+        twin.verify_release_receipt(reference)
+    assert evaluate(twin).json()["verdict"] == "ALLOW"  # the kernel's own key-0001 still signs
+    again = call(twin, "POST", add, ADMIN_HEADERS, key)
+    assert again.status == 400 and "was revoked" in again.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("key_id", "words"),
+    [("key-0007", "the form of the ring's own key ids"), ("not an id", "not an identifier")],
+)
+def test_a_trust_key_id_the_kernel_cannot_hold_is_named(
+    twin: Kernel, key_id: str, words: str
+) -> None:
+    body = {"tenant_id": "default", "key_id": key_id, "public_key": "11" * 32}
+    response = call(twin, "POST", "/api/v1/trust/keys/add", ADMIN_HEADERS, body)
+    assert response.status == 400 and words in response.json()["detail"]
+
+
+def test_another_key_under_a_held_id_is_refused(twin: Kernel) -> None:
+    body = {"tenant_id": "default", "key_id": "k1", "public_key": "11" * 32}
+    assert call(twin, "POST", "/api/v1/trust/keys/add", ADMIN_HEADERS, body).status == 200
+    other = call(
+        twin, "POST", "/api/v1/trust/keys/add", ADMIN_HEADERS, {**body, "public_key": "22" * 32}
+    )
+    assert other.status == 400 and "already held" in other.json()["detail"]
 
 
 @pytest.mark.parametrize(
@@ -720,6 +753,124 @@ def test_the_fence_answers_as_an_unconfigured_release(twin: Kernel) -> None:
     )
     assert_problem(call(twin, "POST", path, {}, body), 401, "Missing Authorization header")
     assert call(twin, "GET", path, SERVICE_HEADERS).status == 405
+
+
+FENCE = "/internal/emergency-stop/fence"
+COMMAND_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+NOW_MS = parse_rfc3339("2026-12-08T05:00:00Z") // 1_000_000
+WORKSPACE = {"X-Helm-Workspace-ID": "ws1"}
+
+
+def fencing_kernel() -> Kernel:
+    """A release kernel whose API fences: audience ``twin``, command key ``cp-1``, workspace
+    ``ws1``, its clock at 2026-12-08T05:00:00Z."""
+    public = COMMAND_KEY.public_key().public_bytes_raw()
+    return release_kernel(
+        ReleaseConfig(
+            admin_key=ADMIN,
+            service_key=SERVICE,
+            workspace_id="ws1",
+            fence_audience="twin",
+            fence_keys={"cp-1": public},
+            clock=lambda: NOW_MS,
+        )
+    )[0]
+
+
+def fence_body(signature: str | None = None, **members: Any) -> dict[str, Any]:
+    """A fence envelope for ``default``/``ws1`` at epoch 5, signed by the command key."""
+    command = {
+        "contract_version": "emergency-stop-fence.v1",
+        "audience": "twin",
+        "key_id": "cp-1",
+        "command_id": "cmd-1",
+        "tenant_id": DEFAULT_TENANT,
+        "workspace_id": "ws1",
+        "epoch": 5,
+        "actor_id": "ops-1",
+        "reason": "drill",
+        "issued_at": "2026-12-08T04:59:00Z",
+        "expires_at": "2026-12-08T05:04:00Z",
+        **members,
+    }
+    payload = command_signing_payload(FenceCommand.from_json(command))
+    return {"command": command, "signature": signature or COMMAND_KEY.sign(payload).hex()}
+
+
+def test_with_fencing_on_evaluate_is_bound_to_the_served_workspace() -> None:
+    kernel = fencing_kernel()
+    assert_problem(
+        evaluate(kernel), 403, "Evaluate route requires an explicit authenticated workspace binding"
+    )
+    assert_problem(
+        evaluate(kernel, {**SCOPED, "X-Helm-Workspace-ID": "other"}),
+        403,
+        "Evaluate route workspace binding could not be verified",
+    )
+    assert evaluate(kernel, {**SCOPED, **WORKSPACE}).json()["verdict"] == "ALLOW"
+
+
+def test_a_fence_is_acknowledged_replayed_and_stops_new_decisions() -> None:
+    kernel = fencing_kernel()
+    first = call(kernel, "POST", FENCE, SERVICE_HEADERS, fence_body())
+    assert first.status == 201
+    assert dict(first.headers)["Cache-Control"] == "no-store"
+    answer = first.json()
+    assert (answer["contract_version"], answer["coverage"], answer["replayed"]) == (
+        "emergency-stop-fence.v1",
+        "new_governed_dispatches_only",
+        False,
+    )
+    state = answer["state"]
+    assert (state["epoch"], state["kernel_key_id"]) == (5, "key-0001")
+    assert state["kernel_public_key"] == kernel.public_key("key-0001").hex()
+    # The served scope is fenced: new decisions are denied (the kernel's freeze, spec 12.2).
+    denied = evaluate(kernel, {**SCOPED, **WORKSPACE}).json()
+    assert (denied["verdict"], denied["reason_code"]) == ("DENY", "SYSTEM_FROZEN")
+    replay = call(kernel, "POST", FENCE, SERVICE_HEADERS, fence_body())
+    assert replay.status == 200
+    assert replay.json() == {**answer, "replayed": True}
+    higher = call(kernel, "POST", FENCE, SERVICE_HEADERS, fence_body(command_id="cmd-2", epoch=6))
+    assert higher.status == 201  # the kernel is frozen already; the fence moves on
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "detail"),
+    [
+        (b"{", 400, "Invalid emergency-stop command"),
+        ({**fence_body(), "extra": 1}, 400, "Invalid emergency-stop command"),
+        (fence_body(signature="00" * 64), 403, "Emergency-stop command verification failed"),
+        (fence_body(audience="elsewhere"), 403, "Emergency-stop command verification failed"),
+        (
+            fence_body(expires_at="2026-12-08T05:00:00Z"),
+            403,
+            "Emergency-stop command verification failed",
+        ),
+    ],
+)
+def test_a_bad_fence_command_is_refused(body: Any, status: int, detail: str) -> None:
+    kernel = fencing_kernel()
+    assert_problem(call(kernel, "POST", FENCE, SERVICE_HEADERS, body), status, detail)
+    assert evaluate(kernel, {**SCOPED, **WORKSPACE}).json()["verdict"] == "ALLOW"
+
+
+def test_a_stale_epoch_conflicts_and_another_scope_leaves_evaluation_alone() -> None:
+    kernel = fencing_kernel()
+    other = fence_body(workspace_id="ws-other", command_id="cmd-o")
+    assert call(kernel, "POST", FENCE, SERVICE_HEADERS, other).status == 201
+    assert evaluate(kernel, {**SCOPED, **WORKSPACE}).json()["verdict"] == "ALLOW"
+    stale = fence_body(workspace_id="ws-other", command_id="cmd-p", epoch=5)
+    assert_problem(
+        call(kernel, "POST", FENCE, SERVICE_HEADERS, stale),
+        409,
+        "Emergency-stop command conflicts with the active fence",
+        "Conflict",
+    )
+
+
+def test_a_bad_fence_configuration_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="audience"):
+        release_kernel(ReleaseConfig(fence_audience=" x", fence_keys={"cp-1": b"1" * 32}))
 
 
 # --- the command line's copies of the kernel's names ---------------------------------------------

@@ -16,6 +16,7 @@ enforces; the trust-key registry) lives in the surface.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import re
 import threading
@@ -26,13 +27,24 @@ from typing import Any, Protocol
 import attrs
 
 from helmmodel.canonical import JSONValue, canonical_bytes, parse_strict
-from helmmodel.errors import CanonicalJSONError, InvalidInput, SignerUnavailable
+from helmmodel.errors import CanonicalJSONError, FreezeRefused, InvalidInput, SignerUnavailable
 from helmmodel.kernel.api import BODY_BYTES_MAX, Response, announced_length, json_response
 from helmmodel.kernel.clock import SimClock
+from helmmodel.kernel.fence import (
+    CONFLICT,
+    CONTRACT_VERSION,
+    COVERAGE,
+    CREATED,
+    FORBIDDEN,
+    MALFORMED,
+    FenceStore,
+    kernel_identity,
+)
 from helmmodel.kernel.guardian import decision_receipt_id
-from helmmodel.kernel.proofgraph import receipt_hash
+from helmmodel.kernel.key_ring import OWN_KEY_ID, KeyRing
 from helmmodel.kernel.records import ALLOW, Decision, Receipt, Request
-from helmmodel.kernel.semantics import HELM_AI_KERNEL, Semantics, rfc3339_ms
+from helmmodel.kernel.release_receipt import chain_hash
+from helmmodel.kernel.semantics import HELM_AI_KERNEL, FreezeReceipt, Semantics, rfc3339_ms
 
 PROBLEM_TYPE = "application/problem+json"
 ERROR_TYPE_BASE = "https://helm.mindburn.run/errors/"
@@ -106,11 +118,13 @@ def _method_not_allowed() -> Response:
 
 
 class ReleaseKernel(Protocol):
-    """The kernel as the release's API sees it: its lock, semantics, clock and readers."""
+    """The kernel as the release's API sees it: its lock, semantics, clock, key ring (which
+    acknowledges fences), readers and the operations the routes run."""
 
     lock: threading.RLock
     semantics: Semantics
     guardian_clock: SimClock
+    keys: KeyRing
 
     def evaluate(self, request: Request) -> Decision:
         """Decide (and receipt the decision) without running anything."""
@@ -128,8 +142,24 @@ class ReleaseKernel(Protocol):
         """The receipt with that id, or None."""
         ...
 
-    def public_key(self, key_id: str) -> bytes | None:
-        """The raw Ed25519 public key of *key_id*, or None."""
+    def receipt_wire(self, receipt_id: str) -> dict[str, JSONValue] | None:
+        """The release's envelope of that receipt (what its API serves), or None."""
+        ...
+
+    def public_key(self, key_id: str) -> bytes:
+        """The raw Ed25519 public key of *key_id*; InvalidInput for a key never held."""
+        ...
+
+    def import_trust_key(self, key_id: str, public: bytes) -> None:
+        """Trust a public key the kernel did not make."""
+        ...
+
+    def revoke_key(self, key_id: str) -> None:
+        """Revoke a key, made or imported."""
+        ...
+
+    def set_frozen(self, frozen: bool, principal: str = "operator") -> FreezeReceipt | None:
+        """Freeze or unfreeze (under the release a receipted transition)."""
         ...
 
 
@@ -147,6 +177,14 @@ class ReleaseConfig:
     principal_id: str = DEFAULT_PRINCIPAL  # HELM_RUNTIME_PRINCIPAL_ID
     version: str = "v0.0.0-dev"  # what /version and the health routes report
     commit: str = "unknown"
+    # The emergency-stop fence, configured as the release's HELM_EMERGENCY_STOP_* variables do
+    # (an audience and at least one command key, id -> 32 raw bytes); unset, it is off (503).
+    fence_audience: str | None = None
+    fence_keys: Mapping[str, bytes] = attrs.field(factory=dict)
+    workspace_id: str | None = None  # HELM_RUNTIME_WORKSPACE_ID, which fencing binds evaluate to
+    # Milliseconds since 1970 for the fence's command windows and the budgets' updated_at; None is
+    # the Guardian's clock (the kernel reads no wall clock; `serve` passes one in).
+    clock: Callable[[], int] | None = None
 
     def __attrs_post_init__(self) -> None:
         for name in ("admin_key", "service_key"):
@@ -165,14 +203,6 @@ class _Caller:
 
     principal_id: str
     tenant_id: str
-
-
-@attrs.frozen
-class _Evaluation:
-    """What the release records beside a decision receipt it made: its executor and metadata."""
-
-    executor_id: str
-    metadata: dict[str, JSONValue]
 
 
 Handler = Callable[[str, str, Mapping[str, str], bytes], Response]
@@ -204,9 +234,13 @@ class HelmSurface:
                 "updated_at": self._now(),
             }
         }
-        self._trust_keys: dict[tuple[str, str], str] = {}  # (tenant, key id) -> public key hex
-        self._revoked_keys: set[tuple[str, str]] = set()
-        self._evaluations: dict[str, _Evaluation] = {}  # receipt id -> its evaluation
+        # Trust keys this API revoked: the ring never holds an id again, which a re-add must say.
+        self._revoked_trust_keys: set[str] = set()
+        self._fences = (
+            FenceStore(self.config.fence_audience, self.config.fence_keys)
+            if self.config.fence_audience is not None
+            else None
+        )
         # Exact paths, then subtree prefixes (Go's ServeMux patterns ending in "/").
         self._exact: dict[str, Handler] = {
             "/api/health": self.api_health,
@@ -383,6 +417,15 @@ class HelmSurface:
             objects=("args", "context"),
         ):
             return helm_problem(400, "Invalid JSON body")
+        workspace = headers.get("x-helm-workspace-id", "").strip()
+        if self._fences is not None:
+            # With fencing on, the release binds evaluation to its one fenceable scope.
+            if not workspace:
+                return helm_problem(
+                    403, "Evaluate route requires an explicit authenticated workspace binding"
+                )
+            if workspace != self.config.workspace_id:
+                return helm_problem(403, "Evaluate route workspace binding could not be verified")
         normalized = _normalize_evaluate(parsed)
         if isinstance(normalized, str):
             return helm_problem(400, f"Evaluate route {normalized}")
@@ -398,7 +441,6 @@ class HelmSurface:
         )
         if args is not None:
             context["args"] = args
-        workspace = headers.get("x-helm-workspace-id", "").strip()
         if workspace:
             context["workspace_id"] = workspace
         try:
@@ -414,17 +456,6 @@ class HelmSurface:
             receipt = self.kernel.receipt(decision_receipt_id(decision.id))
         if receipt is None:  # pragma: no cover - the release semantics receipts every decision
             raise AssertionError(f"decision {decision.id} has no receipt")
-        with self._lock:
-            self._evaluations[receipt.receipt_id] = _Evaluation(
-                caller.principal_id,
-                {
-                    "action": tool,
-                    "args_hash": receipt.args_hash,
-                    "reason": decision.reason,
-                    "resource": effect_level,
-                    "source": "api.evaluate",
-                },
-            )
         answer: dict[str, JSONValue] = {
             "allow": decision.verdict == ALLOW,
             "verdict": decision.verdict,
@@ -448,45 +479,11 @@ class HelmSurface:
     # --- receipts -----------------------------------------------------------------------------
 
     def receipt_json(self, receipt: Receipt) -> dict[str, JSONValue]:
-        """*receipt* in the release's member set: the signed members, then how to verify it."""
-        key_id = receipt.signature_type.partition(":")[2]
-        public = self.kernel.public_key(key_id)
-        if public is None:  # pragma: no cover - the ring keeps every public key it ever held
-            raise AssertionError(f"receipt {receipt.receipt_id} names unknown key {key_id}")
-        # A dispatch receipt's decision is bound by that decision's own receipt (spec 12.1).
-        decision_receipt = (
-            receipt
-            if receipt.receipt_id == decision_receipt_id(receipt.decision_id)
-            else self.kernel.receipt(decision_receipt_id(receipt.decision_id))
-        )
-        with self._lock:
-            evaluation = self._evaluations.get(receipt.receipt_id)
-        members: dict[str, JSONValue] = {
-            "receipt_id": receipt.receipt_id,
-            "decision_id": receipt.decision_id,
-            "effect_id": receipt.effect_id,
-            "status": receipt.status,
-            "output_hash": receipt.output_hash,
-            "prev_hash": receipt.prev_hash,
-            "lamport_clock": receipt.lamport_clock,
-            "args_hash": receipt.args_hash,
-            "verdict": receipt.verdict,
-            "reason_code": receipt.reason_code,
-            "policy_hash": receipt.policy_hash,
-            "session_id": receipt.session_id,
-            "signature_version": receipt.signature_version,
-            "signature": receipt.signature,
-            "signature_algorithm": "ed25519",
-            "signature_profile": "classical",
-            "key_id": key_id,
-            "public_key_set": {"ed25519": public.hex()},
-            "timestamp": rfc3339_ms(receipt.timestamp),
-        }
-        if decision_receipt is not None:
-            members["decision_hash"] = decision_receipt.output_hash
-        if evaluation is not None:
-            members["executor_id"] = evaluation.executor_id
-            members["metadata"] = evaluation.metadata
+        """*receipt* as the release serves it: the kernel's envelope of it (spec 12.4), the
+        signed members, the signing key, the executor, metadata and the decision hash."""
+        members = self.kernel.receipt_wire(receipt.receipt_id)
+        if members is None:  # pragma: no cover - the release semantics envelopes every receipt
+            raise AssertionError(f"receipt {receipt.receipt_id} has no envelope")
         return members
 
     def _all_receipts(self) -> list[Receipt]:
@@ -617,7 +614,11 @@ class HelmSurface:
             return helm_problem(400, "Invalid receipt reference")
         # A receipt id, or a receipt's chain hash or signature (findReceiptByReference).
         found = self.kernel.receipt(reference) or next(
-            (r for r in self._all_receipts() if reference in (receipt_hash(r), r.signature)),
+            (
+                r
+                for r in self._all_receipts()
+                if reference in (chain_hash(self.receipt_json(r)), r.signature)
+            ),
             None,
         )
         if found is None:
@@ -686,17 +687,15 @@ class HelmSurface:
             self._budgets[budget_id] = ceiling
         return json_response(200, ceiling)
 
+    def _now_ms(self) -> int:
+        # The kernel reads no wall clock: the configured one, else the Guardian's.
+        clock = self.config.clock
+        return clock() if clock is not None else self.kernel.guardian_clock.now_ms
+
     def _now(self) -> str:
-        # The release stamps wall time; the twin's kernel has only its Guardian's clock.
-        return rfc3339_ms(self.kernel.guardian_clock.now_ms)
+        return rfc3339_ms(self._now_ms())
 
     # --- trust keys (core/pkg/api/trust_keys_handler.go) ---------------------------------------
-
-    @property
-    def trust_keys(self) -> dict[tuple[str, str], str]:
-        """The live trusted keys: (tenant, key id) -> Ed25519 public key hex."""
-        with self._lock:
-            return {k: v for k, v in self._trust_keys.items() if k not in self._revoked_keys}
 
     def add_trust_key(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes
@@ -712,10 +711,29 @@ class HelmSurface:
             return helm_problem(400, "tenant_id, key_id, and public_key are required")
         if not _HEX64.fullmatch(public):
             return helm_problem(400, "public_key must be 64-char hex-encoded Ed25519 public key")
-        with self._lock:
-            self._trust_keys[(tenant, key_id)] = public.lower()
-            self._revoked_keys.discard((tenant, key_id))
+        raw = bytes.fromhex(public)
+        # The kernel's ring holds the key (one ring for every tenant): it then verifies receipts.
+        with self.kernel.lock, self._lock:
+            if key_id in self._revoked_trust_keys:
+                return helm_problem(
+                    400,
+                    f"trust key id {key_id!r} was revoked, and the kernel's ring never holds an "
+                    "id again (the release would add it anew)",
+                )
+            try:
+                self.kernel.import_trust_key(key_id, raw)
+            except InvalidInput as exc:
+                # Adding the same key again is no error in the release; anything else the
+                # kernel refuses (an id it cannot hold, another key under the id) is named.
+                if not self._holds(key_id, raw):
+                    return helm_problem(400, str(exc))
         return json_response(200, {"key_id": key_id, "status": "key_added", "tenant_id": tenant})
+
+    def _holds(self, key_id: str, public: bytes) -> bool:
+        try:
+            return self.kernel.public_key(key_id) == public
+        except InvalidInput:
+            return False
 
     def revoke_trust_key(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes
@@ -729,20 +747,64 @@ class HelmSurface:
         tenant, key_id = (parsed.get(name) or "" for name in names)
         if not (tenant and key_id):
             return helm_problem(400, "tenant_id and key_id are required")
-        with self._lock:  # revoking a key never added is no error in the release either
-            self._revoked_keys.add((tenant, key_id))
+        # The release's trust registry never holds its own signer, and revoking a key it does not
+        # hold is no error: the kernel's own keys (key-NNNN) and unknown ids are left alone.
+        if OWN_KEY_ID.fullmatch(key_id) is None:
+            with self.kernel.lock, self._lock:
+                try:
+                    self.kernel.revoke_key(key_id)
+                except InvalidInput:
+                    pass  # a key the ring never held
+                else:
+                    self._revoked_trust_keys.add(key_id)
         return json_response(200, {"key_id": key_id, "status": "key_revoked", "tenant_id": tenant})
 
-    # --- the emergency-stop fence (emergency_stop_routes.go) -----------------------------------
+    # --- the emergency-stop fence (emergency_stop_routes.go, kernel/fence.py) ------------------
 
     def fence(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Response:
         if method != "POST":
             return _method_not_allowed()
-        # What the release answers when fencing is not configured: the twin has no fence store.
-        return helm_problem(
-            503,
-            "scoped emergency-stop fence store is not initialized",
-            "Emergency stop unavailable",
+        unavailable = "Emergency stop unavailable"
+        if self._fences is None:
+            return helm_problem(
+                503, "scoped emergency-stop fence store is not initialized", unavailable
+            )
+        with self.kernel.lock:  # the store, the acknowledging key and the freeze change as one
+            try:
+                identity = kernel_identity(self.kernel.keys)
+            except SignerUnavailable:
+                return helm_problem(503, "kernel receipt signer is not initialized", unavailable)
+            outcome = self._fences.fence(body, self._now_ms(), identity)
+            if outcome.status == MALFORMED:
+                return helm_problem(400, "Invalid emergency-stop command")
+            if outcome.status == FORBIDDEN:
+                return helm_problem(403, "Emergency-stop command verification failed")
+            if outcome.status == CONFLICT:
+                return helm_problem(409, "Emergency-stop command conflicts with the active fence")
+            state = outcome.state
+            if state is None:  # pragma: no cover - a 201 or 200 outcome carries its state
+                raise AssertionError(f"fence outcome {outcome.status} has no state")
+            command = state.command
+            served = (command.tenant_id, command.workspace_id) == (
+                self.config.tenant_id,
+                self.config.workspace_id,
+            )
+            if outcome.status == CREATED and served:
+                # The fence stops new governed dispatches in the one scope this twin serves:
+                # the release's freeze (spec 12.2), which stops only new decisions.
+                with contextlib.suppress(FreezeRefused):  # a later epoch: already frozen
+                    self.kernel.set_frozen(True, command.actor_id)
+            signature = state.sign_acknowledgement(self.kernel.keys)
+        return json_response(
+            outcome.status,
+            {
+                "contract_version": CONTRACT_VERSION,
+                "coverage": COVERAGE,
+                "state": state.to_json(),
+                "replayed": outcome.replayed,
+                "kernel_signature": signature,
+            },
+            (("Cache-Control", "no-store"), ("X-Helm-Contract-Status", "internal")),
         )
 
 
