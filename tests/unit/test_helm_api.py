@@ -824,6 +824,11 @@ def test_a_fence_is_acknowledged_replayed_and_stops_new_decisions() -> None:
     state = answer["state"]
     assert (state["epoch"], state["kernel_key_id"]) == (5, "key-0001")
     assert state["kernel_public_key"] == kernel.public_key("key-0001").hex()
+    acknowledged = {k: v for k, v in state.items() if k != "receipt_hash"} | {"action": "FENCE_ACK"}
+    message = json.dumps(acknowledged, sort_keys=True, separators=(",", ":")).encode()
+    assert state["receipt_hash"] == "sha256:" + hashlib.sha256(message).hexdigest()
+    kernel_key = Ed25519PublicKey.from_public_bytes(kernel.public_key("key-0001"))
+    kernel_key.verify(bytes.fromhex(answer["kernel_signature"]), message)  # raises if not
     # The served scope is fenced: new decisions are denied (the kernel's freeze, spec 12.2).
     denied = evaluate(kernel, {**SCOPED, **WORKSPACE}).json()
     assert (denied["verdict"], denied["reason_code"]) == ("DENY", "SYSTEM_FROZEN")
