@@ -3,7 +3,9 @@
 Every endpoint checks in one order: body over 1 MiB (413), unknown path (404), wrong method
 (405), the error-budget gate where it applies (429), credentials (401, 403), body parsing (400),
 then the handler. Everything before the handler changes nothing in the kernel. Errors are RFC 7807
-problem bodies.
+problem bodies. A kernel under the release's semantics may attach the release's own API
+(``helm_api.HelmSurface``), which then answers its routes and every path the chaos page does not
+route.
 """
 
 from __future__ import annotations

@@ -10,8 +10,12 @@ SDK describe; the twin follows the server (probed live), as ``helm_problem`` doe
 release does not route gets Go's plain-text ``404 page not found``.
 
 It reaches the kernel through ``ReleaseKernel``, a Protocol, so that this module never names the
-facade. What the release keeps outside its kernel (budget ceilings, which it stores but never
-enforces; the trust-key registry) lives in the surface.
+facade. Receipts are served as the kernel's envelope of them (spec 12.4), trust keys go into the
+kernel's ring, and a fence of the served scope freezes the kernel (spec 12.2); what the release
+keeps outside its kernel lives in the surface: the budget ceilings (stored, never enforced) and the
+emergency-stop fence store (``kernel/fence.py``, spec 12.9). The kernel reads no wall clock: the
+times the API needs come from ``ReleaseConfig.clock`` (``serve`` passes the machine's), else the
+Guardian's clock.
 """
 
 from __future__ import annotations
