@@ -907,3 +907,65 @@ def test_serve_reads_the_release_environment_under_its_options(
     assert (config.admin_key, config.service_key) == ("from-env", None)
     assert (config.tenant_id, config.principal_id) == ("from-option", DEFAULT_PRINCIPAL)
     assert cli._release_config(cli.build_parser().parse_args(["serve"])) is None
+
+
+def test_serve_reads_the_release_fence_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    public = COMMAND_KEY.public_key().public_bytes_raw()
+    argv = cli.build_parser().parse_args(["serve", "--semantics", HELM_AI_KERNEL])
+    monkeypatch.setenv("HELM_RUNTIME_WORKSPACE_ID", "ws1")
+    monkeypatch.setenv("HELM_EMERGENCY_STOP_FENCE_ENABLED", "0")
+    monkeypatch.setenv("HELM_EMERGENCY_STOP_COMMAND_AUDIENCE", "twin")
+    config = cli._release_config(argv)
+    assert config is not None and config.fence_audience is None  # off unless enabled
+    monkeypatch.setenv("HELM_EMERGENCY_STOP_FENCE_ENABLED", "1")
+    with pytest.raises(InvalidInput, match="HELM_EMERGENCY_STOP_COMMAND_PUBLIC_KEYS"):
+        cli._release_config(argv)
+    for bad in ("cp-1", f"cp-1={public.hex()[:-2]}", f"cp-1={public.hex()},cp-1={public.hex()}"):
+        monkeypatch.setenv("HELM_EMERGENCY_STOP_COMMAND_PUBLIC_KEYS", bad)
+        with pytest.raises(InvalidInput, match="is not a new KEY_ID="):
+            cli._release_config(argv)
+    monkeypatch.setenv("HELM_EMERGENCY_STOP_COMMAND_PUBLIC_KEYS", f" cp-1 = {public.hex()} ")
+    config = cli._release_config(argv)
+    assert config is not None
+    assert (config.fence_audience, dict(config.fence_keys), config.workspace_id) == (
+        "twin",
+        {"cp-1": public},
+        "ws1",
+    )
+    assert config.clock is not None  # serve runs the release's API on wall time
+
+
+def test_a_fence_needs_a_kernel_that_can_sign() -> None:
+    kernel = fencing_kernel()
+    kernel.remove_signing()
+    assert_problem(
+        call(kernel, "POST", FENCE, SERVICE_HEADERS, fence_body()),
+        503,
+        "kernel receipt signer is not initialized",
+        "Emergency stop unavailable",
+    )
+
+
+def test_a_budget_keeps_the_subject_window_and_epoch_it_is_given(twin: Kernel) -> None:
+    body = {"subject": "agent:7", "window": "1h", "policy_epoch": "e2", "budget_id": "ignored"}
+    stored = call(twin, "PUT", "/api/v1/budgets/b9", ADMIN_HEADERS, body).json()
+    assert stored == {
+        "budget_id": "b9",
+        "subject": "agent:7",
+        "window": "1h",
+        "policy_epoch": "e2",
+        "updated_at": "1970-01-01T00:00:00Z",
+    }
+
+
+def test_an_approval_of_the_wrong_types_is_a_bad_body(twin: Kernel) -> None:
+    body = {**WELL_FORMED_APPROVAL, "intent_hash": 5}
+    response = call(twin, "POST", "/api/v1/kernel/approve", SERVICE_HEADERS, body)
+    assert response.status == 400
+    assert response.json()["detail"].startswith("invalid request body: ")
+
+
+def test_a_sessions_receipts_take_a_limit(twin: Kernel) -> None:
+    evaluated(twin, 3)
+    receipts = call(twin, "GET", "/api/v1/proofgraph/sessions/s1/receipts?limit=2").json()
+    assert [r["lamport_clock"] for r in receipts] == [1, 2]
