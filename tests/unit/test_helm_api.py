@@ -969,3 +969,26 @@ def test_a_sessions_receipts_take_a_limit(twin: Kernel) -> None:
     evaluated(twin, 3)
     receipts = call(twin, "GET", "/api/v1/proofgraph/sessions/s1/receipts?limit=2").json()
     assert [r["lamport_clock"] for r in receipts] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"tool": "echo", "args": {"x": 1.5}}', b'{"tool": "echo", "tool": "sum"}', b"{} {}"],
+)
+def test_what_go_reads_but_the_kernel_cannot_is_named(twin: Kernel, body: bytes) -> None:
+    response = call(twin, "POST", "/api/v1/evaluate", SCOPED, body)
+    assert response.status == 400
+    assert response.json()["detail"].startswith(
+        "the twin reads JSON bodies within the canonical subset: "
+    )
+
+
+def test_a_null_body_is_go_s_empty_request(twin: Kernel) -> None:
+    assert_problem(
+        call(twin, "POST", "/api/v1/evaluate", SCOPED, b"null"),
+        400,
+        "Evaluate route tool and effect_level are required",
+    )
+    assert_problem(
+        call(twin, "POST", "/api/v1/evaluate", SCOPED, b'{"tool": NaN}'), 400, "Invalid JSON body"
+    )

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import json
 import re
 import threading
 import urllib.parse
@@ -407,6 +408,8 @@ class HelmSurface:
         if method != "POST":
             return _method_not_allowed()
         parsed = _go_object(body)
+        if isinstance(parsed, Response):
+            return parsed
         if parsed is None or not _members_typed(
             parsed,
             strings=(
@@ -635,6 +638,8 @@ class HelmSurface:
         if method != "POST":
             return _method_not_allowed()
         parsed = _go_object(body)
+        if isinstance(parsed, Response):
+            return parsed
         if parsed is None:
             return helm_problem(400, "invalid request body: not a JSON object")
         if not all(
@@ -670,6 +675,8 @@ class HelmSurface:
         if method != "PUT":
             return _method_not_allowed()
         parsed = _go_object(body)
+        if isinstance(parsed, Response):
+            return parsed
         limits = tuple(name for pair in _BUDGET_LIMITS for name in pair)
         if parsed is None or not _members_typed(parsed, strings=_BUDGET_STRINGS, ints=limits):
             return helm_problem(400, "Invalid budget request")
@@ -707,6 +714,8 @@ class HelmSurface:
         if method != "POST":
             return _method_not_allowed()
         parsed = _go_object(body)
+        if isinstance(parsed, Response):
+            return parsed
         names = ("tenant_id", "key_id", "public_key")
         if parsed is None or not _members_typed(parsed, strings=names):
             return helm_problem(400, "invalid request body")
@@ -745,6 +754,8 @@ class HelmSurface:
         if method != "POST":
             return _method_not_allowed()
         parsed = _go_object(body)
+        if isinstance(parsed, Response):
+            return parsed
         names = ("tenant_id", "key_id")
         if parsed is None or not _members_typed(parsed, strings=names):
             return helm_problem(400, "invalid request body")
@@ -837,14 +848,30 @@ def _limit(text: str, default: int, most: int) -> int:
     return min(int(text), most)
 
 
-def _go_object(body: bytes) -> dict[str, Any] | None:
-    """The body as a JSON object, or None where Go's decoder would fail (strictly parsed:
-    the twin's kernel refuses what lies outside the canonical subset)."""
+def _go_object(body: bytes) -> dict[str, Any] | Response | None:
+    """The body as a JSON object; None where Go's decoder fails (the route then answers its own
+    400); a 400 naming what the twin refuses beyond Go: the kernel reads only the canonical
+    subset (no floats, unsafe integers, duplicate keys or trailing data)."""
     try:
-        value = parse_strict(body)
-    except CanonicalJSONError:
+        value, _ = json.JSONDecoder(parse_constant=_refuse_constant).raw_decode(
+            body.decode("utf-8").lstrip()
+        )
+    except ValueError:  # UnicodeDecodeError included
         return None
-    return value if type(value) is dict else None
+    if value is None:  # Go decodes null into a struct as its zero value
+        return {}
+    if type(value) is not dict:
+        return None
+    try:
+        strict = parse_strict(body)
+    except CanonicalJSONError as exc:
+        return helm_problem(400, f"the twin reads JSON bodies within the canonical subset: {exc}")
+    assert type(strict) is dict
+    return strict
+
+
+def _refuse_constant(token: str) -> None:
+    raise ValueError(f"{token} is not JSON")
 
 
 def _members_typed(
