@@ -23,7 +23,7 @@ from helmmodel.checker.invariants import (
 )
 from helmmodel.cli import main
 from helmmodel.errors import InvariantViolation
-from helmmodel.harness import divergence, profiles, runner, trace
+from helmmodel.harness import divergence, profiles, runner, show, trace
 from helmmodel.kernel import Kernel, KernelConfig
 from helmmodel.kernel.semantics import CHAOS_PAGE, HELM_AI_KERNEL, FreezeReceipt, rfc3339_ms
 
@@ -199,3 +199,11 @@ def test_a_code_outside_helm_s_registry_breaks_reason_code_iff_allow() -> None:
     driver, checker = started()
     decide_once(driver)
     checker.check(reason_code_iff_allow)
+
+
+def test_a_release_trace_prints_as_a_program_in_its_semantics() -> None:
+    saved = next((MACHINES.parent / "tests" / "regressions" / "operator_freeze").glob("*.json"))
+    printed = show.program(trace.load(saved))
+    assert "'helm-ai-kernel', ('freeze_stops_everything_new',))" in printed
+    page = attrs.evolve(trace.load(saved), semantics=CHAOS_PAGE, invariant="freeze_respected")
+    assert "helm-ai-kernel" not in show.program(page)

@@ -6,7 +6,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from helmmodel.checker.invariants import PAGE_CLAIM_NAMES
 from helmmodel.harness.trace import STATUS_OPEN, Trace
+from helmmodel.kernel.semantics import CHAOS_PAGE
 
 
 def _python(value: Any) -> str:
@@ -35,6 +37,15 @@ def step_lines(trace: Trace, check: str | None = None) -> list[str]:
     return lines
 
 
+def _semantics(trace: Trace) -> str:
+    """The arguments after the factory that put a trace's machine in its semantics, judged with
+    the page claim it shows (none for a chaos-page trace)."""
+    if trace.semantics == CHAOS_PAGE:
+        return ""
+    claims = (trace.invariant,) if trace.invariant in PAGE_CLAIM_NAMES else ()
+    return f", {trace.semantics!r}, {claims!r}"
+
+
 def program(trace: Trace, imports: Sequence[str] = ()) -> str:
     """The trace as a program that replays it (the invariants run after each step).
 
@@ -49,7 +60,7 @@ def program(trace: Trace, imports: Sequence[str] = ()) -> str:
         "from helmmodel.harness.runner import load_machines",
         "from helmmodel.harness.stateful import machine_for",
         f"{name} = machine_for(load_machines('machines')[{trace.machine!r}], "
-        f"{trace.kernel!r}, kernel_factory({trace.kernel!r}))",
+        f"{trace.kernel!r}, kernel_factory({trace.kernel!r}){_semantics(trace)})",
         f"state = {name}()",
     ]
     return "\n".join([*header, *step_lines(trace, "state.invariants_hold()"), "state.teardown()"])
@@ -104,7 +115,8 @@ def pytest_file(trace: Trace, source: str, imports: Sequence[str] = ()) -> str:
         f"def {name}() -> None:",
         f"    {json.dumps(doc)}",
         f"    machine = load_machines({'machines'!r})[{trace.machine!r}]",
-        f"    Machine = machine_for(machine, {trace.kernel!r}, kernel_factory({trace.kernel!r}))",
+        f"    Machine = machine_for(machine, {trace.kernel!r}, "
+        f"kernel_factory({trace.kernel!r}){_semantics(trace)})",
         "    state = Machine()",
     ]
     return "\n".join(lines) + "\n" + expectation + body + "\n"
