@@ -94,6 +94,8 @@ SPEC_ORDER = (
     "refusal_dispatched_nothing",
     "every_dispatch_accounted",
     "http_answer_faithful",
+    "every_decision_receipted",
+    "freeze_transitions_receipted",
 )
 
 ECHO_SCHEMA = {

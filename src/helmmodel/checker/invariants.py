@@ -138,8 +138,7 @@ def _frozen_intents_and_dispatches(view: View) -> Iterator[Problem]:
 
 
 def freeze_respected(view: View) -> None:
-    """While frozen, no ALLOW is decided (and, under the chaos page, no intent is issued and
-    nothing is dispatched: the release's freeze stops only new decisions, spec 12.2)."""
+    """While frozen, no ALLOW is decided (nor, on the chaos page, an intent or a dispatch)."""
     for step, detail in _freeze_respected(view):
         raise InvariantViolation("freeze_respected", step, detail)
 
@@ -1028,8 +1027,7 @@ def _every_decision_receipted(view: View) -> Iterator[Problem]:
 
 
 def every_decision_receipted(view: View) -> None:
-    """Under the release, each decision (DENY and ESCALATE too) has exactly one receipt in its
-    session's chain, with the members spec 12.1 gives, signed as the decision was."""
+    """Under the release, each decision has exactly one receipt, with the members of spec 12.1."""
     for step, detail in _every_decision_receipted(view):
         raise InvariantViolation("every_decision_receipted", step, detail)
 
@@ -1059,9 +1057,7 @@ def _freeze_transitions_receipted(view: View) -> Iterator[Problem]:
 
 
 def freeze_transitions_receipted(view: View) -> None:
-    """Under the release, a freeze or unfreeze that changes the state returns its receipt (the
-    action, principal and Guardian time, hashed as the release hashes them); one that does not
-    is refused."""
+    """Under the release, each freeze or unfreeze is receipted, or refused when it changes nothing."""
     for step, detail in _freeze_transitions_receipted(view):
         raise InvariantViolation("freeze_transitions_receipted", step, detail)
 
