@@ -1057,7 +1057,7 @@ def _freeze_transitions_receipted(view: View) -> Iterator[Problem]:
 
 
 def freeze_transitions_receipted(view: View) -> None:
-    """Under the release, each freeze or unfreeze is receipted, or refused when it changes nothing."""
+    """Under the release, a freeze or unfreeze is receipted, or refused if it changes nothing."""
     for step, detail in _freeze_transitions_receipted(view):
         raise InvariantViolation("freeze_transitions_receipted", step, detail)
 
