@@ -232,3 +232,18 @@ def test_a_trust_key_imported_into_the_kernel_verifies_helm_s_own_receipts() -> 
     k.revoke_key(pack["key_id"])
     with pytest.raises(ReceiptRejected, match="signature_rejected"):
         k.verify_release_receipt(receipt)
+
+
+def test_an_envelope_read_cannot_change_the_chain() -> None:
+    k = kernel(HELM_AI_KERNEL)
+    k.evaluate(request())
+    first = k.session_receipts("s1")[0].receipt_id
+    read = k.receipt_wire(first)
+    assert read is not None
+    read["verdict"] = DENY
+    assert k.receipt_wire(first) != read
+    k.evaluate(request())
+    assert (
+        k.session_receipts("s1")[1].prev_hash
+        == hashlib.sha256(canonical_bytes(k.receipt_wire(first))).hexdigest()
+    )

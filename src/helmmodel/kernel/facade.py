@@ -11,6 +11,7 @@ a subclass that swaps one component class or overrides one method.
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import threading
@@ -388,7 +389,9 @@ class Kernel:
     def receipt_wire(self, receipt_id: str) -> dict[str, JSONValue] | None:
         """The release's envelope of a receipt (what its API serves), or None: under the chaos
         page, and for a receipt it never held."""
-        return self.chains.wires.get(receipt_id)
+        wire = self.chains.wires.get(receipt_id)
+        # A copy: the chain's own envelope is what the next receipt's link was computed from.
+        return copy.deepcopy(wire) if wire is not None else None
 
     @atomic
     def public_key(self, key_id: str) -> bytes:
