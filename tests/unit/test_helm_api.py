@@ -33,6 +33,7 @@ from helmmodel.kernel.helm_receipt import ReceiptRejected
 from helmmodel.kernel.release_receipt import chain_hash
 from helmmodel.kernel.semantics import CHAOS_PAGE, HELM_AI_KERNEL
 from tests.conftest import make_kernel
+from tests.spec import SPEC_SIGNED_FIELDS
 
 ADMIN = "release-admin-key"
 SERVICE = "release-service-key"
@@ -46,21 +47,6 @@ REFERENCE_RECEIPT = (
     / "helm"
     / "receipt-v5"
     / "decision_deny_genesis.receipt.c14n.json"
-)
-SIGNED_MEMBERS = (
-    "receipt_id",
-    "decision_id",
-    "effect_id",
-    "status",
-    "output_hash",
-    "prev_hash",
-    "lamport_clock",
-    "args_hash",
-    "verdict",
-    "reason_code",
-    "policy_hash",
-    "session_id",
-    "signature_version",
 )
 # HTTP's reason phrases, the release's titles but on routes that name their own.
 TITLES = {
@@ -130,7 +116,7 @@ def assert_problem(response: Response, status: int, detail: str, title: str | No
 def verifies(receipt: Mapping[str, Any]) -> bool:
     """receipt.v5's rule: Ed25519 over the JCS of the signed members (an omitted one is its
     empty value), under the key in ``public_key_set``."""
-    payload = {name: receipt.get(name, "") for name in SIGNED_MEMBERS}
+    payload = {name: receipt.get(name, "") for name in SPEC_SIGNED_FIELDS["receipt"]}
     message = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(receipt["public_key_set"]["ed25519"]))
     try:
