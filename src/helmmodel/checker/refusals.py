@@ -8,11 +8,14 @@ answer the spec's order gives, from the checker's ghost state and its own policy
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import attrs
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from helmmodel.checker.encoding import effect_digest, expected_preimage
-from helmmodel.checker.ghost import Begun, Ghost
+from helmmodel.checker.encoding import RECEIPT_SIGNED, effect_digest, expected_preimage, jcs
+from helmmodel.checker.ghost import LOWERCASE_HEX_SIGNATURE, Begun, Ghost, KeyRecord
 from helmmodel.checker.policy import ERROR, FALSE, check_set
 from helmmodel.kernel.records import Decision, Effect, Intent, Receipt
 
@@ -70,6 +73,56 @@ def record_valid(
     return ghost.keys.live(record.signature_type, at_step) and ghost.keys.signature_ok(
         record.signature_type, message, record.signature
     )
+
+
+# --- the release's trust keys and receipt.v5 (spec 12.6, 12.7) -----------------------------------
+
+# An identifier of spec section 2, and the form of the ring's own key ids (spec 12.6).
+_IDENTIFIER = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_OWN_KEY_ID = re.compile(r"key-[0-9]{4}")
+
+
+def trust_key_importable(keys: KeyRecord, key_id: object, public: object) -> bool:
+    """Whether the ring must take *public* as a trust key under *key_id* (spec 12.6): an
+    identifier not of the ring's own form, held by no key yet, and 32 raw bytes."""
+    return (
+        type(key_id) is str
+        and _IDENTIFIER.fullmatch(key_id) is not None
+        and _OWN_KEY_ID.fullmatch(key_id) is None
+        and keys.held(key_id) is None
+        and type(public) is bytes
+        and len(public) == 32
+    )
+
+
+def release_receipt_valid(keys: KeyRecord, receipt: Any) -> bool:
+    """The checker's own receipt.v5 verification (spec 12.7): an object of version receipt.v5
+    with the thirteen signed members, every number of it interoperable, signed over the checker's
+    JCS of those members by a key it holds and has not revoked, whose hex its
+    ``public_key_set`` names."""
+    if not isinstance(receipt, dict) or receipt.get("signature_version") != "receipt.v5":
+        return False
+    if not all(name in receipt for name in RECEIPT_SIGNED):
+        return False
+    try:
+        jcs(receipt)  # refuses floats and unsafe integers anywhere in it
+        payload = jcs({name: receipt[name] for name in RECEIPT_SIGNED})
+    except ValueError:
+        return False
+    key_id, signature = receipt.get("key_id"), receipt.get("signature")
+    if type(key_id) is not str or key_id in keys.revoked_at:
+        return False
+    public = keys.held(key_id)
+    if public is None or type(signature) is not str:
+        return False
+    if LOWERCASE_HEX_SIGNATURE.fullmatch(signature) is None:
+        return False
+    try:
+        Ed25519PublicKey.from_public_bytes(public).verify(bytes.fromhex(signature), payload)
+    except InvalidSignature:
+        return False
+    key_set = receipt.get("public_key_set")
+    return isinstance(key_set, dict) and key_set.get("ed25519") == public.hex()
 
 
 def expected_intent_code(ghost: Ghost, decision: Decision, effect: Effect) -> str | None:
