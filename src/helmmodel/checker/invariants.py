@@ -1256,8 +1256,7 @@ def _release_api_faithful(view: View) -> Iterator[Problem]:
 
 
 def release_api_faithful(view: View) -> None:
-    """Under the release, its facade reads, receipt verifier and HTTP API answer what the
-    checker knows, and a refused request changes nothing."""
+    """Under the release, its facade reads, verifier and HTTP API answer what the checker knows."""
     for step, detail in _release_api_faithful(view):
         raise InvariantViolation("release_api_faithful", step, detail)
 
