@@ -10,6 +10,7 @@ import datetime
 import json
 from typing import Any
 
+import attrs
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import strategies as st
 
@@ -23,8 +24,12 @@ from helmmodel.checker.driver import (
     RELEASE_SERVICE_KEY,
     RELEASE_TENANT,
     RELEASE_WORKSPACE,
+    release_config,
 )
 from helmmodel.harness.stateful import transition
+from helmmodel.kernel import Kernel
+from helmmodel.kernel.helm_api import HelmSurface
+from machines.families.http import BODY_LIMIT
 from machines.world import (
     SESSIONS,
     TOOL_NAMES,
@@ -63,6 +68,7 @@ BEARERS = {
     "service": f"Bearer {RELEASE_SERVICE_KEY}",
     "bogus": "Bearer not-a-key-0000",
     "scheme": f"Basic {RELEASE_ADMIN_KEY}",
+    "blank": "Bearer  ",
     "none": None,
 }
 # The bindings of a tenant-scoped request: the configured tenant, principal and workspace, or
@@ -230,6 +236,84 @@ def fence_body(
     if signature == "unknown-member":
         return json_body({"command": command, "signature": signed, "extra": 1})
     return json_body({"command": command, "signature": signed})
+
+
+# Fence requests HELM refuses, each for one reason (spec 12.9): the command changed as the entry
+# says and then signed, so that the change is the only fault; or a body no decoder reads.
+FENCE_CHANGES: dict[str, dict[str, Any]] = {
+    "no-such-day": {"issued_at": "2026-02-30T00:00:00Z"},
+    "no-such-hour": {"issued_at": "2026-01-01T24:00:00Z"},
+    "offset-out-of-range": {"issued_at": "2026-01-01T00:00:00+24:00"},
+    "offset": {"issued_at": "2026-01-01T01:00:00+01:00"},
+    "not-a-time": {"expires_at": "soon"},
+    "epoch-string": {"epoch": "1"},
+    "epoch-zero": {"epoch": 0},
+    "epoch-unsafe": {"epoch": 2**53},
+    "epoch-over-64-bits": {"epoch": 2**64},
+    "unknown-member": {"priority": "high"},
+    "reason-not-string": {"reason": 7},
+    "padded-audience": {"audience": f" {FENCE_AUDIENCE}"},
+    "other-version": {"contract_version": "emergency-stop-fence.v0"},
+    "no-actor": {"actor_id": ""},
+    "long-reason": {"reason": "r" * 2049},
+    "long-command-id": {"command_id": "c" * 129},
+    "bad-key-id": {"key_id": "no such key"},
+    "unknown-key": {"key_id": "control-plane-9"},
+    "no-tenant": {"tenant_id": ""},
+    "long-workspace": {"workspace_id": "w" * 256},
+    "long-window": {"expires_at": "2026-01-01T00:11:00Z"},
+    "surrogate": {"reason": "\ud800"},
+}
+FENCE_BODIES: dict[str, bytes] = {
+    "null": b"null",
+    "not-object": b"[]",
+    "command-null": b'{"command":null,"signature":""}',
+    "command-not-object": b'{"command":[],"signature":""}',
+    "signature-not-string": b'{"command":{},"signature":7}',
+    "unknown-envelope-member": b'{"command":{},"signature":"","extra":1}',
+    "float-epoch": b'{"command":{"epoch":1.5}}',
+    "negative-epoch": b'{"command":{"epoch":-0}}',
+    "constant": b'{"command":{"epoch":NaN}}',
+    "duplicate": b'{"signature":"","signature":""}',
+    "not-utf8": b'{"signature":"\xff"}',
+    # Nested deeper than the decoder follows, within the 64 KiB a body may hold.
+    "deep": b"[" * 30_000 + b"]" * 30_000,
+    "over-64-kib": b'{"signature":"' + b"0" * (64 << 10) + b'"}',
+}
+
+
+def changed_fence_body(change: str, now_ms: int) -> bytes:
+    """A fence request refused for the one reason *change* names."""
+    if change in FENCE_BODIES:
+        return FENCE_BODIES[change]
+    envelope = json.loads(fence_body("cmd-9", 9, "served", "now", "good", now_ms))
+    command = {**envelope["command"], **FENCE_CHANGES[change]}
+    if change == "long-window":
+        command["issued_at"] = "2026-01-01T00:00:00Z"
+    text = json.dumps(command)
+    try:
+        payload = canonical_bytes({"action": "FENCE", **command})
+        signature = FENCE_KEY.sign(payload).hex()
+    except ValueError:  # what no signer can sign (an unsafe number, a lone surrogate)
+        signature = "0" * 128
+    return b'{"command":%s,"signature":"%s"}' % (text.encode(), signature.encode())
+
+
+# Configurations the release's API refuses to start with (the release refuses to start), each
+# the driver's with one change; a kernel under the chaos page has no release API at all.
+RELEASE_CONFIG_FAULTS: dict[str, dict[str, Any]] = {
+    "blank-admin-key": {"admin_key": " "},
+    "service-key-not-string": {"service_key": 7},
+    "blank-tenant": {"tenant_id": ""},
+    "principal-not-string": {"principal_id": None},
+    "blank-audience": {"fence_audience": ""},
+    "padded-audience": {"fence_audience": f" {FENCE_AUDIENCE}"},
+    "long-audience": {"fence_audience": "a" * 256},
+    "no-command-keys": {"fence_keys": {}},
+    "misnamed-command-key": {"fence_keys": {"no such key": bytes(32)}},
+    "short-command-key": {"fence_keys": {FENCE_KEY_ID: bytes(31)}},
+    "chaos-page-kernel": {"semantics": "chaos-page"},
+}
 
 
 class ReleaseRules(WorldMachine):
@@ -419,9 +503,9 @@ class ReleaseRules(WorldMachine):
 
     @transition(
         release=True,
-        body=st.sampled_from(["approval", "missing", "malformed", "wrong-type"]),
-        bearer=st.sampled_from(["service", "service", "admin", "none"]),
-        method=st.sampled_from(["POST", "POST", "GET"]),
+        body=st.sampled_from(["approval", "missing", "malformed", "wrong-type", "oversized"]),
+        bearer=st.sampled_from(["service", "service", "admin", "none", "scheme", "blank"]),
+        method=st.sampled_from(["POST", "POST", "GET", "OPTIONS"]),
     )
     def release_http_approve(
         self, body: str, bearer: str, method: str
@@ -431,6 +515,7 @@ class ReleaseRules(WorldMachine):
             "missing": b'{"intent_hash":"h"}',
             "malformed": b"[1,",
             "wrong-type": b'{"intent_hash":1,"public_key":"k","signature":"s"}',
+            "oversized": b" " * (BODY_LIMIT + 1),
         }[body]
         headers = release_headers(bearer)
         return self.driver.release_http(method, "/api/v1/kernel/approve", headers, data), None
@@ -477,3 +562,24 @@ class ReleaseRules(WorldMachine):
         path = "/internal/emergency-stop/fence"
         headers = release_headers(bearer)
         return self.driver.release_http("POST", path, headers, data), None
+
+    @transition(release=True, form=st.sampled_from(sorted(RELEASE_CONFIG_FAULTS)))
+    def fault_release_config(self, form: str) -> tuple[dict[str, Any], Any]:
+        """The release's API started with a configuration it must refuse (or over a kernel of
+        the chaos page): refused with InvalidInput, it changes nothing."""
+        values = RELEASE_CONFIG_FAULTS[form]
+
+        def start() -> None:
+            changes = {k: v for k, v in values.items() if k != "semantics"}
+            kernel = Kernel() if "semantics" in values else self.kernel
+            HelmSurface(kernel, attrs.evolve(release_config(), **changes))
+
+        return self.driver.present_arguments("release_config", values, start), None
+
+    @transition(release=True, change=st.sampled_from([*FENCE_CHANGES, *FENCE_BODIES]))
+    def fault_release_fence(self, change: str) -> tuple[dict[str, Any], Any]:
+        """A fence request HELM refuses (400 or 403) for one reason: the checker holds it to
+        changing nothing."""
+        data = changed_fence_body(change, self.ghost.guardian_ms)
+        path = "/internal/emergency-stop/fence"
+        return self.driver.release_http("POST", path, release_headers("service"), data), None

@@ -18,6 +18,7 @@ from helmmodel.checker.encoding import RECEIPT_SIGNED, effect_digest, expected_p
 from helmmodel.checker.ghost import LOWERCASE_HEX_SIGNATURE, Begun, Ghost, KeyRecord
 from helmmodel.checker.policy import ERROR, FALSE, check_set
 from helmmodel.kernel.records import Decision, Effect, Intent, Receipt
+from helmmodel.kernel.semantics import HELM_AI_KERNEL
 
 
 @attrs.frozen
@@ -182,7 +183,7 @@ def arguments_refused(operation: str, values: dict[str, object]) -> bool:
     Only the checks the fault rules present are modelled: a request's principal (a non-empty
     string), tool (an identifier), args and context (objects); a bearer token (a string of 16
     to 256 characters) and its principal; the freeze switch (true or false); a kernel's
-    configuration (a non-empty seed of bytes, a positive ttl)."""
+    configuration (a non-empty seed of bytes, a positive ttl); the release API's configuration."""
     if operation == "request":
         principal, tool = values["principal"], values["tool"]
         return not (
@@ -201,7 +202,49 @@ def arguments_refused(operation: str, values: dict[str, object]) -> bool:
     if operation == "config":
         seed, ttl = values["seed"], values["ttl_ms"]
         return not (type(seed) is bytes and seed != b"" and type(ttl) is int and ttl > 0)
+    if operation == "release_config":
+        return _release_config_refused(values)
     raise ValueError(f"no argument model for {operation!r}")
+
+
+_FENCE_KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+
+def _blank(value: object) -> bool:
+    return type(value) is not str or not value.strip()
+
+
+def _release_config_refused(values: dict[str, object]) -> bool:
+    """Whether the release's API refuses to start with *values* changed in the driver's
+    configuration (README, "HELM's release API on the twin"; spec 12.9): a kernel under another
+    semantics, a blank key, tenant or principal, a fence audience that is empty, padded or over
+    255 bytes, or fence command keys that are none, misnamed or not 32 bytes."""
+    if values.get("semantics", HELM_AI_KERNEL) != HELM_AI_KERNEL:
+        return True
+    if any(
+        name in values and values[name] is not None and _blank(values[name])
+        for name in ("admin_key", "service_key")
+    ):
+        return True
+    if any(name in values and _blank(values[name]) for name in ("tenant_id", "principal_id")):
+        return True
+    audience = values.get("fence_audience", "audience")
+    if type(audience) is not str or not audience or audience != audience.strip():
+        return True
+    if len(audience.encode("utf-8")) > 255:
+        return True
+    keys = values.get("fence_keys", {"key": bytes(32)})
+    return not (
+        isinstance(keys, dict)
+        and keys
+        and all(
+            type(key_id) is str
+            and _FENCE_KEY_ID.fullmatch(key_id) is not None
+            and type(public) is bytes
+            and len(public) == 32
+            for key_id, public in keys.items()
+        )
+    )
 
 
 # The safe-integer range of spec section 1: times outside it cannot be signed into an intent.
