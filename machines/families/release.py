@@ -62,6 +62,9 @@ TAMPERS = (
     "signature_version",
     "unsafe_number",
     "missing_member",
+    "key_id_not_string",
+    "lone_surrogate",
+    "not_an_object",
 )
 BEARERS = {
     "admin": f"Bearer {RELEASE_ADMIN_KEY}",
@@ -147,7 +150,7 @@ def world_signed(envelope: dict[str, Any], key_id: str) -> dict[str, Any]:
     }
 
 
-def tampered(envelope: dict[str, Any], member: str) -> dict[str, Any]:
+def tampered(envelope: dict[str, Any], member: str) -> Any:
     """*envelope* with one member changed as *member* says."""
     changed = copy.deepcopy(envelope)
     if member == "status":
@@ -167,6 +170,12 @@ def tampered(envelope: dict[str, Any], member: str) -> dict[str, Any]:
         changed["signature_version"] = "receipt.v4"
     elif member == "unsafe_number":
         changed["lamport_clock"] = 2**53
+    elif member == "key_id_not_string":
+        changed["key_id"] = 7
+    elif member == "lone_surrogate":  # text no UTF-8 can carry, so no signer can sign it
+        changed["reason_code"] = "\ud800"
+    elif member == "not_an_object":
+        return [changed]
     else:
         changed.pop("receipt_id", None)
     return changed
@@ -314,6 +323,58 @@ RELEASE_CONFIG_FAULTS: dict[str, dict[str, Any]] = {
     "short-command-key": {"fence_keys": {FENCE_KEY_ID: bytes(31)}},
     "chaos-page-kernel": {"semantics": "chaos-page"},
 }
+
+
+# Requests each route of the release's API refuses, one reason each (method, path, bearer,
+# body): a method it does not take, a path segment it does not read, a query it refuses, a body
+# Go reads but the twin does not (the canonical subset), a body of the wrong shape.
+_EVALUATE = b'{"tool":"echo","effect_level":"E1","session_id":"s0"'
+RELEASE_PROBES: dict[str, tuple[str, str, str, bytes]] = {
+    "evaluate-get": ("GET", "/api/v1/evaluate", "admin", b""),
+    "evaluate-float": ("POST", "/api/v1/evaluate", "admin", _EVALUATE + b',"args":{"x":1.0}}'),
+    "evaluate-resource-conflict": (
+        "POST", "/api/v1/evaluate", "admin", _EVALUATE + b',"resource":"E2"}'
+    ),
+    "evaluate-session-conflict": (
+        "POST", "/api/v1/evaluate", "admin", _EVALUATE + b',"context":{"session_id":"s1"}}'
+    ),
+    "evaluate-no-session": (
+        "POST", "/api/v1/evaluate", "admin", b'{"tool":"echo","effect_level":"E1"}'
+    ),
+    "evaluate-null": ("POST", "/api/v1/evaluate", "admin", b"null"),
+    "receipts-post": ("POST", "/api/v1/receipts/rcpt-none", "admin", b""),
+    "receipts-slash-session": ("GET", "/api/v1/receipts?session_id=a%2Fb", "admin", b""),
+    "receipts-bad-since": ("GET", "/api/v1/receipts?session_id=s0&since=yesterday", "admin", b""),
+    "receipts-since-without-session": ("GET", "/api/v1/receipts?since=lamport:1", "admin", b""),
+    "receipts-principal-filter": ("GET", "/api/v1/receipts?principal=alice", "admin", b""),
+    "receipts-limit": ("GET", "/api/v1/receipts?limit=1", "admin", b""),
+    "receipt-slash": ("GET", "/api/v1/receipts/a/b", "admin", b""),
+    "sessions-post": ("POST", "/api/v1/proofgraph/sessions", "admin", b""),
+    "sessions-offset": ("GET", "/api/v1/proofgraph/sessions?offset=1&limit=1", "admin", b""),
+    "session-post": ("POST", "/api/v1/proofgraph/sessions/s0/receipts", "admin", b""),
+    "session-no-receipts": ("GET", "/api/v1/proofgraph/sessions/s0", "admin", b""),
+    "proofgraph-receipt-post": ("POST", "/api/v1/proofgraph/receipts/x", "admin", b""),
+    "proofgraph-receipt-slash": ("GET", "/api/v1/proofgraph/receipts/a/b", "admin", b""),
+    "proofgraph-receipt-unknown": ("GET", "/api/v1/proofgraph/receipts/nothing", "admin", b""),
+    "approve-null": ("POST", "/api/v1/kernel/approve", "service", b"null"),
+    "approve-array": ("POST", "/api/v1/kernel/approve", "service", b"[1]"),
+    "approve-duplicate": ("POST", "/api/v1/kernel/approve", "service", b'{"a":1,"a":2}'),
+    "approve-constant": ("POST", "/api/v1/kernel/approve", "service", b'{"a":NaN}'),
+    "budgets-post": ("POST", "/api/v1/budgets", "admin", b""),
+    "budget-slash": ("PUT", "/api/v1/budgets/a/b", "admin", b"{}"),
+    "budget-float": ("PUT", "/api/v1/budgets/b-1", "admin", b'{"tool_call_limit":1.5}'),
+    "trust-add-get": ("GET", "/api/v1/trust/keys/add", "admin", b""),
+    "trust-add-float": ("POST", "/api/v1/trust/keys/add", "admin", b'{"key_id":1.5}'),
+    "trust-add-wrong-type": ("POST", "/api/v1/trust/keys/add", "admin", b'{"key_id":7}'),
+    "trust-revoke-get": ("GET", "/api/v1/trust/keys/revoke", "admin", b""),
+    "trust-revoke-float": ("POST", "/api/v1/trust/keys/revoke", "admin", b'{"key_id":1.5}'),
+    "trust-revoke-wrong-type": ("POST", "/api/v1/trust/keys/revoke", "admin", b'{"key_id":7}'),
+    "trust-revoke-no-key": ("POST", "/api/v1/trust/keys/revoke", "admin", b'{"tenant_id":"t"}'),
+    "trust-revoke-unknown": (
+        "POST", "/api/v1/trust/keys/revoke", "admin", b'{"tenant_id":"t","key_id":"nobody"}'
+    ),
+    "fence-get": ("GET", "/internal/emergency-stop/fence", "service", b""),
+}  # fmt: skip
 
 
 class ReleaseRules(WorldMachine):
@@ -562,6 +623,12 @@ class ReleaseRules(WorldMachine):
         path = "/internal/emergency-stop/fence"
         headers = release_headers(bearer)
         return self.driver.release_http("POST", path, headers, data), None
+
+    @transition(release=True, probe=st.sampled_from(sorted(RELEASE_PROBES)))
+    def fault_release_request(self, probe: str) -> tuple[dict[str, Any], Any]:
+        """A request a route of the release's API refuses (or answers without change)."""
+        method, path, bearer, body = RELEASE_PROBES[probe]
+        return self.driver.release_http(method, path, release_headers(bearer), body), None
 
     @transition(release=True, form=st.sampled_from(sorted(RELEASE_CONFIG_FAULTS)))
     def fault_release_config(self, form: str) -> tuple[dict[str, Any], Any]:
