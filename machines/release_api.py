@@ -18,10 +18,11 @@ from __future__ import annotations
 from machines.families.calls import CallRules
 from machines.families.freeze import FreezeRules
 from machines.families.release import ReleaseRules
-from machines.families.signers import SignerRules
 
 
-class ReleaseApiMachine(CallRules, FreezeRules, SignerRules, ReleaseRules):
+# No signer outages here (the kernel machine has them): with signing removed the fence answers
+# 503 before it reads a command, and the command's own checks would go unreached.
+class ReleaseApiMachine(CallRules, FreezeRules, ReleaseRules):
     """The release's facade reads, trust keys and HTTP API, between calls and freezes."""
 
     name = "release_api"

@@ -1126,9 +1126,12 @@ def _served_problem(exchange: Any, body: Any, envelope_of: Callable[[str], Any])
     query = urllib.parse.parse_qs(exchange.path.partition("?")[2])
     chains: dict[str, list[str]] = exchange.chains
     if route == "/api/v1/proofgraph/sessions":
-        expected = [
-            (session, len(chains[session]), len(chains[session])) for session in sorted(chains)
-        ][:PROOFGRAPH_SESSIONS]
+        listed = [(s, len(chains[s]), len(chains[s])) for s in sorted(chains)]
+        # The page: a positive limit (at most 1000) and offset, else 50 from the first.
+        limit, offset = (query.get(name, [""])[0] for name in ("limit", "offset"))
+        first = min(int(offset), len(listed)) if offset.isdigit() else 0
+        count = min(int(limit), 1000) if limit.isdigit() and int(limit) else PROOFGRAPH_SESSIONS
+        expected = listed[first : first + count]
         got = [
             (s.get("session_id"), s.get("receipt_count"), s.get("last_lamport_clock")) for s in body
         ]
