@@ -261,6 +261,7 @@ FENCE_CHANGES: dict[str, dict[str, Any]] = {
     "epoch-over-64-bits": {"epoch": 2**64},
     "unknown-member": {"priority": "high"},
     "reason-not-string": {"reason": 7},
+    "reason-null": {"reason": None},
     "padded-audience": {"audience": f" {FENCE_AUDIENCE}"},
     "other-version": {"contract_version": "emergency-stop-fence.v0"},
     "no-actor": {"actor_id": ""},
