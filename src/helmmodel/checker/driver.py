@@ -922,6 +922,8 @@ class Driver:
             value = strict_json(body)
         except Malformed:
             return None, None
+        if not isinstance(value, dict):
+            return None, None
         key_id, public = value.get("key_id"), value.get("public_key")
         if not isinstance(key_id, str) or not key_id or not value.get("tenant_id"):
             return None, None
