@@ -5,8 +5,9 @@ requests, malformed and oversized ones included), policy mutation, clock shifts 
 drawn times and to the exact edges of intent windows), signer removal, rotation and revocation,
 budget consumption, creation and limit changes (refused ones included), tool registration and
 replacement (valid, non-compiling and hostile schemas), chaos injects and gated requests, freezes,
-idempotent retries and presented faults (tampered, forged, mismatched and missing artifacts)
-breaks any invariant of docs/kernel-spec.md section 11.
+idempotent retries, presented faults (tampered, forged, mismatched and missing artifacts) and,
+under the release, its facade reads, trust keys and HTTP API breaks any invariant of
+docs/kernel-spec.md section 11.
 
 Method: the phases of a call flow through the bundles begun -> decided -> intended -> executed,
 each phase consuming from the stage before, so Hypothesis interleaves several calls' phases with
@@ -23,6 +24,7 @@ from machines.families.faults import FaultRules
 from machines.families.freeze import FreezeRules
 from machines.families.http import HttpCallRules, HttpOpsRules
 from machines.families.policy import PolicyRules
+from machines.families.release import ReleaseRules
 from machines.families.signers import SignatureFaultRules, SignerRules
 from machines.families.tools import ToolRules
 
@@ -41,6 +43,7 @@ class KernelMachine(
     SignatureFaultRules,
     BudgetChangeRules,
     BudgetRaceRules,
+    ReleaseRules,
 ):
     """Every rule family against one kernel."""
 

@@ -9,10 +9,12 @@ mixins of :class:`WorldMachine`; each scenario machine inherits the families it 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 import attrs
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import strategies as st
 from hypothesis import target
 from hypothesis.stateful import Bundle
@@ -205,6 +207,23 @@ CONTEXTS = [
     ),
 ]
 contexts = st.sampled_from(CONTEXTS)
+
+
+# --- the release's world (spec 12): outside signers ----------------------------------------------
+
+# Outside keys the world can sign receipts with and a kernel may import as trust keys (spec
+# 12.6), each derived from a fixed seed: the same keys in every run and every replay.
+TRUST_KEYS: dict[str, Ed25519PrivateKey] = {
+    key_id: Ed25519PrivateKey.from_private_bytes(
+        hashlib.sha256(b"helmmodel world trust key " + key_id.encode()).digest()
+    )
+    for key_id in ("auditor-1", "auditor-2")
+}
+
+
+def trust_public(key_id: str) -> bytes:
+    """The raw public key of the world's trust key *key_id*."""
+    return TRUST_KEYS[key_id].public_key().public_bytes_raw()
 
 
 # --- hooks for the fuzz campaign (src/helmmodel/fuzz/campaign.py); plain runs never use them ---

@@ -1,5 +1,7 @@
-"""Every public operation of the kernel facade and every route of the request surface is driven
-by some machine's rules, measured with a spy on the facade and the surface during rules only."""
+"""Every public operation of the kernel facade, every route of the request surface and every
+route of the release's API (``helm_api.HelmSurface``, the emergency-stop fence included) is driven
+by some machine's rules under either semantics, measured with a spy on the facade and the
+surfaces during rules only."""
 
 from __future__ import annotations
 
@@ -12,10 +14,13 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 
+from helmmodel.checker import driver
 from helmmodel.harness import runner
 from helmmodel.harness.stateful import machine_for
-from helmmodel.kernel import Kernel
+from helmmodel.kernel import Kernel, KernelConfig
 from helmmodel.kernel.api import ROUTES, RequestSurface
+from helmmodel.kernel.helm_api import HelmSurface
+from helmmodel.kernel.semantics import CHAOS_PAGE, HELM_AI_KERNEL
 
 MACHINES = Path(__file__).resolve().parents[2] / "machines"
 
@@ -27,6 +32,16 @@ FACADE = sorted(
     if not name.startswith("_") and inspect.isfunction(value)
 )
 HANDLERS = sorted({route.handler for route in ROUTES})
+# The release's route handlers: its public methods but routing and the receipt writer.
+RELEASE_HANDLERS = sorted(
+    {
+        name
+        for name, value in vars(HelmSurface).items()
+        if inspect.isfunction(value)
+        and not name.startswith("_")
+        and name not in ("handle", "serves", "receipt_json")
+    }
+)
 
 
 def _in_rule() -> bool:
@@ -65,8 +80,15 @@ def driven() -> set[str]:
     quick = settings(
         max_examples=25, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
     )
-    for machine in runner.load_machines(MACHINES).values():
-        run_state_machine_as_test(machine_for(machine, "spied", kernel), settings=quick)
+    release = driver.HelmSurface
+    driver.HelmSurface = _spied(HelmSurface, RELEASE_HANDLERS, seen)  # type: ignore[misc]
+    try:
+        for machine in runner.load_machines(MACHINES).values():
+            for semantics in (CHAOS_PAGE, HELM_AI_KERNEL):
+                spied = machine_for(machine, "spied", kernel, semantics)
+                run_state_machine_as_test(spied, settings=quick)
+    finally:
+        driver.HelmSurface = release  # type: ignore[misc]
     return seen
 
 
@@ -74,6 +96,10 @@ def test_the_lists_are_read_from_the_code() -> None:
     """The facade and the route table are enumerated, and the set-up list names real ones."""
     assert {"register_tool", "put_rule", "handle", "call"} <= set(FACADE)
     assert len(HANDLERS) == len(ROUTES)
+    # One handler per path of the release's table, but /version and /api/v1/version share one.
+    release = HelmSurface(Kernel(KernelConfig(semantics=HELM_AI_KERNEL)))
+    assert len(release._exact) + len(release._prefixes) - 1 == len(RELEASE_HANDLERS)
+    assert {"fence", "evaluate", "add_trust_key"} <= set(RELEASE_HANDLERS)
     assert set(SET_UP_ONLY) <= set(FACADE)
 
 
@@ -86,6 +112,12 @@ def test_every_facade_operation_has_a_rule(driven: set[str], operation: str) -> 
 @pytest.mark.parametrize("handler", HANDLERS)
 def test_every_route_has_a_rule(driven: set[str], handler: str) -> None:
     """Some machine's rule reaches the route's handler through the request surface."""
+    assert handler in driven
+
+
+@pytest.mark.parametrize("handler", RELEASE_HANDLERS)
+def test_every_release_route_has_a_rule(driven: set[str], handler: str) -> None:
+    """Some machine's rule reaches the release route's handler through the request surface."""
     assert handler in driven
 
 

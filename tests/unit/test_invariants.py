@@ -96,6 +96,7 @@ SPEC_ORDER = (
     "http_answer_faithful",
     "every_decision_receipted",
     "freeze_transitions_receipted",
+    "release_api_faithful",
 )
 
 ECHO_SCHEMA = {

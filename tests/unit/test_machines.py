@@ -25,6 +25,7 @@ SCENARIO_MACHINES = {
     "malformed_input",
     "operator_freeze",
     "policy_mutation",
+    "release_api",
     "signer_outage",
 }
 
@@ -59,6 +60,7 @@ def test_the_kernel_machine_has_every_family_and_every_rule_of_them() -> None:
         "HttpCallRules",
         "HttpOpsRules",
         "PolicyRules",
+        "ReleaseRules",
         "SignatureFaultRules",
         "SignerRules",
         "ToolRules",

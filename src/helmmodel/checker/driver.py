@@ -9,10 +9,13 @@ trace (and for the coverage counts: verdicts, reason codes, refusal codes, HTTP 
 from __future__ import annotations
 
 import copy
+import hashlib
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from helmmodel.checker.ghost import (
     Answer,
@@ -24,6 +27,9 @@ from helmmodel.checker.ghost import (
     HttpExchange,
     IntentAttempt,
     ReceiptCheck,
+    ReleaseExchange,
+    ReleaseRead,
+    ReleaseVerification,
     ToolRegistration,
     schema_compiles,
 )
@@ -37,7 +43,9 @@ from helmmodel.checker.refusals import (
     guardian_time_valid,
     inject_refused,
     record_valid,
+    release_receipt_valid,
     time_ms_valid,
+    trust_key_importable,
 )
 from helmmodel.errors import (
     ExecutionRefused,
@@ -50,6 +58,7 @@ from helmmodel.errors import (
 )
 from helmmodel.kernel import Kernel, KernelConfig, KernelFactory
 from helmmodel.kernel.guardian import PendingCall
+from helmmodel.kernel.helm_api import HelmSurface, ReleaseConfig
 from helmmodel.kernel.records import Decision, Effect, Intent, Receipt, Request
 from helmmodel.kernel.semantics import FreezeReceipt
 
@@ -58,6 +67,35 @@ Outcome = dict[str, Any]
 ADMIN_TOKEN = "admin-token-0123456789"
 USER_TOKEN = "user-token-0123456789"
 USER_PRINCIPAL = "alice"
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+
+# The release's API as the driver attaches it under the release (spec 12, README "HELM's release
+# API on the twin"): its keys, its one tenant and workspace, and the emergency-stop fence's
+# audience and one command key, whose private seed the world holds to sign commands with. The
+# principal is alice, so that an evaluation over HTTP can reach every verdict, as USER_TOKEN's.
+RELEASE_ADMIN_KEY = "release-admin-key-0123456789"
+RELEASE_SERVICE_KEY = "release-service-key-0123456789"
+RELEASE_TENANT = "tenant-1"
+RELEASE_PRINCIPAL = USER_PRINCIPAL
+RELEASE_WORKSPACE = "ws-1"
+FENCE_AUDIENCE = "helmmodel-twin"
+FENCE_KEY_ID = "control-plane-1"
+FENCE_KEY_SEED = hashlib.sha256(b"helmmodel fence command key").digest()
+
+
+def release_config() -> ReleaseConfig:
+    """The release's configuration the driver attaches: time is the Guardian's clock."""
+    public = Ed25519PrivateKey.from_private_bytes(FENCE_KEY_SEED).public_key().public_bytes_raw()
+    return ReleaseConfig(
+        admin_key=RELEASE_ADMIN_KEY,
+        service_key=RELEASE_SERVICE_KEY,
+        tenant_id=RELEASE_TENANT,
+        principal_id=RELEASE_PRINCIPAL,
+        fence_audience=FENCE_AUDIENCE,
+        fence_keys={FENCE_KEY_ID: public},
+        workspace_id=RELEASE_WORKSPACE,
+        clock=None,
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -129,6 +167,8 @@ class Driver:
         kernel.add_token(USER_TOKEN, USER_PRINCIPAL)
         ghost.tokens.update({ADMIN_TOKEN: "admin", USER_TOKEN: USER_PRINCIPAL})
         ghost.admin_tokens.add(ADMIN_TOKEN)
+        if ghost.release:
+            kernel.surface.attach_release(HelmSurface(kernel, release_config()))
         return driver
 
     # --- set-up ---------------------------------------------------------------------------------
@@ -429,6 +469,12 @@ class Driver:
         )
         if decision is not None and decision.verdict == "ALLOW" and budget_id is not None:
             ghost.budget_charged[budget_id] = ghost.budget_charged.get(budget_id, 0) + 1
+        if decision is not None and ghost.release:
+            # Spec 12.1: the decision's receipt ends its session's chain (the context's session,
+            # else the principal).
+            session = call.request.context.get("session_id")
+            session = session if isinstance(session, str) else call.request.principal
+            ghost.chain(session, f"rcpt-{decision.id}-decision")
 
     def _record_execution(
         self,
@@ -443,6 +489,9 @@ class Driver:
         window: tuple[int, int] | None = None,
     ) -> None:
         """Record an *execute*, with the dispatches the kernel logged since *before*."""
+        if receipt is not None and self.ghost.release:
+            # Its decision's chain, after the decision's receipt (spec 12.1).
+            self.ghost.chain(receipt.session_id, receipt.receipt_id)
         self.ghost.executions.append(
             ExecAttempt(
                 step=self.ghost.step,
@@ -734,3 +783,176 @@ class Driver:
             ghost.error_budget = max(0, ghost.error_budget - burn)
         elif found == ("POST", "specs") and exchange.status == 201:
             ghost.specs.add(strict_json(exchange.response_body)["id"])
+
+    # --- the release's facade and API (spec 12) -------------------------------------------------
+
+    def evaluate(
+        self, principal: str, tool: str, args: dict[str, Any], context: dict[str, Any]
+    ) -> Outcome:
+        """``Kernel.evaluate``: *begin* and *decide* in one step, recorded as both phases."""
+        try:
+            request = Request(principal, tool, args, context)
+        except InvalidInput as error:
+            return self._refused(error)
+        before = self._conditions()
+        try:
+            decision: Decision | None = self.kernel.evaluate(request)
+        except SignerUnavailable:
+            decision = None
+        self._after_calls(before, None)
+        if decision is None:
+            return {"fail_closed": "SIGNER_UNAVAILABLE"}
+        return decision_outcome(decision)
+
+    def _read(
+        self, operation: str, argument: str | None, known: Any, apply: Callable[[], Any]
+    ) -> Outcome:
+        """A facade read, recorded with what the checker knew when it was asked."""
+        record = ReleaseRead(
+            step=self.ghost.step, operation=operation, argument=argument, known=known
+        )
+        try:
+            record.answer = apply()
+        except InvalidInput as error:
+            record.error = type(error).__name__
+        self.ghost.release_reads.append(record)
+        if record.error is not None:
+            return {"read": operation, "error": record.error}
+        return {"read": operation, "found": record.answer is not None}
+
+    def sessions(self) -> Outcome:
+        return self._read("sessions", None, sorted(self.ghost.chains), self.kernel.sessions)
+
+    def session_receipts(self, session_id: str) -> Outcome:
+        known = list(self.ghost.chains.get(session_id, ()))
+        return self._read(
+            "session_receipts", session_id, known, lambda: self.kernel.session_receipts(session_id)
+        )
+
+    def receipt(self, receipt_id: str) -> Outcome:
+        known = receipt_id in self.ghost.chained
+        return self._read("receipt", receipt_id, known, lambda: self.kernel.receipt(receipt_id))
+
+    def receipt_wire(self, receipt_id: str) -> Outcome:
+        known = receipt_id in self.ghost.chained
+        return self._read(
+            "receipt_wire", receipt_id, known, lambda: self.kernel.receipt_wire(receipt_id)
+        )
+
+    def public_key(self, key_id: str) -> Outcome:
+        known = self.ghost.keys.held(key_id)
+        return self._read("public_key", key_id, known, lambda: self.kernel.public_key(key_id))
+
+    def import_trust_key(self, key_id: str, public: bytes) -> Outcome:
+        """Import a trust key; the checker judges it (spec 12.6) and follows its own judgement."""
+        keys = self.ghost.keys
+        importable = trust_key_importable(keys, key_id, public)
+        refusal = self._answered(
+            "import_trust_key",
+            key_id,
+            importable,
+            lambda: self.kernel.import_trust_key(key_id, public),
+            watch_state=True,
+        )
+        if importable:
+            keys.trusted[key_id] = public
+        if refusal is not None:
+            return self._refused(refusal)
+        return {"trust_key": key_id}
+
+    def verify_release_receipt(self, envelope: Any) -> Outcome:
+        """Present a receipt.v5 envelope; the checker verifies it with its own code first."""
+        expected = release_receipt_valid(self.ghost.keys, envelope)
+        try:
+            self.kernel.verify_release_receipt(copy.deepcopy(envelope))
+            accepted, outcome = True, {"release_receipt": "accepted"}
+        except ReceiptInvalid as error:
+            accepted, outcome = False, {"release_receipt": error.code}
+        self.ghost.release_verifications.append(
+            ReleaseVerification(
+                step=self.ghost.step,
+                envelope=envelope,
+                expected_accept=expected,
+                accepted=accepted,
+            )
+        )
+        return outcome
+
+    def release_http(
+        self, method: str, path: str, headers: dict[str, str], body: bytes, *, trust: str = ""
+    ) -> Outcome:
+        """One request to the release's API. *trust* names a trust key route (``add`` or
+        ``revoke``) whose effect on the ring the checker follows by its own judgement."""
+        ghost = self.ghost
+        before = self._conditions()
+        digest_before = self.kernel.state_digest()
+        expected_status, follow = self._trust_judgement(trust, headers, body)
+        response = self.kernel.handle(method, path, headers, body)
+        exchange = ReleaseExchange(
+            step=ghost.step,
+            method=method,
+            path=path,
+            body=body,
+            status=response.status,
+            response_body=response.body,
+            digest_before=digest_before,
+            digest_after=self.kernel.state_digest(),
+            expected_status=expected_status,
+        )
+        decided = len(ghost.decided)
+        self._after_calls(before, None)
+        exchange.decided = ghost.decided[decided:]
+        if follow is not None:
+            follow()
+        if path.startswith("/internal/emergency-stop/fence") and response.status == 201:
+            self._follow_fence(body)
+        exchange.chains = {session: list(ids) for session, ids in ghost.chains.items()}
+        ghost.release_http.append(exchange)
+        return {"http": response.status}
+
+    def _trust_judgement(
+        self, trust: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int | None, Callable[[], None] | None]:
+        """For a trust key route the machine authorized with a well-formed body: the status the
+        checker's judgement gives and how the checker's key record follows it."""
+        keys = self.ghost.keys
+        if not trust or headers.get("Authorization") != f"Bearer {RELEASE_ADMIN_KEY}":
+            return None, None
+        try:
+            value = strict_json(body)
+        except Malformed:
+            return None, None
+        if not isinstance(value, dict):
+            return None, None
+        key_id, public = value.get("key_id"), value.get("public_key")
+        if not isinstance(key_id, str) or not key_id or not value.get("tenant_id"):
+            return None, None
+        step = self.ghost.step
+        if trust == "revoke":
+            if key_id not in keys.trusted:  # unknown ids and the kernel's own keys: left alone
+                return 200, None
+
+            def revoke() -> None:
+                keys.revoked_at.setdefault(key_id, step)
+                keys.api_revoked.add(key_id)
+
+            return 200, revoke
+        if not isinstance(public, str) or _HEX64.fullmatch(public) is None:
+            return None, None
+        raw = bytes.fromhex(public)
+        if key_id in keys.api_revoked:
+            return 400, None
+        if keys.trusted.get(key_id) == raw:
+            return 200, None
+        if not trust_key_importable(keys, key_id, raw):
+            return 400, None
+        return 200, lambda: keys.trusted.__setitem__(key_id, raw)
+
+    def _follow_fence(self, body: bytes) -> None:
+        """A fence created for the served scope freezes the kernel (spec 12.2, 12.9)."""
+        command = strict_json(body).get("command", {})
+        if (command.get("tenant_id"), command.get("workspace_id")) == (
+            RELEASE_TENANT,
+            RELEASE_WORKSPACE,
+        ):
+            self.ghost.frozen = True

@@ -46,6 +46,17 @@ class KeyRecord:
         self._verified: dict[tuple[str, bytes, str], bool] = {}
         # The private key of every key in ``public`` (``private`` says which may sign now).
         self._derived: dict[str, Ed25519PrivateKey] = {}
+        # Trust keys (spec 12.6): raw public keys the checker judged importable, by id; a revoked
+        # one stays here (the ring never holds an id again) and in ``revoked_at``.
+        self.trusted: dict[str, bytes] = {}
+        self.api_revoked: set[str] = set()  # trust keys revoked through the release's API
+
+    def held(self, key_id: str) -> bytes | None:
+        """The raw public key the checker holds under *key_id* (made or imported), or None."""
+        if key_id in self.trusted:
+            return self.trusted[key_id]
+        public = self.public.get(key_id)
+        return public.public_bytes_raw() if public is not None else None
 
     def derive(self) -> str:
         self.count += 1
@@ -369,6 +380,51 @@ class FreezeSwitch:
 
 
 @attrs.define(kw_only=True)
+class ReleaseRead:
+    """A read of the release's facade (spec 12): what was asked, what the checker knew then
+    (``known``: its sessions, a session's receipt ids in chain order, or a key's raw bytes; None
+    for nothing), and what the kernel answered (``error``: the refusal's type, if any)."""
+
+    step: int
+    operation: str  # sessions, session_receipts, receipt, receipt_wire, public_key
+    argument: str | None
+    known: Any
+    answer: Any = None
+    error: str | None = None
+
+
+@attrs.define(kw_only=True)
+class ReleaseVerification:
+    """A receipt.v5 envelope presented to ``verify_release_receipt``, the checker's own
+    verdict on it, and whether the kernel accepted it."""
+
+    step: int
+    envelope: Any
+    expected_accept: bool
+    accepted: bool
+
+
+@attrs.define(kw_only=True)
+class ReleaseExchange:
+    """One request to the release's API (spec 12) and what the checker knew around it."""
+
+    step: int
+    method: str
+    path: str
+    body: bytes
+    status: int
+    response_body: bytes
+    digest_before: str
+    digest_after: str
+    # Each session's receipt ids in chain order, as the checker knows them after the request.
+    chains: dict[str, list[str]] = attrs.field(factory=dict)
+    # For an evaluate: the decides the checker recorded during the request.
+    decided: list[Decided] = attrs.field(factory=list)
+    # For a trust key's add: the status the checker's own judgement gives (None: not judged).
+    expected_status: int | None = None
+
+
+@attrs.define(kw_only=True)
 class Ghost:
     """Everything the checker knows that the kernel does not tell it."""
 
@@ -404,6 +460,13 @@ class Ghost:
     dispatch_log: list[Dispatch] = attrs.field(factory=list)
     answers: list[Answer] = attrs.field(factory=list)
     freeze_switches: list[FreezeSwitch] = attrs.field(factory=list)
+    # Under the release (spec 12): each session's receipt ids in chain order, as the checker
+    # records decisions and dispatches, and what was read and verified through the release.
+    chains: dict[str, list[str]] = attrs.field(factory=dict)
+    chained: set[str] = attrs.field(factory=set)
+    release_reads: list[ReleaseRead] = attrs.field(factory=list)
+    release_verifications: list[ReleaseVerification] = attrs.field(factory=list)
+    release_http: list[ReleaseExchange] = attrs.field(factory=list)
 
     @property
     def release(self) -> bool:
@@ -443,6 +506,13 @@ class Ghost:
         self.dispatch_log.append(
             Dispatch(step=self.step, effect_id=effect_id, tool=tool, args=copy.deepcopy(args))
         )
+
+    def chain(self, session: str, receipt_id: str) -> None:
+        """A receipt the checker expects at the end of *session*'s chain (once: a retry that
+        returns the same receipt adds none)."""
+        if receipt_id not in self.chained:
+            self.chained.add(receipt_id)
+            self.chains.setdefault(session, []).append(receipt_id)
 
     def policy(self) -> PolicyView:
         return PolicyView(dict(self.rules), self.epoch, self.version)

@@ -14,6 +14,7 @@ already validated; ``View.full`` re-walks everything (the end of every machine r
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -560,23 +561,37 @@ def _receipt_chain_intact(view: View) -> Iterator[Problem]:
                 yield step, f"session {session}: {receipt.receipt_id} changed after it was checked"
 
 
-def _release_link_of(view: View) -> Callable[[Any], str]:
-    """The release's link rule (spec 12.4) over the checker's own envelope of a receipt, built
-    from the decision the checker recorded for it."""
+def _release_envelope_of(view: View) -> Callable[[Any], dict[str, Any] | None]:
+    """The checker's own envelope (spec 12.4) of a receipt, built from the decision the checker
+    recorded for it and the key it derived; None for a receipt of a decision or key it never
+    saw."""
     ghost = view.ghost
     decisions: dict[str, Any] = view.memo.setdefault("decisions", {})
     for decided in _new(view, "decided", ghost.decided):
         if decided.decision is not None:
             decisions[decided.decision.id] = decided.decision
 
-    def link(receipt: Any) -> str:
+    def envelope(receipt: Any) -> dict[str, Any] | None:
         decision = decisions.get(receipt.decision_id)
         key = ghost.keys.public.get(str(receipt.signature_type).removeprefix("ed25519:"))
         if decision is None or key is None:
-            return "(a receipt of a decision or key the checker never saw)"
+            return None
         evaluate = decision if receipt.status in VERDICTS else None
         public_hex = key.public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
-        return release_link(release_envelope(receipt, decision.subject_id, public_hex, evaluate))
+        return release_envelope(receipt, decision.subject_id, public_hex, evaluate)
+
+    return envelope
+
+
+def _release_link_of(view: View) -> Callable[[Any], str]:
+    """The release's link rule (spec 12.4) over the checker's own envelope of a receipt."""
+    envelope_of = _release_envelope_of(view)
+
+    def link(receipt: Any) -> str:
+        envelope = envelope_of(receipt)
+        if envelope is None:
+            return "(a receipt of a decision or key the checker never saw)"
+        return release_link(envelope)
 
     return link
 
@@ -1062,6 +1077,193 @@ def freeze_transitions_receipted(view: View) -> None:
         raise InvariantViolation("freeze_transitions_receipted", step, detail)
 
 
+# --- 27. release_api_faithful (the release only) -------------------------------------------------
+
+
+def _chained_receipts(view: View) -> dict[str, Any]:
+    """Every receipt in the kernel's chains by id, read incrementally (receipts already chained
+    never change: invariant 15 holds them)."""
+    by_id: dict[str, Any] = view.memo.setdefault("by_id", {})
+    read: dict[str, int] = view.memo.setdefault("read", {})
+    if view.full:
+        by_id.clear()
+        read.clear()
+    for session, chain in view.kernel.chains.chains.items():
+        for receipt in chain[read.get(session, 0) :]:
+            by_id[receipt.receipt_id] = receipt
+        read[session] = len(chain)
+    return by_id
+
+
+def _read_problem(read: Any, envelope_of: Callable[[str], Any]) -> str | None:
+    """What a facade read answered that the checker does not know, or None."""
+    answer, known, argument = read.answer, read.known, read.argument
+    if read.operation == "public_key":
+        if known is None:
+            return None if read.error == "InvalidInput" else f"a key never held gave {answer!r}"
+        return None if answer == known else f"{answer!r}, not the checker's {known.hex()}"
+    if read.error is not None:
+        return f"refused ({read.error})"
+    if read.operation == "sessions":
+        return None if list(answer) == known else f"{list(answer)}, not the checker's {known}"
+    if read.operation == "session_receipts":
+        ids = [receipt.receipt_id for receipt in answer]
+        return None if ids == known else f"{ids}, not the checker's chain {known}"
+    if read.operation == "receipt":
+        if (answer is not None) != known or (answer is not None and answer.receipt_id != argument):
+            return f"{answer!r}; the checker {'holds' if known else 'knows no'} such receipt"
+        return None
+    expected = envelope_of(argument) if known else None
+    if answer != expected:
+        return f"the envelope {answer!r}, not the checker's {expected!r}"
+    return None
+
+
+def _served_problem(exchange: Any, body: Any, envelope_of: Callable[[str], Any]) -> str | None:
+    """What a 200 read of receipts or sessions over HTTP serves that the checker does not know
+    (each envelope the checker's own; a session's receipts its chain, in order), or None."""
+    route = exchange.path.partition("?")[0]
+    query = urllib.parse.parse_qs(exchange.path.partition("?")[2])
+    chains: dict[str, list[str]] = exchange.chains
+    if route == "/api/v1/proofgraph/sessions":
+        listed = [(s, len(chains[s]), len(chains[s])) for s in sorted(chains)]
+        # The page: a positive limit (at most 1000) and offset, else 50 from the first.
+        limit, offset = (query.get(name, [""])[0] for name in ("limit", "offset"))
+        first = min(int(offset), len(listed)) if offset.isdigit() else 0
+        count = min(int(limit), 1000) if limit.isdigit() and int(limit) else PROOFGRAPH_SESSIONS
+        expected = listed[first : first + count]
+        got = [
+            (s.get("session_id"), s.get("receipt_count"), s.get("last_lamport_clock")) for s in body
+        ]
+        return None if got == expected else f"sessions {got}, not the checker's {expected}"
+    if route.startswith(("/api/v1/receipts/", "/api/v1/proofgraph/receipts/")):
+        envelopes = [body]
+        wanted = None
+    elif route == "/api/v1/receipts":
+        envelopes = body.get("receipts") or []
+        session = query.get("session_id", [""])[0]
+        total = sum(len(ids) for ids in chains.values())
+        if session and set(query) == {"session_id"}:
+            wanted = chains.get(session, [])[:RECEIPTS_PAGE]
+        elif session and set(query) == {"session_id", "since"}:
+            wanted = chains.get(session, [])[1:][:RECEIPTS_PAGE]
+        elif not query and len(envelopes) != min(total, RECEIPTS_PAGE):
+            return f"{len(envelopes)} receipts listed; the checker knows {total}"
+        else:
+            wanted = None
+    else:  # a session's receipts
+        envelopes = body
+        session = route.removeprefix("/api/v1/proofgraph/sessions/").removesuffix("/receipts")
+        wanted = chains.get(session, [])[:RECEIPTS_PAGE]
+    ids = [envelope.get("receipt_id") for envelope in envelopes]
+    if wanted is not None and ids != wanted:
+        return f"receipts {ids}, not the checker's chain {wanted}"
+    for envelope in envelopes:
+        expected = envelope_of(str(envelope.get("receipt_id")))
+        if envelope != expected:
+            return f"the envelope {envelope!r}, not the checker's {expected!r}"
+    return None
+
+
+def _evaluate_problem(exchange: Any, body: Any) -> str | None:
+    """What an evaluation over HTTP answers that the decision it made does not say, or None."""
+    decided = [d for d in exchange.decided if d.decision is not None]
+    if exchange.status == 500:
+        failed = len(exchange.decided) == 1 and not decided
+        return None if failed else "a 500 for an evaluation that did not fail closed"
+    if len(exchange.decided) != 1 or len(decided) != 1:
+        return f"a 200 for a request that made {len(exchange.decided)} decide(s)"
+    made = decided[0]
+    decision = made.decision
+    assert decision is not None
+    receipt_id = f"rcpt-{decision.id}-decision"
+    chain: list[str] = next((ids for ids in exchange.chains.values() if receipt_id in ids), [])
+    expected = {
+        "verdict": decision.verdict,
+        "reason_code": decision.reason_code,
+        "decision_id": decision.id,
+        "receipt_id": receipt_id,
+        "lamport_clock": chain.index(receipt_id) + 1 if receipt_id in chain else None,
+        "decision_hash": decision_hash(decision),
+    }
+    for name, value in expected.items():
+        if body.get(name) != value:
+            return f"its {name} is {body.get(name)!r}; the decision's is {value!r}"
+    return None
+
+
+def _exchange_problem(exchange: Any, envelope_of: Callable[[str], Any]) -> str | None:
+    """What one request to the release's API got wrong, or None."""
+    if 400 <= exchange.status < 500:
+        if exchange.digest_after != exchange.digest_before:
+            return f"a {exchange.status} changed the kernel's state"
+        if exchange.decided:
+            return f"a {exchange.status} began {len(exchange.decided)} call(s)"
+    if exchange.expected_status is not None and exchange.status != exchange.expected_status:
+        return (
+            f"answered {exchange.status}; the checker's judgement gives {exchange.expected_status}"
+        )
+    route = exchange.path.partition("?")[0]
+    evaluate = route == "/api/v1/evaluate" and exchange.status in (200, 500)
+    read = exchange.method == "GET" and exchange.status == 200 and route in READ_ROUTES
+    read = read or (exchange.status == 200 and route.startswith(READ_PREFIXES))
+    if not (evaluate or read):
+        return None
+    try:
+        body = strict_json(exchange.response_body)
+    except Malformed as exc:
+        return f"the answer does not parse: {exc}"
+    if evaluate:
+        return _evaluate_problem(exchange, body)
+    return _served_problem(exchange, body, envelope_of)
+
+
+# The release's pages: a receipts list holds at most 100 by default, sessions at most 50.
+RECEIPTS_PAGE = 100
+PROOFGRAPH_SESSIONS = 50
+READ_ROUTES = frozenset({"/api/v1/receipts", "/api/v1/proofgraph/sessions"})
+READ_PREFIXES = (
+    "/api/v1/receipts/",
+    "/api/v1/proofgraph/sessions/",
+    "/api/v1/proofgraph/receipts/",
+)
+
+
+def _release_api_faithful(view: View) -> Iterator[Problem]:
+    ghost = view.ghost
+    if not ghost.release:
+        return
+    receipts = _chained_receipts(view)
+    envelope = _release_envelope_of(view)
+
+    def envelope_of(receipt_id: str) -> Any:
+        receipt = receipts.get(receipt_id)
+        return envelope(receipt) if receipt is not None else None
+
+    for read in _new(view, "reads", ghost.release_reads):
+        problem = _read_problem(read, envelope_of)
+        if problem is not None:
+            yield read.step, f"{read.operation}({read.argument or ''}) answered {problem}"
+    for check in _new(view, "verifications", ghost.release_verifications):
+        if check.accepted != check.expected_accept:
+            verb = "accepted" if check.accepted else "refused"
+            yield (
+                check.step,
+                f"verify_release_receipt {verb} an envelope the checker "
+                + ("refuses" if check.accepted else "accepts"),
+            )
+    for exchange in _new(view, "release_http", ghost.release_http):
+        problem = _exchange_problem(exchange, envelope_of)
+        if problem is not None:
+            yield exchange.step, f"{exchange.method} {exchange.path}: {problem}"
+
+
+def release_api_faithful(view: View) -> None:
+    """Under the release, its facade reads, verifier and HTTP API answer what the checker knows."""
+    for step, detail in _release_api_faithful(view):
+        raise InvariantViolation("release_api_faithful", step, detail)
+
+
 # --- the chaos page's claims the release does not keep (spec 12.8) -------------------------------
 
 
@@ -1098,10 +1300,13 @@ ALL_INVARIANTS: tuple[Callable[[View], None], ...] = (
     http_answer_faithful,
     every_decision_receipted,
     freeze_transitions_receipted,
+    release_api_faithful,
 )
 INVARIANT_NAMES = tuple(fn.__name__ for fn in ALL_INVARIANTS)
 # The release's own invariants: they judge nothing under the chaos page, so are not run there.
-RELEASE_ONLY = frozenset({"every_decision_receipted", "freeze_transitions_receipted"})
+RELEASE_ONLY = frozenset(
+    {"every_decision_receipted", "freeze_transitions_receipted", "release_api_faithful"}
+)
 
 
 @attrs.frozen(kw_only=True)

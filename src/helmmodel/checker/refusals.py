@@ -8,13 +8,17 @@ answer the spec's order gives, from the checker's ghost state and its own policy
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import attrs
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from helmmodel.checker.encoding import effect_digest, expected_preimage
-from helmmodel.checker.ghost import Begun, Ghost
+from helmmodel.checker.encoding import RECEIPT_SIGNED, effect_digest, expected_preimage, jcs
+from helmmodel.checker.ghost import LOWERCASE_HEX_SIGNATURE, Begun, Ghost, KeyRecord
 from helmmodel.checker.policy import ERROR, FALSE, check_set
 from helmmodel.kernel.records import Decision, Effect, Intent, Receipt
+from helmmodel.kernel.semantics import HELM_AI_KERNEL
 
 
 @attrs.frozen
@@ -70,6 +74,56 @@ def record_valid(
     return ghost.keys.live(record.signature_type, at_step) and ghost.keys.signature_ok(
         record.signature_type, message, record.signature
     )
+
+
+# --- the release's trust keys and receipt.v5 (spec 12.6, 12.7) -----------------------------------
+
+# An identifier of spec section 2, and the form of the ring's own key ids (spec 12.6).
+_IDENTIFIER = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_OWN_KEY_ID = re.compile(r"key-[0-9]{4}")
+
+
+def trust_key_importable(keys: KeyRecord, key_id: object, public: object) -> bool:
+    """Whether the ring must take *public* as a trust key under *key_id* (spec 12.6): an
+    identifier not of the ring's own form, held by no key yet, and 32 raw bytes."""
+    return (
+        type(key_id) is str
+        and _IDENTIFIER.fullmatch(key_id) is not None
+        and _OWN_KEY_ID.fullmatch(key_id) is None
+        and keys.held(key_id) is None
+        and type(public) is bytes
+        and len(public) == 32
+    )
+
+
+def release_receipt_valid(keys: KeyRecord, receipt: Any) -> bool:
+    """The checker's own receipt.v5 verification (spec 12.7): an object of version receipt.v5
+    with the thirteen signed members, every number of it interoperable, signed over the checker's
+    JCS of those members by a key it holds and has not revoked, whose hex its
+    ``public_key_set`` names."""
+    if not isinstance(receipt, dict) or receipt.get("signature_version") != "receipt.v5":
+        return False
+    if not all(name in receipt for name in RECEIPT_SIGNED):
+        return False
+    try:
+        jcs(receipt)  # refuses floats and unsafe integers anywhere in it
+        payload = jcs({name: receipt[name] for name in RECEIPT_SIGNED})
+    except ValueError:
+        return False
+    key_id, signature = receipt.get("key_id"), receipt.get("signature")
+    if type(key_id) is not str or key_id in keys.revoked_at:
+        return False
+    public = keys.held(key_id)
+    if public is None or type(signature) is not str:
+        return False
+    if LOWERCASE_HEX_SIGNATURE.fullmatch(signature) is None:
+        return False
+    try:
+        Ed25519PublicKey.from_public_bytes(public).verify(bytes.fromhex(signature), payload)
+    except InvalidSignature:
+        return False
+    key_set = receipt.get("public_key_set")
+    return isinstance(key_set, dict) and key_set.get("ed25519") == public.hex()
 
 
 def expected_intent_code(ghost: Ghost, decision: Decision, effect: Effect) -> str | None:
@@ -129,7 +183,7 @@ def arguments_refused(operation: str, values: dict[str, object]) -> bool:
     Only the checks the fault rules present are modelled: a request's principal (a non-empty
     string), tool (an identifier), args and context (objects); a bearer token (a string of 16
     to 256 characters) and its principal; the freeze switch (true or false); a kernel's
-    configuration (a non-empty seed of bytes, a positive ttl)."""
+    configuration (a non-empty seed of bytes, a positive ttl); the release API's configuration."""
     if operation == "request":
         principal, tool = values["principal"], values["tool"]
         return not (
@@ -148,7 +202,49 @@ def arguments_refused(operation: str, values: dict[str, object]) -> bool:
     if operation == "config":
         seed, ttl = values["seed"], values["ttl_ms"]
         return not (type(seed) is bytes and seed != b"" and type(ttl) is int and ttl > 0)
+    if operation == "release_config":
+        return _release_config_refused(values)
     raise ValueError(f"no argument model for {operation!r}")
+
+
+_FENCE_KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+
+def _blank(value: object) -> bool:
+    return type(value) is not str or not value.strip()
+
+
+def _release_config_refused(values: dict[str, object]) -> bool:
+    """Whether the release's API refuses to start with *values* changed in the driver's
+    configuration (README, "HELM's release API on the twin"; spec 12.9): a kernel under another
+    semantics, a blank key, tenant or principal, a fence audience that is empty, padded or over
+    255 bytes, or fence command keys that are none, misnamed or not 32 bytes."""
+    if values.get("semantics", HELM_AI_KERNEL) != HELM_AI_KERNEL:
+        return True
+    if any(
+        name in values and values[name] is not None and _blank(values[name])
+        for name in ("admin_key", "service_key")
+    ):
+        return True
+    if any(name in values and _blank(values[name]) for name in ("tenant_id", "principal_id")):
+        return True
+    audience = values.get("fence_audience", "audience")
+    if type(audience) is not str or not audience or audience != audience.strip():
+        return True
+    if len(audience.encode("utf-8")) > 255:
+        return True
+    keys = values.get("fence_keys", {"key": bytes(32)})
+    return not (
+        isinstance(keys, dict)
+        and keys
+        and all(
+            type(key_id) is str
+            and _FENCE_KEY_ID.fullmatch(key_id) is not None
+            and type(public) is bytes
+            and len(public) == 32
+            for key_id, public in keys.items()
+        )
+    )
 
 
 # The safe-integer range of spec section 1: times outside it cannot be signed into an intent.

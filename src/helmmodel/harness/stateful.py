@@ -86,6 +86,9 @@ class Transition:
     choices: Mapping[str, tuple[Any, ...]] = attrs.field(factory=dict)
     # How many times as often as a rule of weight 1 RuleChoice picks this rule when it can run.
     weight: int = 1
+    # A rule of the release's API (spec 12): it runs only under the release, and RuleChoice
+    # leaves it out of every other run's draws.
+    release: bool = False
 
 
 def to_json(value: Any) -> Any:
@@ -195,10 +198,15 @@ def transition(
     target: Bundle[Any] | None = None,
     guard: Callable[[Any], bool] | None = None,
     weight: int = 1,
+    release: bool = False,
     **arguments: Any,
 ) -> Callable[[Callable[..., tuple[dict[str, Any], Any]]], Callable[..., Any]]:
     """Declare a traced rule (see the module docstring); *guard* is its precondition, *weight*
-    how often it is picked when it can run, against a rule of weight 1 (see RuleChoice)."""
+    how often it is picked when it can run, against a rule of weight 1 (see RuleChoice);
+    *release* makes it a rule of the release's API, whose precondition is also that the run is
+    under the release."""
+    if release:
+        guard = _under_release(guard)
 
     def decorate(function: Callable[..., tuple[dict[str, Any], Any]]) -> Callable[..., Any]:
         params = {
@@ -232,6 +240,7 @@ def transition(
                 if (found := sampled_choices(strategy)) is not None
             },
             weight=weight,
+            release=release,
         )
         register = rule(target=target, **arguments) if target is not None else rule(**arguments)
         decorated: Callable[..., Any] = register(traced)
@@ -240,6 +249,20 @@ def transition(
         return decorated
 
     return decorate
+
+
+def _under_release(guard: Callable[[Any], bool] | None) -> Callable[[Any], bool]:
+    """*guard* (or none), and the run under the release."""
+
+    def released(machine: Any) -> bool:
+        return bool(machine.ghost.release) and (guard is None or guard(machine))
+
+    return released
+
+
+def _release_only(rule: Rule) -> bool:
+    declared = getattr(rule.function, "helmmodel_transition", None)
+    return isinstance(declared, Transition) and declared.release
 
 
 def _weight(rule: Rule) -> int:
@@ -267,6 +290,10 @@ class RuleChoice(RuleStrategy):
 
     def __init__(self, machine: RuleBasedStateMachine) -> None:
         super().__init__(machine)
+        # Outside the release its rules can never run: left out of the draws entirely, so that
+        # a machine's stream there (its swarm flags, its indices) is what it was without them.
+        if not machine.ghost.release:  # type: ignore[attr-defined]
+            self.rules = [rule for rule in self.rules if not _release_only(rule)]
         self.names = sorted({rule.function.__name__ for rule in self.rules})
         self.slots = [rule for rule in self.rules for _ in range(_weight(rule))]
         self.disabled: frozenset[str] | None = None
@@ -338,10 +365,10 @@ class TracedMachine(RuleBasedStateMachine):
     # instance is made by for_replay instead).
     def __init__(self) -> None:
         super().__init__()
-        self._rules_strategy = RuleChoice(self)
         self.driver = Driver.start(type(self).kernel_factory, type(self).config)
         self.kernel = self.driver.kernel
         self.ghost = self.driver.ghost
+        self._rules_strategy = RuleChoice(self)  # after the ghost: it reads the semantics
         self.checker = Checker(self.kernel, self.ghost)
         self.trace: list[dict[str, Any]] = []
         self._names: collections.Counter[str] = collections.Counter()

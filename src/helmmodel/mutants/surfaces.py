@@ -1,4 +1,5 @@
-"""Mutants of the firewall's tool table, the error budget and the request surface."""
+"""Mutants of the firewall's tool table, the error budget and the request surface (the release's
+API on it included)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import attrs
 from helmmodel.kernel import ErrorBudget, Kernel, ToolTable
 from helmmodel.kernel.api import RequestSurface, Response, Route, json_response
 from helmmodel.kernel.error_budget import GATED_BELOW
+from helmmodel.kernel.semantics import HELM_AI_KERNEL
 from helmmodel.kernel.tools import Firewall
 from helmmodel.mutants.mutant import Mutant
 
@@ -81,6 +83,21 @@ class VerdictFromReasonSurface(RequestSurface):
         return json_response(200, answer)
 
 
+class CachedReleaseReadsSurface(RequestSurface):
+    """The release's GET answers are memoised by path."""
+
+    def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Response:
+        if self.release is None or method != "GET" or not path.startswith("/api/v1/"):
+            return super().handle(method, path, headers, body)
+        memo: dict[str, Response] = vars(self).setdefault("release_reads_by_path", {})
+        # The bug: "a receipt never changes once signed", so each read is answered once per
+        # path; but a receipts list, a session's chain and the sessions grow with every
+        # decision, and the cached page goes on serving the old ones.
+        if path not in memo:
+            memo[path] = super().handle(method, path, headers, body)
+        return memo[path]
+
+
 MUTANTS = (
     Mutant(
         "firewall-memo-true-equals-one",
@@ -129,5 +146,15 @@ MUTANTS = (
         "malformed_input",
         "http_answer_faithful",
         type("VerdictFromReasonKernel", (Kernel,), {"surface_class": VerdictFromReasonSurface}),
+    ),
+    Mutant(
+        "release-reads-cached-by-path",
+        "The release's API memoises its GET answers by path, as if receipts never changed, so a "
+        "receipts list read before a decision is served again after it without that receipt.",
+        "RequestSurface",
+        "release_api",
+        "release_api_faithful",
+        type("CachedReleaseReadsKernel", (Kernel,), {"surface_class": CachedReleaseReadsSurface}),
+        semantics=HELM_AI_KERNEL,
     ),
 )
