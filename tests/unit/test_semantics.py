@@ -50,10 +50,12 @@ def test_the_release_receipts_every_decision_in_its_session(tool: str, verdict: 
     assert [r.decision_id for r in chain] == [first.id, second.id]
     assert [r.lamport_clock for r in chain] == [1, 2]
     assert chain[0].prev_hash == ""
-    # The link is the SHA-256 hex of the JCS of the previous receipt's release envelope.
+    # The link is the SHA-256 hex of the JCS of the previous receipt's release envelope, an
+    # empty reason_code (an ALLOW's, served) left out as the release's chain hash leaves it.
     envelope = k.receipt_wire(chain[0].receipt_id)
     assert envelope is not None
-    jcs = canonical_bytes(envelope)
+    assert envelope["reason_code"] == ("" if verdict == ALLOW else "PDP_DENY")
+    jcs = canonical_bytes({k: v for k, v in envelope.items() if (k, v) != ("reason_code", "")})
     assert chain[1].prev_hash == hashlib.sha256(jcs).hexdigest()
     receipt = chain[0]
     assert receipt.receipt_id == decision_receipt_id(first.id) == f"rcpt-{first.id}-decision"
@@ -195,11 +197,12 @@ def test_a_decision_receipt_has_the_release_envelope() -> None:
     assert set(envelope) == set(genesis) - NOT_MODELLED
 
 
-def test_an_allow_receipt_leaves_out_the_empty_reason_code_as_the_release_does() -> None:
+def test_an_allow_receipt_serves_its_empty_reason_code_and_no_reason_as_the_release_does() -> None:
     k = kernel(HELM_AI_KERNEL)
     k.evaluate(request())
     envelope = k.receipt_wire(k.session_receipts("s1")[0].receipt_id)
-    assert envelope is not None and "reason_code" not in envelope
+    assert envelope is not None and envelope["reason_code"] == ""
+    assert envelope["metadata"]["reason"] == ""  # type: ignore[index]
     assert Kernel(KernelConfig()).receipt_wire("rcpt-dec-000001") is None
 
 

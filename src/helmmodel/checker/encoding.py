@@ -222,7 +222,7 @@ _ENVELOPE = (
     ("decision_hash", False),
     ("verdict", False),
     ("created_at", True),
-    ("reason_code", False),
+    ("reason_code", True),
     ("policy_hash", False),
     ("session_id", False),
     ("issued_at", True),
@@ -260,13 +260,27 @@ def release_envelope(
                 "source": "api.evaluate",
                 "action": evaluate.resource,
                 "resource": evaluate.resource,
-                "reason": evaluate.reason,
+                "reason": evaluate.reason if evaluate.verdict != "ALLOW" else "",
                 "args_hash": receipt.args_hash,
             },
         )
     return {name: values[name] for name, always in _ENVELOPE if always or values[name]}
 
 
+# The members the release's chain hash leaves out when empty, though it serves reason_code empty.
+_LINK_OMITEMPTY = (
+    "output_hash",
+    "args_hash",
+    "verdict",
+    "reason_code",
+    "policy_hash",
+    "session_id",
+)
+
+
 def release_link(envelope: dict[str, Any]) -> str:
-    """SHA-256 hex of the envelope's JCS: the release's next ``prev_hash``."""
-    return sha256_hex(jcs(envelope))
+    """SHA-256 hex of the envelope's JCS, its empty legacy members left out: the release's next
+    ``prev_hash``."""
+    return sha256_hex(
+        jcs({k: v for k, v in envelope.items() if not (k in _LINK_OMITEMPTY and v == "")})
+    )

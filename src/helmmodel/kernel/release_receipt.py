@@ -22,6 +22,16 @@ from helmmodel.kernel.semantics import rfc3339_ms
 # Go's zero time.Time, which the release writes for the times it never sets on a receipt.
 ZERO_TIME = "0001-01-01T00:00:00Z"
 EVALUATE_SOURCE = "api.evaluate"
+# Members the release's chain hash leaves out when empty (receipt_hash.go's legacy omitempty), seen
+# live: an ALLOW's served receipt has "reason_code": "", and the next prev_hash hashes it without.
+LEGACY_OMITEMPTY = (
+    "output_hash",
+    "args_hash",
+    "verdict",
+    "reason_code",
+    "policy_hash",
+    "session_id",
+)
 
 
 def wire(
@@ -49,6 +59,9 @@ def wire(
         "prev_hash": receipt.prev_hash,
         "lamport_clock": receipt.lamport_clock,
         "signature_version": receipt.signature_version,
+        # Written even when empty (an ALLOW's), as the release serves it; the chain hash leaves
+        # it out then (LEGACY_OMITEMPTY).
+        "reason_code": receipt.reason_code,
         "created_at": ZERO_TIME,
         "issued_at": ZERO_TIME,
         "installed_at": ZERO_TIME,
@@ -62,7 +75,6 @@ def wire(
         "args_hash": receipt.args_hash,
         "decision_hash": decision_hash,
         "verdict": receipt.verdict,
-        "reason_code": receipt.reason_code,
         "policy_hash": receipt.policy_hash,
         "session_id": receipt.session_id,
     }
@@ -71,5 +83,11 @@ def wire(
 
 
 def chain_hash(members: Mapping[str, JSONValue]) -> str:
-    """SHA-256 hex of the envelope's JCS: the next receipt's ``prev_hash`` under the release."""
-    return hashlib.sha256(canonical_bytes(dict(members))).hexdigest()
+    """SHA-256 hex of the envelope's JCS: the next receipt's ``prev_hash`` under the release,
+    which hashes the legacy members it once left out when empty only when they are not."""
+    kept = {
+        name: value
+        for name, value in members.items()
+        if not (name in LEGACY_OMITEMPTY and value == "")
+    }
+    return hashlib.sha256(canonical_bytes(kept)).hexdigest()

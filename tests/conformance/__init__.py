@@ -1,0 +1,1 @@
+"""The twin against HELM's real server (docs/helm-conformance.md)."""
