@@ -250,3 +250,11 @@ def test_an_envelope_read_cannot_change_the_chain() -> None:
         k.session_receipts("s1")[1].prev_hash
         == hashlib.sha256(canonical_bytes(k.receipt_wire(first))).hexdigest()
     )
+
+
+def test_an_allow_envelope_verifies_under_the_release_rule() -> None:
+    k = kernel(HELM_AI_KERNEL)
+    k.evaluate(request())
+    envelope = k.receipt_wire(k.session_receipts("s1")[0].receipt_id)
+    assert envelope is not None and envelope["reason_code"] == ""
+    k.verify_release_receipt(envelope)
