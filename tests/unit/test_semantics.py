@@ -14,6 +14,7 @@ from helmmodel.kernel import ALLOW, DENY, Kernel, KernelConfig, Request
 from helmmodel.kernel.guardian import decision_receipt_id
 from helmmodel.kernel.helm_receipt import ReceiptRejected
 from helmmodel.kernel.records import decision_hash
+from helmmodel.kernel.release_receipt import chain_hash
 from helmmodel.kernel.semantics import CHAOS_PAGE, HELM_AI_KERNEL, FreezeReceipt, rfc3339_ms
 
 
@@ -246,10 +247,9 @@ def test_an_envelope_read_cannot_change_the_chain() -> None:
     read["verdict"] = DENY
     assert k.receipt_wire(first) != read
     k.evaluate(request())
-    assert (
-        k.session_receipts("s1")[1].prev_hash
-        == hashlib.sha256(canonical_bytes(k.receipt_wire(first))).hexdigest()
-    )
+    kept = k.receipt_wire(first)
+    assert kept is not None
+    assert k.session_receipts("s1")[1].prev_hash == chain_hash(kept)
 
 
 def test_an_allow_envelope_verifies_under_the_release_rule() -> None:
