@@ -27,7 +27,7 @@ from helmmodel.checker.driver import (
     release_config,
 )
 from helmmodel.harness.stateful import transition
-from helmmodel.kernel import Kernel
+from helmmodel.kernel import Kernel, Receipt
 from helmmodel.kernel.helm_api import HelmSurface
 from machines.families.http import BODY_LIMIT
 from machines.world import (
@@ -44,12 +44,6 @@ from machines.world import (
     trust_public,
 )
 
-# The thirteen members a receipt.v5 signs (spec 12.7), which the world signs as an outside signer.
-SIGNED_MEMBERS = (
-    "receipt_id", "decision_id", "effect_id", "status", "output_hash", "prev_hash",
-    "lamport_clock", "args_hash", "verdict", "reason_code", "policy_hash", "session_id",
-    "signature_version",
-)  # fmt: skip
 # One member of an envelope changed, each a fault of its own kind: a signed member, the
 # signature, the key named, the key set, the version, a number no JavaScript reader keeps.
 TAMPERS = (
@@ -89,6 +83,23 @@ BINDINGS = (
 FENCE_KEY = Ed25519PrivateKey.from_private_bytes(FENCE_KEY_SEED)
 OTHER_SCOPE = ("tenant-2", "ws-2")
 MINUTE_MS = 60_000
+
+
+# Bodies the rules send, by name; built once (the oversized one is a mebibyte), not per step.
+BUDGET_BODIES = {
+    "ceiling": b'{"tool_call_limit":5,"window":"1h","policy_epoch":"e1"}',
+    "legacy": b'{"max_tool_calls":7,"subject":"tenant:one"}',
+    "conflict": b'{"tool_call_limit":5,"max_tool_calls":6}',
+    "malformed": b"{budget",
+    "wrong-type": b'{"tool_call_limit":"5"}',
+}
+APPROVE_BODIES = {
+    "approval": b'{"intent_hash":"h","public_key":"k","signature":"s"}',
+    "missing": b'{"intent_hash":"h"}',
+    "malformed": b"[1,",
+    "wrong-type": b'{"intent_hash":1,"public_key":"k","signature":"s"}',
+    "oversized": b" " * (BODY_LIMIT + 1),
+}
 
 
 def release_headers(bearer: str, binding: str = "full") -> dict[str, str]:
@@ -139,7 +150,7 @@ def evaluate_body(kind: str, tool: str, session: str, x: int) -> bytes:
 def world_signed(envelope: dict[str, Any], key_id: str) -> dict[str, Any]:
     """*envelope* as the world's trust key *key_id* signs it: the signed members it omits are
     written empty, as the release signs them, and the key and signature are the world's."""
-    signed = {name: envelope.get(name, "") for name in SIGNED_MEMBERS}
+    signed = {name: envelope.get(name, "") for name in Receipt.SIGNED_FIELDS}
     signature = TRUST_KEYS[key_id].sign(canonical_bytes(signed)).hex()
     return {
         **envelope,
@@ -552,13 +563,7 @@ class ReleaseRules(WorldMachine):
         self, method: str, body: str, bearer: str
     ) -> tuple[dict[str, Any], Any]:
         """Budget ceilings: listed, replaced (stored, never enforced)."""
-        data = {
-            "ceiling": b'{"tool_call_limit":5,"window":"1h","policy_epoch":"e1"}',
-            "legacy": b'{"max_tool_calls":7,"subject":"tenant:one"}',
-            "conflict": b'{"tool_call_limit":5,"max_tool_calls":6}',
-            "malformed": b"{budget",
-            "wrong-type": b'{"tool_call_limit":"5"}',
-        }[body]
+        data = BUDGET_BODIES[body]
         path = "/api/v1/budgets" if method == "GET" else "/api/v1/budgets/b-1"
         headers = release_headers(bearer)
         return self.driver.release_http(method, path, headers, data), None
@@ -572,13 +577,7 @@ class ReleaseRules(WorldMachine):
     def release_http_approve(
         self, body: str, bearer: str, method: str
     ) -> tuple[dict[str, Any], Any]:
-        data = {
-            "approval": b'{"intent_hash":"h","public_key":"k","signature":"s"}',
-            "missing": b'{"intent_hash":"h"}',
-            "malformed": b"[1,",
-            "wrong-type": b'{"intent_hash":1,"public_key":"k","signature":"s"}',
-            "oversized": b" " * (BODY_LIMIT + 1),
-        }[body]
+        data = APPROVE_BODIES[body]
         headers = release_headers(bearer)
         return self.driver.release_http(method, "/api/v1/kernel/approve", headers, data), None
 

@@ -47,24 +47,9 @@ from helmmodel.kernel.fence import (
 )
 from helmmodel.kernel.semantics import HELM_AI_KERNEL
 from tests.sdk.conftest import ADMIN, CHAOS_ADMIN, SERVICE, Twin
+from tests.spec import SPEC_SIGNED_FIELDS
 
 HELM_DATA = Path(__file__).resolve().parents[1] / "data" / "helm"
-# receipt.v5's signed members (HELM's reference_packs/receipt-v5, docs/kernel-spec.md section 4).
-SIGNED_MEMBERS = (
-    "args_hash",
-    "decision_id",
-    "effect_id",
-    "lamport_clock",
-    "output_hash",
-    "policy_hash",
-    "prev_hash",
-    "reason_code",
-    "receipt_id",
-    "session_id",
-    "signature_version",
-    "status",
-    "verdict",
-)
 TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}
 
 
@@ -72,7 +57,7 @@ def receipt_v5_verifies(receipt: Mapping[str, Any]) -> bool:
     """receipt.v5's verification rule: Ed25519, under the key in ``public_key_set``, over the
     RFC 8785 bytes of the signed members (all ASCII keys here, so sorted compact JSON), a member
     the JSON omits (the release omits empty ones) being its empty value."""
-    payload = {name: receipt.get(name, "") for name in SIGNED_MEMBERS}
+    payload = {name: receipt.get(name, "") for name in SPEC_SIGNED_FIELDS["receipt"]}
     message = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(receipt["public_key_set"]["ed25519"]))
     try:

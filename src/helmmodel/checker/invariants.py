@@ -70,6 +70,21 @@ def _new(view: View, key: str, items: Sequence[Any]) -> Sequence[Any]:
     return () if start == end else items[start:end]
 
 
+def _new_receipts(view: View) -> list[Any]:
+    """The receipts chained since the invariant last looked (all of them in a full re-walk),
+    session by session: a chain only grows (invariant 15 holds it)."""
+    read: dict[str, int] = view.memo.setdefault("chained", {})  # session -> receipts read
+    if view.full:
+        read.clear()
+    new: list[Any] = []
+    for session, chain in view.kernel.chains.chains.items():
+        start = read.get(session, 0)
+        if start != len(chain):  # most sessions get no receipt at a step
+            new.extend(chain[start:])
+            read[session] = len(chain)
+    return new
+
+
 def _policy_outcome(decided: Decided) -> str | None:
     rule = decided.begun.policy.rules.get(decided.begun.request.tool)
     if rule is None:
@@ -850,26 +865,20 @@ def _every_dispatch_accounted(view: View) -> Iterator[Problem]:
     receipted: dict[str, int] = view.memo.setdefault("receipted", {})  # effect id -> receipts
     receipts: dict[str, int] = view.memo.setdefault("receipts", {})  # receipt id -> receipts
     effects: dict[str, int] = view.memo.setdefault("effects", {})  # receipt id -> EFFECT nodes
-    chained: dict[str, int] = view.memo.setdefault("chained", {})  # session -> receipts read
     if view.full:
-        for memo in (runs, receipted, receipts, effects, chained):
+        for memo in (runs, receipted, receipts, effects):
             memo.clear()
     touched_effects, touched_receipts = set(), set()
     for dispatch in _new(view, "dispatches", ghost.dispatch_log):
         runs[dispatch.effect_id] = runs.get(dispatch.effect_id, 0) + 1
         touched_effects.add(dispatch.effect_id)
-    for session, chain in kernel.chains.chains.items():
-        read = chained.get(session, 0)
-        if read == len(chain):  # most sessions get no receipt at a step
-            continue
-        for receipt in chain[read:]:
-            if ghost.release and receipt.status in VERDICTS:
-                continue  # a decision's receipt (every_decision_receipted judges it)
-            receipted[receipt.effect_id] = receipted.get(receipt.effect_id, 0) + 1
-            receipts[receipt.receipt_id] = receipts.get(receipt.receipt_id, 0) + 1
-            touched_effects.add(receipt.effect_id)
-            touched_receipts.add(receipt.receipt_id)
-        chained[session] = len(chain)
+    for receipt in _new_receipts(view):
+        if ghost.release and receipt.status in VERDICTS:
+            continue  # a decision's receipt (every_decision_receipted judges it)
+        receipted[receipt.effect_id] = receipted.get(receipt.effect_id, 0) + 1
+        receipts[receipt.receipt_id] = receipts.get(receipt.receipt_id, 0) + 1
+        touched_effects.add(receipt.effect_id)
+        touched_receipts.add(receipt.receipt_id)
     for key in _new(view, "nodes", kernel.graph.order):
         node = kernel.graph.nodes[key]
         if node.kind == "EFFECT":
@@ -1000,32 +1009,24 @@ def _decision_receipt_problem(ghost: Ghost, decided: Decided, receipt: Any) -> s
 
 
 def _every_decision_receipted(view: View) -> Iterator[Problem]:
-    ghost, kernel = view.ghost, view.kernel
+    ghost = view.ghost
     if not ghost.release:
         return
     # decision id -> the decision receipts read from the chains so far
     found: dict[str, list[Any]] = view.memo.setdefault("found", {})
-    chained: dict[str, int] = view.memo.setdefault("chained", {})  # session -> receipts read
     known: dict[str, Decided] = view.memo.setdefault("known", {})  # decision id -> its record
     if view.full:
-        for memo in (found, chained, known):
+        for memo in (found, known):
             memo.clear()
     new_decided = [d for d in _new(view, "decided", ghost.decided) if d.decision is not None]
     for decided in new_decided:
         assert decided.decision is not None
         known[decided.decision.id] = decided
-    fresh = []
-    for session, chain in kernel.chains.chains.items():
-        read = chained.get(session, 0)
-        if read == len(chain):
-            continue
-        # A receipt whose status is a verdict is a decision's (a dispatch's is SUCCESS or
-        # TOOL_ERROR); every one must match a decision the checker saw, so none can hide.
-        for receipt in chain[read:]:
-            if receipt.status in VERDICTS:
-                found.setdefault(receipt.decision_id, []).append(receipt)
-                fresh.append(receipt)
-        chained[session] = len(chain)
+    # A receipt whose status is a verdict is a decision's (a dispatch's is SUCCESS or
+    # TOOL_ERROR); every one must match a decision the checker saw, so none can hide.
+    fresh = [receipt for receipt in _new_receipts(view) if receipt.status in VERDICTS]
+    for receipt in fresh:
+        found.setdefault(receipt.decision_id, []).append(receipt)
     for receipt in fresh:
         decided = known.get(receipt.decision_id)
         if decided is None:
@@ -1084,14 +1085,10 @@ def _chained_receipts(view: View) -> dict[str, Any]:
     """Every receipt in the kernel's chains by id, read incrementally (receipts already chained
     never change: invariant 15 holds them)."""
     by_id: dict[str, Any] = view.memo.setdefault("by_id", {})
-    read: dict[str, int] = view.memo.setdefault("read", {})
     if view.full:
         by_id.clear()
-        read.clear()
-    for session, chain in view.kernel.chains.chains.items():
-        for receipt in chain[read.get(session, 0) :]:
-            by_id[receipt.receipt_id] = receipt
-        read[session] = len(chain)
+    for receipt in _new_receipts(view):
+        by_id[receipt.receipt_id] = receipt
     return by_id
 
 

@@ -214,9 +214,8 @@ class SafeExecutor:
         if self.guardian.semantics.decision_receipts:
             # The release chains by its envelope's hash (spec 12.4): the receipt's executor is
             # the decision's principal; a dispatch carries no evaluate metadata.
-            public = self.keys.public_key(receipt.signature_type.removeprefix("ed25519:"))
             self.chains.append(
-                receipt, wire(receipt, executor_id=decision.subject_id, public_key=public)
+                receipt, wire(receipt, executor_id=decision.subject_id, keys=self.keys)
             )
         else:
             self.chains.append(receipt)

@@ -343,11 +343,10 @@ class Guardian:
         self, call: PendingCall, decision: Decision, receipt: Receipt
     ) -> dict[str, JSONValue]:
         """The release's envelope of a decision's receipt: what its evaluate route stores."""
-        public = self.keys.public_key(receipt.signature_type.removeprefix("ed25519:"))
         return wire(
             receipt,
             executor_id=call.request.principal,
-            public_key=public,
+            keys=self.keys,
             metadata={
                 "source": EVALUATE_SOURCE,
                 "action": call.request.tool,

@@ -15,7 +15,7 @@ import hashlib
 from collections.abc import Mapping
 
 from helmmodel.canonical import JSONValue, canonical_bytes
-from helmmodel.kernel.key_ring import SIGNATURE_TYPE_PREFIX
+from helmmodel.kernel.key_ring import SIGNATURE_TYPE_PREFIX, KeyRing
 from helmmodel.kernel.records import Receipt
 from helmmodel.kernel.semantics import rfc3339_ms
 
@@ -38,12 +38,14 @@ def wire(
     receipt: Receipt,
     *,
     executor_id: str,
-    public_key: bytes,
+    keys: KeyRing,
     metadata: Mapping[str, JSONValue] | None = None,
     decision_hash: str = "",
     blob_hash: str = "",
 ) -> dict[str, JSONValue]:
-    """*receipt* as the release's JSON: its members, in the release's names and rules."""
+    """*receipt* as the release's JSON: its members, in the release's names and rules; the key
+    that signed it is looked up in *keys*."""
+    key_id = receipt.signature_type.removeprefix(SIGNATURE_TYPE_PREFIX)
     members: dict[str, JSONValue] = {
         "receipt_id": receipt.receipt_id,
         "decision_id": receipt.decision_id,
@@ -54,8 +56,8 @@ def wire(
         "signature": receipt.signature,
         "signature_profile": "classical",
         "signature_algorithm": "ed25519",
-        "key_id": receipt.signature_type.removeprefix(SIGNATURE_TYPE_PREFIX),
-        "public_key_set": {"ed25519": public_key.hex()},
+        "key_id": key_id,
+        "public_key_set": {"ed25519": keys.public_key(key_id).hex()},
         "prev_hash": receipt.prev_hash,
         "lamport_clock": receipt.lamport_clock,
         "signature_version": receipt.signature_version,
